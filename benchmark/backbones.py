@@ -1,0 +1,108 @@
+"""timm backbones seen as (pooled embedding, feature maps), with any number of input channels.
+
+Teacher and student use the same wrapper: timm's `features_only` models give every stage's
+feature map, which segmentation heads and feature-map methods need; the embedding is the
+global average of the deepest map, which is what classification-style methods align.
+"""
+
+from __future__ import annotations
+
+import timm
+import torch
+from torch import Tensor, nn
+
+from benchmark.errors import UserError, did_you_mean
+from benchmark.method import Outputs
+
+# Backbones known to work at the profiles' image sizes; any timm model with
+# `features_only` support can be named, this list is what `bench list backbones` shows.
+SUGGESTED = ("test_resnet", "resnet10t", "resnet18", "resnet34", "resnet50", "convnext_atto")
+
+
+def check_backbone(name: str) -> str:
+    if not timm.is_model(name):
+        raise UserError(f"unknown backbone '{name}': {did_you_mean(name, timm.list_models())}")
+    return name
+
+
+class Backbone(nn.Module):
+    """A timm feature extractor returning `Outputs(embedding, feature_maps)`."""
+
+    def __init__(self, name: str, in_chans: int) -> None:
+        super().__init__()
+        check_backbone(name)
+        self.name = name
+        self.body = timm.create_model(name, features_only=True, in_chans=in_chans)
+        self.channels: tuple[int, ...] = tuple(self.body.feature_info.channels())
+        self.reductions: tuple[int, ...] = tuple(self.body.feature_info.reduction())
+        self.dim = self.channels[-1]
+
+    def forward(self, x: Tensor) -> Outputs:
+        maps = list(self.body(x))
+        return Outputs(embedding=maps[-1].mean(dim=(2, 3)), feature_maps=maps)
+
+
+class DenseHead(nn.Module):
+    """A light FPN-style segmentation head: every stage projected to one width, resampled to
+    1/`stride` of the input, summed, mixed by one 3×3 convolution, classified per pixel and
+    upsampled to the input size. Fusing at 1/4 rather than at the finest stage keeps the
+    head's cost below the backbone's, which matters on CPUs."""
+
+    def __init__(
+        self, channels: tuple[int, ...], num_classes: int, width: int = 48, stride: int = 4
+    ) -> None:
+        super().__init__()
+        self.stride = stride
+        self.lateral = nn.ModuleList(nn.Conv2d(c, width, kernel_size=1) for c in channels)
+        self.mix = nn.Sequential(
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        )
+        self.classify = nn.Conv2d(width, num_classes, kernel_size=1)
+
+    def forward(self, maps: list[Tensor], size: tuple[int, int]) -> Tensor:
+        target = (max(1, size[0] // self.stride), max(1, size[1] // self.stride))
+        fused = sum(resample(conv(m), target) for conv, m in zip(self.lateral, maps, strict=True))
+        logits = self.classify(self.mix(fused))
+        return nn.functional.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+
+
+def resample(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Average-pool down, bilinear up: the map at `size` without aliasing."""
+    if x.shape[-2:] == size:
+        return x
+    if x.shape[-2] >= size[0] and x.shape[-1] >= size[1]:
+        return nn.functional.adaptive_avg_pool2d(x, size)
+    return nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+class TaskModel(nn.Module):
+    """Backbone plus a task head: linear classifier or dense head. `forward` returns
+    `Outputs` with logits filled, so a trained teacher feeds methods directly."""
+
+    def __init__(self, backbone: Backbone, num_classes: int, kind: str) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.kind = kind
+        self.head: nn.Module = (
+            nn.Linear(backbone.dim, num_classes)
+            if kind == "classification"
+            else DenseHead(backbone.channels, num_classes)
+        )
+
+    def forward(self, x: Tensor) -> Outputs:
+        out = self.backbone(x)
+        if self.kind == "classification":
+            out.logits = self.head(out.embedding)
+        else:
+            out.logits = self.head(out.feature_maps, size=x.shape[-2:])
+        return out
+
+    @torch.no_grad()
+    def predict(self, x: Tensor) -> Tensor:
+        logits = self(x).logits
+        assert logits is not None
+        return logits.argmax(dim=1)

@@ -1,0 +1,212 @@
+"""Typed run configuration: defaults ← profile ← YAML file ← `--set key=value`.
+
+Every value that can change a result lives here (or in a method's declared parameters),
+is resolved before anything runs, and is hashed into the record, so a re-run can tell
+whether an existing record still answers the same question.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.errors import UserError, did_you_mean
+from benchmark.params import annotation_kind, coerce
+
+# Bump when the protocol changes what a cell computes, so old records stop matching.
+PROTOCOL_VERSION = 1
+
+
+@dataclass
+class DataConfig:
+    """Split sizes for the embedded world (real adapters subsample to them)."""
+
+    image_size: int = 32
+    source_pool: int = 2000  # labelled source samples to train the teacher
+    paired: int = 1000  # unlabelled (source, target) pairs to distill on
+    labels_per_class: int = 10  # few-label target set: k per class (segmentation: k·C images)
+    test: int = 500  # target test set (its source view scores the teacher)
+
+
+@dataclass
+class TrainConfig:
+    """A supervised training recipe (teacher, and the all-labels reference)."""
+
+    backbone: str = "test_resnet"
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.05
+    weight_decay: float = 5e-4
+
+
+@dataclass
+class StudentConfig:
+    backbone: str = "test_resnet"
+
+
+@dataclass
+class DistillConfig:
+    """The one distillation schedule shared by every method (no per-method tuning)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 0.05
+    weight_decay: float = 5e-4
+
+
+@dataclass
+class EvalConfig:
+    """Linear probe on frozen features, then fine-tuning with the few labels."""
+
+    probe_steps: int = 200
+    probe_weight_decay: float = 1e-3
+    finetune_epochs: int = 30
+    finetune_batch_size: int = 32
+    finetune_lr: float = 0.01
+
+
+@dataclass
+class RunConfig:
+    profile: str = "quick"
+    data: DataConfig = field(default_factory=DataConfig)
+    world: dict[str, Any] = field(default_factory=dict)  # WorldConfig knob overrides
+    teacher: TrainConfig = field(default_factory=TrainConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-method params
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # Tests: every code path, in seconds.
+    "smoke": {
+        "data": {"source_pool": 120, "paired": 96, "labels_per_class": 2, "test": 64},
+        "teacher": {"epochs": 1, "batch_size": 32},
+        "distill": {"epochs": 1, "batch_size": 32},
+        "eval": {"probe_steps": 10, "finetune_epochs": 1, "finetune_batch_size": 16},
+    },
+    # The default: `--methods all --tasks all`, one seed, in about ten minutes on 2 cores.
+    "quick": {},
+    # Full sizes, for GPUs.
+    "paper": {
+        "data": {
+            "image_size": 64,
+            "source_pool": 20000,
+            "paired": 10000,
+            "labels_per_class": 10,
+            "test": 5000,
+        },
+        "teacher": {"backbone": "resnet18", "epochs": 60, "batch_size": 128},
+        "student": {"backbone": "resnet18"},
+        "distill": {"epochs": 100, "batch_size": 128},
+        "eval": {"probe_steps": 500, "finetune_epochs": 100},
+    },
+}
+
+_SECTIONS = {f.name for f in dataclasses.fields(RunConfig)} - {"profile"}
+
+
+def _merge(config: RunConfig, overrides: dict[str, Any], origin: str) -> None:
+    """Overlay nested `overrides` onto `config`, coercing each value to its field type."""
+    for section, values in overrides.items():
+        if section == "profile":
+            continue
+        if section not in _SECTIONS:
+            raise UserError(
+                f"unknown config section '{section}' in {origin}: "
+                f"{did_you_mean(section, _SECTIONS)}"
+            )
+        if not isinstance(values, dict):
+            raise UserError(f"config section '{section}' in {origin} must be a mapping")
+        target = getattr(config, section)
+        if section == "world":
+            target.update(values)
+            continue
+        if section == "methods":
+            for method, params in values.items():
+                if not isinstance(params, dict):
+                    raise UserError(f"methods.{method} in {origin} must be a mapping")
+                target.setdefault(method, {}).update(params)
+            continue
+        types = {f.name: f.type for f in dataclasses.fields(target)}
+        for key, value in values.items():
+            if key not in types:
+                raise UserError(
+                    f"unknown setting '{section}.{key}' in {origin}: {did_you_mean(key, types)}"
+                )
+            setattr(target, key, coerce(value, annotation_kind(types[key]), f"{section}.{key}"))
+
+
+def parse_assignments(items: list[str], method_names: list[str]) -> dict[str, Any]:
+    """`--set a.b=v` items → nested dict. `l2.weight=2` is short for `methods.l2.weight=2`."""
+    nested: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) < 2 or not all(parts):
+            raise UserError(
+                f"--set '{item}' must look like section.key=value "
+                "(e.g. teacher.epochs=5 or l2.weight=0.5)"
+            )
+        if parts[0] in method_names:
+            parts = ["methods", *parts]
+        value: Any = yaml.safe_load(raw) if raw.strip() else ""
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return nested
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"config file '{path}' does not exist")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"config file '{path}' is not valid YAML{where}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise UserError(f"config file '{path}' must hold a mapping at the top level")
+    return loaded
+
+
+def resolve(
+    profile: str | None = None,
+    file_overrides: dict[str, Any] | None = None,
+    set_overrides: dict[str, Any] | None = None,
+) -> RunConfig:
+    """Defaults, then the profile, then the YAML file, then `--set`, in that order."""
+    file_overrides = file_overrides or {}
+    name = profile or file_overrides.get("profile") or "quick"
+    if name not in PROFILES:
+        raise UserError(f"unknown profile '{name}': {did_you_mean(name, PROFILES)}")
+    config = RunConfig(profile=name)
+    _merge(config, PROFILES[name], f"profile '{name}'")
+    _merge(config, file_overrides, "the config file")
+    _merge(config, set_overrides or {}, "--set")
+    for key in ("source_pool", "paired", "labels_per_class", "test", "image_size"):
+        if getattr(config.data, key) < 1:
+            raise UserError(f"data.{key}={getattr(config.data, key)} must be at least 1")
+    for section in (config.teacher, config.distill):
+        if section.batch_size < 1 or section.lr <= 0:
+            raise UserError("batch_size must be ≥ 1 and lr > 0 in teacher and distill")
+    return config
+
+
+def config_hash(payload: dict[str, Any]) -> str:
+    """A short, stable content hash of a JSON-able mapping (key order does not matter)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

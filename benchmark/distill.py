@@ -1,0 +1,91 @@
+"""The distillation loop: one loop for every method, labels never in sight.
+
+The teacher is frozen, so its outputs on the paired set are computed once per cell and
+sliced per batch; a method cannot tell them from a live forward, and every method pays
+the same (small) price for them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from benchmark.backbones import Backbone, TaskModel
+from benchmark.config import DistillConfig
+from benchmark.method import Batch, Method, Outputs
+from benchmark.training import Progress, batches, seeded, sgd_cosine, steps_per_epoch
+
+
+@torch.no_grad()
+def teacher_outputs(
+    teacher: TaskModel, x: Tensor, *, keep_maps: bool, batch_size: int = 256
+) -> Outputs:
+    """The frozen teacher's outputs on all of `x`, kept on x's device."""
+    teacher.eval()
+    device = next(teacher.parameters()).device
+    parts = [teacher(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+    logits = [p.logits for p in parts if p.logits is not None]
+    levels = zip(*(p.feature_maps for p in parts), strict=True) if keep_maps else []
+    return Outputs(
+        embedding=torch.cat([p.embedding for p in parts]),
+        feature_maps=[torch.cat(level) for level in levels],
+        logits=torch.cat(logits) if logits else None,
+    )
+
+
+def take(outputs: Outputs, index: Tensor) -> Outputs:
+    """The rows of precomputed outputs for one batch of pair indices."""
+    return Outputs(
+        embedding=outputs.embedding[index],
+        feature_maps=[m[index] for m in outputs.feature_maps],
+        logits=None if outputs.logits is None else outputs.logits[index],
+    )
+
+
+def distill(
+    student: Backbone,
+    method: Method,
+    teacher: Outputs,
+    target: Tensor,
+    cfg: DistillConfig,
+    seed: int,
+    progress: Progress | None = None,
+) -> dict[str, float]:
+    """Train `student` (and the method's modules) on the pairs with the method's losses.
+
+    Returns each loss term's mean over the last epoch. A non-finite loss stops the cell
+    with the term's name, rather than silently training on NaNs.
+    """
+    device = next(student.parameters()).device
+    gen = seeded(seed, "distill")
+    params = [p for p in [*student.parameters(), *method.parameters()] if p.requires_grad]
+    total_steps = cfg.epochs * steps_per_epoch(len(target), cfg.batch_size)
+    opt, sched = sgd_cosine(params, cfg.lr, cfg.weight_decay, total_steps)
+    student.train()
+    method.train()
+    last: dict[str, float] = {}
+    for _ in range(cfg.epochs):
+        sums: dict[str, float] = {}
+        count = 0
+        for idx in batches(len(target), cfg.batch_size, gen):
+            terms = method.losses(
+                student(target[idx].to(device)), take(teacher, idx), Batch(index=idx.to(device))
+            )
+            total = torch.stack(list(terms.values())).sum()
+            for name, value in terms.items():
+                v = value.item()
+                if not math.isfinite(v):
+                    raise FloatingPointError(f"loss '{name}' of method '{method.name}' is {v}")
+                sums[name] = sums.get(name, 0.0) + v
+            count += 1
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            sched.step()
+        last = {name: s / max(1, count) for name, s in sums.items()}
+        if progress is not None:
+            progress(1)
+    student.eval()
+    return last

@@ -1,0 +1,136 @@
+"""Target-modality evaluation of a student: linear probe and few-label fine-tuning.
+
+Both read the same student: the probe asks what its frozen features already know, the
+fine-tune what they are worth as an initialisation. Probe features are extracted once per
+split; the probe itself is a multinomial logistic regression (per-pixel for segmentation)
+solved full-batch with L-BFGS, which is deterministic and needs no learning rate.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from benchmark.backbones import Backbone, TaskModel, resample
+from benchmark.config import EvalConfig
+from benchmark.datasets.tasks import CLASSIFICATION, TaskData
+from benchmark.training import Progress, fit, predict, score
+
+PROBE_REDUCTION = 4  # segmentation probe: features resampled to 1/4 of the input size
+
+
+@torch.no_grad()
+def probe_features(student: Backbone, x: Tensor, kind: str, batch_size: int = 256) -> Tensor:
+    """Frozen features: embeddings [N,D], or every stage resampled and stacked [N,ΣC,h,w]."""
+    student.eval()
+    device = next(student.parameters()).device
+    size = (x.shape[-2] // PROBE_REDUCTION, x.shape[-1] // PROBE_REDUCTION)
+    out = []
+    for i in range(0, len(x), batch_size):
+        o = student(x[i : i + batch_size].to(device))
+        if kind == CLASSIFICATION:
+            out.append(o.embedding.cpu())
+        else:
+            maps = [resample(m, size) for m in o.feature_maps]
+            out.append(torch.cat(maps, dim=1).cpu())
+    return torch.cat(out)
+
+
+def _fit_linear(
+    feats: Tensor,
+    labels: Tensor,
+    num_classes: int,
+    steps: int,
+    weight_decay: float,
+    size: tuple[int, int] | None,
+) -> nn.Module:
+    """Full-batch L-BFGS on cross-entropy + L2; a 1×1 conv for dense features."""
+    dense = feats.dim() == 4
+    layer: nn.Module = (
+        nn.Conv2d(feats.shape[1], num_classes, 1)
+        if dense
+        else nn.Linear(feats.shape[1], num_classes)
+    )
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    opt = torch.optim.LBFGS(
+        layer.parameters(), lr=1.0, max_iter=steps, history_size=10, line_search_fn="strong_wolfe"
+    )
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        logits = layer(feats)
+        if size is not None:
+            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        loss = F.cross_entropy(logits, labels) + weight_decay * layer.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return layer
+
+
+def linear_probe(student: Backbone, data: TaskData, cfg: EvalConfig) -> dict[str, float]:
+    few, test = data.few, data.test
+    assert few.target is not None and few.labels is not None
+    assert test.target is not None and test.labels is not None
+    train = probe_features(student, few.target, data.kind)
+    # Standardise with the labelled set's statistics only: the test set stays unseen.
+    dims = (0, 2, 3) if train.dim() == 4 else (0,)
+    mean, std = train.mean(dims, keepdim=True), train.std(dims, keepdim=True) + 1e-6
+    size = None if data.kind == CLASSIFICATION else tuple(few.labels.shape[-2:])
+    with torch.enable_grad():
+        layer = _fit_linear(
+            (train - mean) / std,
+            few.labels,
+            data.num_classes,
+            cfg.probe_steps,
+            cfg.probe_weight_decay,
+            size,
+        )
+    test_feats = (probe_features(student, test.target, data.kind) - mean) / std
+    with torch.no_grad():
+        logits = layer(test_feats)
+        if size is not None:
+            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+    return score(logits.argmax(1), test.labels, data.kind, data.num_classes)
+
+
+def finetune(
+    student: Backbone, data: TaskData, cfg: EvalConfig, seed: int, progress: Progress | None = None
+) -> dict[str, float]:
+    """Fine-tune a copy of the student with a fresh head on the few labels."""
+    few, test = data.few, data.test
+    assert few.target is not None and few.labels is not None
+    assert test.target is not None and test.labels is not None
+    torch.manual_seed(seed)
+    model = TaskModel(copy.deepcopy(student), data.num_classes, data.kind)
+    model = model.to(next(student.parameters()).device)
+    model.requires_grad_(True)
+    fit(
+        model,
+        few.target,
+        few.labels,
+        epochs=cfg.finetune_epochs,
+        batch_size=cfg.finetune_batch_size,
+        lr=cfg.finetune_lr,
+        weight_decay=5e-4,
+        seed=seed,
+        stream="finetune",
+        progress=progress,
+    )
+    return score(predict(model, test.target), test.labels, data.kind, data.num_classes)
+
+
+def evaluate(
+    student: Backbone, data: TaskData, cfg: EvalConfig, seed: int, progress: Progress | None = None
+) -> dict[str, float]:
+    """All metrics of a cell, prefixed by protocol: probe_acc, finetune_miou, ..."""
+    metrics = {f"probe_{k}": v for k, v in linear_probe(student, data, cfg).items()}
+    metrics.update(
+        {f"finetune_{k}": v for k, v in finetune(student, data, cfg, seed, progress).items()}
+    )
+    return metrics

@@ -1,0 +1,135 @@
+"""The interface every distillation method implements, and the method registry.
+
+A method is one class in one file under `methods/`. It sees the teacher's and the
+student's outputs for a batch of *unlabelled* pairs and returns named loss terms; the
+runner sums them, back-propagates into the student and into the method's own modules
+(heads, adapters) and steps one optimiser over both. Labels never reach a method.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+
+from benchmark.params import Param, collect_params, validate
+from benchmark.registry import Registry
+
+
+@dataclass
+class Outputs:
+    """What a backbone produced for a batch.
+
+    `embedding` is the pooled last feature map [B, D]; `feature_maps` are the backbone's
+    stages, shallow to deep, each [B, C_l, H_l, W_l]; `logits` exist for the teacher only:
+    [B, K] for classification, [B, K, H, W] for segmentation.
+    """
+
+    embedding: Tensor
+    feature_maps: list[Tensor] = field(default_factory=list)
+    logits: Tensor | None = None
+
+
+@dataclass
+class Batch:
+    """Per-sample facts a method may use besides outputs.
+
+    `index` holds each sample's position in the paired set, so memory banks and queues
+    can be keyed by instance.
+    """
+
+    index: Tensor
+
+
+@dataclass
+class Context:
+    """Everything a method may size its modules by, handed to `Method.setup` once.
+
+    `teacher_head` is the teacher's frozen classifier (linear for classification, the
+    dense head for segmentation), for methods that route student features through it.
+    """
+
+    student_dim: int
+    teacher_dim: int
+    student_channels: tuple[int, ...]
+    teacher_channels: tuple[int, ...]
+    num_classes: int
+    num_pairs: int
+    task_kind: str
+    teacher_head: nn.Module | None = None
+
+
+class Method(nn.Module):
+    """Base class: declare hyperparameters with `param(...)`, build modules in `setup`,
+    return named loss terms from `losses`.
+
+    Class attributes a method may set:
+    - `distills = False` skips the distillation stage entirely (the `scratch` reference);
+    - `uses_feature_maps = True` asks the runner to keep teacher feature maps, which cost
+      memory, not only embeddings and logits.
+    """
+
+    name: ClassVar[str] = ""
+    distills: ClassVar[bool] = True
+    uses_feature_maps: ClassVar[bool] = False
+    params: ClassVar[dict[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.params = collect_params(cls)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__()
+        self.hparams = validate(type(self).params, values, self.name)
+        for key, value in self.hparams.items():
+            setattr(self, key, value)
+
+    def setup(self, ctx: Context) -> None:
+        """Build trainable modules and buffers once dimensions are known."""
+
+    def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
+        """Named scalar loss terms for one batch of pairs; the runner sums them."""
+        raise NotImplementedError
+
+
+METHODS: Registry[type[Method]] = Registry("method")
+
+
+def register_method(
+    name: str, *, aliases: tuple[str, ...] = ()
+) -> Callable[[type[Method]], type[Method]]:
+    """Class decorator: register a method under `name` (timm's `@register_model` idea)."""
+
+    def decorator(cls: type[Method]) -> type[Method]:
+        cls.name = name
+        return METHODS.register(name, aliases=aliases)(cls)
+
+    return decorator
+
+
+_loaded = False
+
+
+def load_methods() -> Registry[type[Method]]:
+    """Import every module in `benchmark.methods`, so a new file registers itself."""
+    global _loaded
+    if not _loaded:
+        package = importlib.import_module("benchmark.methods")
+        for info in pkgutil.iter_modules(package.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"benchmark.methods.{info.name}")
+        _loaded = True
+    return METHODS
+
+
+def list_methods(pattern: str = "*") -> list[str]:
+    return load_methods().names(pattern)
+
+
+def create_method(name: str, **values: Any) -> Method:
+    """Instantiate a registered method with validated hyperparameters."""
+    return load_methods().get(name)(**values)

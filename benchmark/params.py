@@ -1,0 +1,131 @@
+"""Typed, validated hyperparameters declared on a class (benchopt-style).
+
+A method writes `weight: float = param(1.0, low=0.0, help="...")` in its class body. The
+declaration is the single source of truth: `bench list methods -v` prints it, YAML and
+`--set method.weight=2` are validated against it, and the resolved values go into the
+record, so a result always says exactly which hyperparameters produced it.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from benchmark.errors import UserError, did_you_mean
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared hyperparameter: default, bounds or choices, and a help line."""
+
+    default: Any
+    help: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] | None = None
+    kind: type = object  # filled in from the annotation by `collect_params`
+
+    def describe(self) -> str:
+        bounds = ""
+        if self.choices is not None:
+            bounds = " in {" + ", ".join(map(str, self.choices)) + "}"
+        elif self.low is not None or self.high is not None:
+            lo = "-inf" if self.low is None else self.low
+            hi = "inf" if self.high is None else self.high
+            bounds = f" in [{lo}, {hi}]"
+        return f"{self.kind.__name__} = {self.default!r}{bounds}  {self.help}".rstrip()
+
+
+def param(
+    default: Any,
+    *,
+    help: str = "",
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+) -> Any:
+    """Declare a hyperparameter on a class body (typed as Any so `x: float = param(...)` checks)."""
+    return Param(default=default, help=help, low=low, high=high, choices=choices)
+
+
+def collect_params(cls: type) -> dict[str, Param]:
+    """All `Param` declarations of `cls` and its bases, typed from their annotations."""
+    hints = typing.get_type_hints(cls)
+    found: dict[str, Param] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, Param):
+                kind = hints.get(name, type(value.default))
+                found[name] = Param(
+                    default=value.default,
+                    help=value.help,
+                    low=value.low,
+                    high=value.high,
+                    choices=value.choices,
+                    kind=kind if isinstance(kind, type) else type(value.default),
+                )
+    return found
+
+
+_KINDS: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def annotation_kind(annotation: object) -> type:
+    """The plain type behind a dataclass field annotation (a string under postponed
+    evaluation); `object` (accept anything) for annotations that are not plain scalars."""
+    if isinstance(annotation, type):
+        return annotation
+    return _KINDS.get(str(annotation), object)
+
+
+def coerce(value: Any, kind: type, where: str) -> Any:
+    """Convert a YAML or command-line value to `kind`, or raise a one-line UserError."""
+    is_bool_as_int = kind is int and isinstance(value, bool)
+    if kind is object or (isinstance(value, kind) and not is_bool_as_int):
+        return value
+    try:
+        if kind is bool:
+            text = str(value).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(str(value).strip()) if isinstance(value, str) else int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind is str:
+            return str(value)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}={value!r} is not a valid {kind.__name__}") from None
+
+
+def validate(params: dict[str, Param], values: dict[str, Any], owner: str) -> dict[str, Any]:
+    """Defaults overlaid with `values`, coerced and range-checked; unknown keys rejected."""
+    for key in values:
+        if key not in params:
+            hint = did_you_mean(key, params) if params else "it takes no parameters"
+            raise UserError(f"{owner} has no parameter '{key}': {hint}")
+    resolved: dict[str, Any] = {}
+    for name, spec in params.items():
+        where = f"{owner}.{name}"
+        value = coerce(values.get(name, spec.default), spec.kind, where)
+        if spec.choices is not None and value not in spec.choices:
+            options = ", ".join(map(str, spec.choices))
+            raise UserError(f"{where}={value!r} is not one of {{{options}}}")
+        if spec.low is not None and value < spec.low:
+            raise UserError(f"{where}={value!r} is below its minimum {spec.low}")
+        if spec.high is not None and value > spec.high:
+            raise UserError(f"{where}={value!r} is above its maximum {spec.high}")
+        resolved[name] = value
+    return resolved

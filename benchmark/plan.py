@@ -1,0 +1,89 @@
+"""A plan: tasks × methods × seeds expanded into cells, each with its resolved config and
+hash; a cell is done when a record with status ok and the same hash exists.
+
+Each (task, seed) also gets a reference cell (the teacher's source score and the
+all-labels target score), which runs first and trains the teacher the method cells share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import PROTOCOL_VERSION, RunConfig, config_hash
+from benchmark.errors import UserError, did_you_mean
+from benchmark.method import load_methods
+from benchmark.params import validate
+from benchmark.records import REFERENCE, load_record, record_path
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: str
+    method: str  # a method name or REFERENCE
+    seed: int
+
+    @property
+    def label(self) -> str:
+        who = "reference" if self.method == REFERENCE else self.method
+        return f"{self.task}/{who}/seed{self.seed}"
+
+
+def method_params(cfg: RunConfig, method: str) -> dict[str, Any]:
+    """The method's declared defaults overlaid with the user's values, validated."""
+    cls = load_methods().get(method)
+    return validate(cls.params, cfg.methods.get(method, {}), method)
+
+
+def check_method_settings(cfg: RunConfig) -> None:
+    """Every `methods.<name>` section names a registered method with valid values."""
+    registry = load_methods()
+    for name in cfg.methods:
+        if name not in registry:
+            raise UserError(
+                f"config names unknown method 'methods.{name}': "
+                f"{did_you_mean(name, registry.names())}"
+            )
+        method_params(cfg, registry.canonical(name))
+
+
+def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
+    """Exactly the settings that can change this cell's result (what the hash covers)."""
+    payload: dict[str, Any] = {
+        "protocol": PROTOCOL_VERSION,
+        "task": cell.task,
+        "seed": cell.seed,
+        "data": dataclasses.asdict(cfg.data),
+        "world": dict(cfg.world),
+        "teacher": dataclasses.asdict(cfg.teacher),
+        "student": dataclasses.asdict(cfg.student),
+    }
+    if cell.method != REFERENCE:
+        payload["method"] = {"name": cell.method, "params": method_params(cfg, cell.method)}
+        payload["distill"] = dataclasses.asdict(cfg.distill)
+        payload["eval"] = dataclasses.asdict(cfg.eval)
+    return payload
+
+
+def expand(tasks: list[str], methods: list[str], seeds: list[int]) -> list[Cell]:
+    """Cells grouped by (task, seed) so consecutive cells share data and teacher."""
+    cells: list[Cell] = []
+    for task in tasks:
+        for seed in seeds:
+            cells.append(Cell(task, REFERENCE, seed))
+            cells.extend(Cell(task, method, seed) for method in methods)
+    return cells
+
+
+def is_done(out: Path, cell: Cell, cfg: RunConfig) -> bool:
+    path = record_path(out, cell.task, cell.method, cell.seed)
+    if not path.is_file():
+        return False
+    record = load_record(path)
+    return (
+        record is not None
+        and record.ok
+        and record.config_hash == config_hash(cell_config(cell, cfg))
+    )

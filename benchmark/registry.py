@@ -1,0 +1,75 @@
+"""Name → factory registries, in the spirit of timm's `register_model`.
+
+A registry maps names (and aliases) to classes or functions. Registering the same name
+twice is an error, because a silent override would let two contributions fight over a
+name and make results depend on import order.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from benchmark.errors import UserError, did_you_mean
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A named collection of entries with aliases and did-you-mean lookups."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[T], T]:
+        """Decorator: register the decorated object under `name` (and `aliases`)."""
+
+        def decorator(entry: T) -> T:
+            for key in (name, *aliases):
+                if key in self._entries or key in self._aliases:
+                    raise ValueError(f"{self.kind} '{key}' is registered twice")
+            self._entries[name] = entry
+            for alias in aliases:
+                self._aliases[alias] = name
+            return entry
+
+        return decorator
+
+    def canonical(self, name: str) -> str:
+        """The registered name for `name` or one of its aliases; UserError otherwise."""
+        if name in self._entries:
+            return name
+        if name in self._aliases:
+            return self._aliases[name]
+        known = list(self._entries) + list(self._aliases)
+        raise UserError(f"unknown {self.kind} '{name}': {did_you_mean(name, known)}")
+
+    def get(self, name: str) -> T:
+        return self._entries[self.canonical(name)]
+
+    def names(self, pattern: str = "*") -> list[str]:
+        """Registered names (aliases excluded) matching a shell-style pattern, sorted."""
+        return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern))
+
+    def aliases(self) -> dict[str, str]:
+        return dict(self._aliases)
+
+    def resolve(self, spec: str) -> list[str]:
+        """Expand a CLI list: 'all' or comma-separated names → canonical names, in order."""
+        if spec.strip() == "all":
+            return self.names()
+        names: list[str] = []
+        for raw in spec.split(","):
+            raw = raw.strip()
+            if not raw:
+                raise UserError(f"empty {self.kind} name in '{spec}'")
+            name = self.canonical(raw)
+            if name not in names:
+                names.append(name)
+        return names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries or name in self._aliases

@@ -1,0 +1,164 @@
+"""Run one cell of a plan end to end and turn it into a record.
+
+Protocol of a method cell (task, method, seed):
+1. load the task's splits (cached world data);
+2. get the (task, seed) teacher from the cache, training it only if absent;
+3. build the student and the method, distill on the unlabelled pairs (skipped by methods
+   that do not distill, like `scratch`);
+4. evaluate on the target test set: linear probe, then few-label fine-tuning.
+A reference cell records the teacher's source score and the all-labels target score.
+
+Any exception inside a cell becomes a `failed` record with its reason, so one broken
+cell never stops the rest of the plan.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+from benchmark.backbones import Backbone
+from benchmark.config import RunConfig, config_hash
+from benchmark.datasets.tasks import TaskData, get_task
+from benchmark.distill import distill, teacher_outputs
+from benchmark.evaluate import evaluate
+from benchmark.method import Context, create_method
+from benchmark.plan import Cell, cell_config, method_params
+from benchmark.progress import NullReporter, Reporter
+from benchmark.provenance import git_commit, host, versions
+from benchmark.records import REFERENCE, Record
+from benchmark.teacher import Trained, get_all_labels_reference, get_teacher
+from benchmark.training import seeded
+
+
+class CellRunner:
+    """Runs cells in order, keeping the current (task, seed)'s data and teacher in memory
+    so consecutive cells of one plan do not reload them."""
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        cache_dir: Path | None,
+        device: torch.device,
+        reporter: Reporter | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.cache_dir = cache_dir
+        self.device = device
+        self.reporter: Reporter = reporter or NullReporter()
+        self._data: tuple[tuple[str, int], TaskData] | None = None
+        self._teacher: tuple[tuple[str, int], Trained] | None = None
+
+    def data(self, task: str, seed: int) -> TaskData:
+        if self._data is None or self._data[0] != (task, seed):
+            loaded = get_task(task).load(self.cfg.data, self.cfg.world, seed, self.cache_dir)
+            self._data = ((task, seed), loaded)
+        return self._data[1]
+
+    def teacher(self, data: TaskData, seed: int) -> Trained:
+        if self._teacher is None or self._teacher[0] != (data.name, seed):
+            with self.reporter.stage(f"{data.name} teacher", self.cfg.teacher.epochs) as adv:
+                trained = get_teacher(data, self.cfg, seed, self.cache_dir, self.device, adv)
+            self._teacher = ((data.name, seed), trained)
+        return self._teacher[1]
+
+    def run(self, cell: Cell) -> Record:
+        config = cell_config(cell, self.cfg)
+        record = Record(
+            task=cell.task,
+            method=cell.method,
+            seed=cell.seed,
+            status="ok",
+            config_hash=config_hash(config),
+            profile=self.cfg.profile,
+            config=config,
+            versions=versions(),
+            git=git_commit(),
+            host=host(),
+            device=str(self.device),
+        )
+        record.versions["torch_threads"] = str(torch.get_num_threads())
+        try:
+            if cell.method == REFERENCE:
+                self._reference(cell, record)
+            else:
+                self._method(cell, record)
+        except Exception as err:  # a cell's failure is data, not a crash of the plan
+            record.status = "failed"
+            record.reason = f"{type(err).__name__}: {err}"
+            record.config["traceback"] = traceback.format_exc(limit=8)
+        return record
+
+    def _teacher_fields(self, teacher: Trained) -> dict[str, object]:
+        return {
+            "key": teacher.key,
+            "trained_now": teacher.trained_now,
+            "metrics": teacher.metrics,
+            "seconds": round(teacher.seconds, 3),
+        }
+
+    def _reference(self, cell: Cell, record: Record) -> None:
+        start = time.perf_counter()
+        data = self.data(cell.task, cell.seed)
+        record.seconds["data"] = time.perf_counter() - start
+        teacher = self.teacher(data, cell.seed)
+        record.teacher = self._teacher_fields(teacher)
+        with self.reporter.stage(
+            f"{cell.task} all-labels reference", self.cfg.teacher.epochs
+        ) as advance:
+            ref = get_all_labels_reference(
+                data, self.cfg, cell.seed, self.cache_dir, self.device, advance
+            )
+        record.seconds["teacher"] = teacher.seconds if teacher.trained_now else 0.0
+        record.seconds["reference"] = ref.seconds if ref.trained_now else 0.0
+        record.metrics = {f"teacher_{k}": v for k, v in teacher.metrics.items()}
+        record.metrics.update({f"all_labels_{k}": v for k, v in ref.metrics.items()})
+
+    def _method(self, cell: Cell, record: Record) -> None:
+        cfg, clock = self.cfg, time.perf_counter()
+        data = self.data(cell.task, cell.seed)
+        record.seconds["data"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        teacher = self.teacher(data, cell.seed)
+        record.teacher = self._teacher_fields(teacher)
+        record.seconds["teacher"] = time.perf_counter() - clock
+
+        # The student's initial weights depend on the seed only, not on the method, so
+        # every method starts from the same network.
+        torch.manual_seed(int(torch.randint(2**31, (1,), generator=seeded(cell.seed, "student"))))
+        student = Backbone(cfg.student.backbone, data.target_channels).to(self.device)
+        method = create_method(cell.method, **method_params(cfg, cell.method))
+        method.setup(
+            Context(
+                student_dim=student.dim,
+                teacher_dim=teacher.model.backbone.dim,
+                student_channels=student.channels,
+                teacher_channels=teacher.model.backbone.channels,
+                num_classes=data.num_classes,
+                num_pairs=len(data.paired),
+                task_kind=data.kind,
+                teacher_head=teacher.model.head,
+            )
+        )
+        method.to(self.device)
+
+        clock = time.perf_counter()
+        if method.distills:
+            paired = data.paired
+            assert paired.source is not None and paired.target is not None
+            t_out = teacher_outputs(
+                teacher.model, paired.source, keep_maps=method.uses_feature_maps
+            )
+            with self.reporter.stage(f"{cell.label} distill", cfg.distill.epochs) as advance:
+                record.losses = distill(
+                    student, method, t_out, paired.target, cfg.distill, cell.seed, advance
+                )
+        record.seconds["distill"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        with self.reporter.stage(f"{cell.label} evaluate", cfg.eval.finetune_epochs) as adv:
+            record.metrics = evaluate(student, data, cfg.eval, cell.seed, adv)
+        record.seconds["evaluate"] = time.perf_counter() - clock

@@ -1,0 +1,174 @@
+"""The source teacher and the all-labels target reference: trained once, cached on disk.
+
+A teacher depends only on (task, data sizes, world knobs, teacher recipe, seed), never on
+the method, so every method of a (task, seed) distills from the very same network. The
+cache is content-addressed by a hash of exactly those inputs; a record says whether its
+teacher was trained for it or loaded, so "no teacher retrained" is checkable.
+
+The all-labels reference is the student backbone trained with the teacher's recipe on
+every labelled target sample the task has (the paired set's labels plus the few labels):
+the ceiling that tells how much room the few-label protocol leaves for distillation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.backbones import Backbone, TaskModel
+from benchmark.config import PROTOCOL_VERSION, RunConfig, TrainConfig, config_hash
+from benchmark.datasets.tasks import TaskData
+from benchmark.storage import save_tensors, write_json
+from benchmark.training import Progress, fit, predict, score
+
+
+@dataclass
+class Trained:
+    """A cached supervised model and what is known about it."""
+
+    model: TaskModel
+    key: str
+    trained_now: bool
+    seconds: float
+    metrics: dict[str, float]
+
+
+def _key(role: str, task: str, cfg: RunConfig, recipe: dict[str, Any], seed: int) -> str:
+    return config_hash(
+        {
+            "protocol": PROTOCOL_VERSION,
+            "role": role,
+            "task": task,
+            "data": dataclasses.asdict(cfg.data),
+            "world": cfg.world,
+            "recipe": recipe,
+            "seed": seed,
+        }
+    )
+
+
+def _get_or_train(
+    role: str,
+    data: TaskData,
+    recipe: TrainConfig,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    cfg: RunConfig,
+    seed: int,
+    cache_dir: Path | None,
+    device: torch.device,
+    progress: Progress | None,
+    flip: bool,
+) -> Trained:
+    key = _key(role, data.name, cfg, dataclasses.asdict(recipe), seed)
+    torch.manual_seed(seed)
+    backbone = Backbone(recipe.backbone, in_chans=x_train.shape[1])
+    model = TaskModel(backbone, data.num_classes, data.kind).to(device)
+    weights = cache_dir / f"{role}s" / f"{data.name}-{key}.pt" if cache_dir else None
+    meta = weights.with_suffix(".json") if weights else None
+    if weights is not None and meta is not None and weights.is_file() and meta.is_file():
+        model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+        model.eval()
+        info = json.loads(meta.read_text())
+        return Trained(model, key, False, info["seconds"], info["metrics"])
+
+    start = time.perf_counter()
+    fit(
+        model,
+        x_train,
+        y_train,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        lr=recipe.lr,
+        weight_decay=recipe.weight_decay,
+        seed=seed,
+        stream=role,
+        flip=flip,
+        progress=progress,
+    )
+    assert data.test.labels is not None
+    metrics = score(predict(model, x_test), data.test.labels, data.kind, data.num_classes)
+    seconds = time.perf_counter() - start
+    if weights is not None and meta is not None:
+        # Weights first, metadata last: the metadata file is what marks the entry complete.
+        save_tensors(weights, {k: v.cpu() for k, v in model.state_dict().items()})
+        write_json(
+            meta,
+            {
+                "key": key,
+                "task": data.name,
+                "role": role,
+                "seconds": seconds,
+                "metrics": metrics,
+                "recipe": dataclasses.asdict(recipe),
+            },
+        )
+    return Trained(model, key, True, seconds, metrics)
+
+
+def get_teacher(
+    data: TaskData,
+    cfg: RunConfig,
+    seed: int,
+    cache_dir: Path | None,
+    device: torch.device,
+    progress: Progress | None = None,
+) -> Trained:
+    """The frozen source teacher of (task, seed); its metrics are on the test set's source
+    view."""
+    pool, test = data.source_pool, data.test
+    assert pool.source is not None and pool.labels is not None and test.source is not None
+    trained = _get_or_train(
+        "teacher",
+        data,
+        cfg.teacher,
+        pool.source,
+        pool.labels,
+        test.source,
+        cfg,
+        seed,
+        cache_dir,
+        device,
+        progress,
+        flip=True,
+    )
+    trained.model.requires_grad_(False)
+    return trained
+
+
+def get_all_labels_reference(
+    data: TaskData,
+    cfg: RunConfig,
+    seed: int,
+    cache_dir: Path | None,
+    device: torch.device,
+    progress: Progress | None = None,
+) -> Trained:
+    """The student backbone trained on every labelled target sample (the ceiling)."""
+    paired, few, test = data.paired, data.few, data.test
+    assert paired.target is not None and paired.labels is not None
+    assert few.target is not None and few.labels is not None and test.target is not None
+    recipe = dataclasses.replace(cfg.teacher, backbone=cfg.student.backbone)
+    x = torch.cat([paired.target, few.target])
+    y = torch.cat([paired.labels, few.labels])
+    return _get_or_train(
+        "reference",
+        data,
+        recipe,
+        x,
+        y,
+        test.target,
+        cfg,
+        seed,
+        cache_dir,
+        device,
+        progress,
+        flip=False,
+    )

@@ -1,0 +1,132 @@
+"""Shared training pieces: seeded index batches, SGD with a cosine schedule, supervised
+training, batched inference and the task metrics.
+
+Every loop in the harness takes batches by slicing in-memory tensors with index tensors
+drawn from its own `torch.Generator`, so a loop's randomness depends only on its seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Progress = Callable[[int], None]
+
+
+def seeded(seed: int, stream: str) -> torch.Generator:
+    """An independent generator per (seed, purpose), so stages don't shift each other's
+    random streams when one of them changes."""
+    offset = sum((i + 1) * ord(ch) for i, ch in enumerate(stream))
+    return torch.Generator().manual_seed(seed * 1_000_003 + offset)
+
+
+def batches(
+    n: int, batch_size: int, generator: torch.Generator, *, shuffle: bool = True
+) -> Iterator[Tensor]:
+    """Index batches over n samples; the last short batch is dropped when shuffling, so
+    batch-norm never sees a batch of one."""
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    step = min(batch_size, n)
+    stop = n - n % step if shuffle else n
+    for start in range(0, stop, step):
+        yield order[start : start + step]
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return max(1, n // min(batch_size, n))
+
+
+def sgd_cosine(
+    params: list[nn.Parameter], lr: float, weight_decay: float, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """SGD with Nesterov momentum and a per-step cosine decay to zero."""
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    total = max(1, total_steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+    )
+    return opt, sched
+
+
+def hflip(x: Tensor, y: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Mirror a random half of the batch (images, and masks when y is dense)."""
+    flip = torch.rand(len(x), generator=generator) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    if y.dim() == 3:
+        y = torch.where(flip[:, None, None], y.flip(-1), y)
+    return x, y
+
+
+def fit(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    stream: str,
+    flip: bool = False,
+    progress: Progress | None = None,
+) -> None:
+    """Supervised training with cross-entropy; `model(x).logits` may be [B,K] or [B,K,H,W]."""
+    device = next(model.parameters()).device
+    gen = seeded(seed, stream)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt, sched = sgd_cosine(params, lr, weight_decay, epochs * steps_per_epoch(len(x), batch_size))
+    model.train()
+    for _ in range(epochs):
+        for idx in batches(len(x), batch_size, gen):
+            xb, yb = x[idx], y[idx]
+            if flip:
+                xb, yb = hflip(xb, yb, gen)
+            loss = F.cross_entropy(model(xb.to(device)).logits, yb.to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        if progress is not None:
+            progress(1)
+    model.eval()
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: Tensor, batch_size: int = 256) -> Tensor:
+    """Class predictions ([N] or [N,H,W]) in eval mode, batch by batch."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = [
+        model(x[i : i + batch_size].to(device)).logits.argmax(1).cpu()
+        for i in range(0, len(x), batch_size)
+    ]
+    return torch.cat(out)
+
+
+def accuracy(pred: Tensor, labels: Tensor) -> float:
+    return (pred == labels).float().mean().item()
+
+
+def segmentation_scores(pred: Tensor, labels: Tensor, num_classes: int) -> dict[str, float]:
+    """mIoU over classes present in prediction or ground truth, and pixel accuracy, from one
+    confusion matrix over the whole test set (not averaged per image)."""
+    valid = (labels >= 0) & (labels < num_classes)
+    flat = labels[valid] * num_classes + pred[valid]
+    conf = torch.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
+    conf = conf.double()
+    inter = conf.diag()
+    union = conf.sum(0) + conf.sum(1) - inter
+    present = union > 0
+    miou = (inter[present] / union[present]).mean().item() if present.any() else 0.0
+    return {"miou": miou, "pixel_acc": (inter.sum() / conf.sum().clamp(min=1)).item()}
+
+
+def score(pred: Tensor, labels: Tensor, kind: str, num_classes: int) -> dict[str, float]:
+    if kind == "classification":
+        return {"acc": accuracy(pred, labels)}
+    return segmentation_scores(pred, labels, num_classes)

@@ -1,0 +1,1 @@
+"""Datasets and tasks: the embedded paired world and the task registry."""

@@ -1,0 +1,196 @@
+"""Tasks: a (source modality, target modality, task type) pair with its four splits.
+
+A task's loader returns every split as in-memory tensors, so training code slices batches
+by index instead of looping over samples. Splits, in protocol order:
+
+- `source_pool`: labelled source samples; the teacher trains on them;
+- `paired`: unlabelled (source, target) pairs; distillation sees only these. Their labels
+  are kept solely to train the *all-labels* reference, never shown to a method;
+- `few`: the few labelled target samples (k per class; k·C images for segmentation);
+- `test`: target test set with labels; its source view scores the teacher.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from benchmark.config import DataConfig
+from benchmark.datasets.world import WorldConfig, load_or_generate
+from benchmark.errors import UserError, did_you_mean
+from benchmark.params import annotation_kind, coerce
+from benchmark.registry import Registry
+
+CLASSIFICATION = "classification"
+SEGMENTATION = "segmentation"
+
+
+@dataclass
+class Split:
+    source: Tensor | None = None
+    target: Tensor | None = None
+    labels: Tensor | None = None
+
+    def __len__(self) -> int:
+        for tensor in (self.target, self.source, self.labels):
+            if tensor is not None:
+                return len(tensor)
+        return 0
+
+
+@dataclass
+class TaskData:
+    name: str
+    kind: str
+    num_classes: int  # segmentation counts the background as class 0
+    source_channels: int
+    target_channels: int
+    source_pool: Split
+    paired: Split
+    few: Split
+    test: Split
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+Loader = Callable[["TaskSpec", DataConfig, dict[str, Any], int, Path | None], TaskData]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A registered task. `world` holds its defaults for the embedded world's knobs."""
+
+    name: str
+    source: str
+    target: str
+    kind: str
+    description: str
+    loader: Loader
+    world: dict[str, Any] = field(default_factory=dict)
+
+    def load(
+        self, data: DataConfig, world: dict[str, Any], seed: int, cache_dir: Path | None
+    ) -> TaskData:
+        return self.loader(self, data, world, seed, cache_dir)
+
+
+TASKS: Registry[TaskSpec] = Registry("task")
+
+
+def register_task(spec: TaskSpec) -> TaskSpec:
+    return TASKS.register(spec.name)(spec)
+
+
+def get_task(name: str) -> TaskSpec:
+    return TASKS.get(name)
+
+
+def list_tasks(pattern: str = "*") -> list[str]:
+    return TASKS.names(pattern)
+
+
+def world_config(spec: TaskSpec, data: DataConfig, overrides: dict[str, Any]) -> WorldConfig:
+    """The task's world: its own knob defaults, the image size, then the user's overrides."""
+    known = {f.name for f in dataclasses.fields(WorldConfig)}
+    for key in overrides:
+        if key not in known:
+            raise UserError(f"unknown world knob 'world.{key}': {did_you_mean(key, known)}")
+    values = {**spec.world, "image_size": data.image_size, **overrides}
+    types = {f.name: annotation_kind(f.type) for f in dataclasses.fields(WorldConfig)}
+    values = {k: coerce(v, types[k], f"world.{k}") for k, v in values.items()}
+    config = WorldConfig(**values)
+    try:
+        config.validate()
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    return config
+
+
+def _first_k_per_class(labels: Tensor, k: int, num_classes: int) -> Tensor:
+    """Indices of the first k samples of each class, in stream order (deterministic)."""
+    chosen: list[Tensor] = []
+    for c in range(num_classes):
+        idx = torch.nonzero(labels == c).flatten()[:k]
+        if len(idx) < k:
+            raise UserError(
+                f"only {len(idx)} samples of class {c} for the few-label set "
+                f"(need {k}); lower data.labels_per_class"
+            )
+        chosen.append(idx)
+    return torch.sort(torch.cat(chosen)).values
+
+
+def load_world_task(
+    spec: TaskSpec, data: DataConfig, overrides: dict[str, Any], seed: int, cache_dir: Path | None
+) -> TaskData:
+    """Carve the four splits out of one seeded stream of the embedded world.
+
+    The stream is laid out as [source pool | paired | few-label candidates | test]; since a
+    world sample depends only on (config, seed, position), growing one split never changes
+    the samples of the splits before it.
+    """
+    config = world_config(spec, data, overrides)
+    segmentation = spec.kind == SEGMENTATION
+    k, classes = data.labels_per_class, config.num_classes
+    few_block = k * classes if segmentation else 8 * k * classes + 20
+    sizes = [data.source_pool, data.paired, few_block, data.test]
+    modalities = sorted({spec.source, spec.target} | ({"seg"} if segmentation else set()))
+    world_dir = cache_dir / "world" if cache_dir is not None else None
+    arrays = load_or_generate(config, sum(sizes), seed, modalities, world_dir)
+    labels = arrays["seg"] if segmentation else arrays["label"]
+    source, target = arrays[spec.source], arrays[spec.target]
+
+    bounds = list(itertools.accumulate(sizes, initial=0))
+    pool, paired, few, test = (slice(a, b) for a, b in itertools.pairwise(bounds))
+    few_idx = torch.arange(few.start, few.stop)
+    if not segmentation:
+        few_idx = few_idx[_first_k_per_class(labels[few_idx], k, classes)]
+    return TaskData(
+        name=spec.name,
+        kind=spec.kind,
+        num_classes=classes + 1 if segmentation else classes,
+        source_channels=source.shape[1],
+        target_channels=target.shape[1],
+        source_pool=Split(source=source[pool], labels=labels[pool]),
+        paired=Split(source=source[paired], target=target[paired], labels=labels[paired]),
+        few=Split(target=target[few_idx], labels=labels[few_idx]),
+        test=Split(source=source[test], target=target[test], labels=labels[test]),
+        info={"world": dataclasses.asdict(config)},
+    )
+
+
+def _world_task(name: str, target: str, kind: str, description: str, **world: Any) -> TaskSpec:
+    return register_task(
+        TaskSpec(name, "rgb", target, kind, description, load_world_task, world=world)
+    )
+
+
+_world_task(
+    "sketch-cls",
+    "sketch",
+    CLASSIFICATION,
+    "shape class from a hand-drawn-style sketch (embedded world)",
+)
+_world_task(
+    "depth-cls", "depth", CLASSIFICATION, "shape class from a noisy depth map (embedded world)"
+)
+_world_task(
+    "depth-seg",
+    "depth",
+    SEGMENTATION,
+    "per-pixel shape class from a noisy depth map, 2–4 objects (embedded world)",
+    min_objects=2,
+    max_objects=4,
+)
+_world_task(
+    "audio-cls",
+    "audio",
+    CLASSIFICATION,
+    "shape class from the log-mel of an impact sound (embedded world)",
+)

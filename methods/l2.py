@@ -1,0 +1,57 @@
+"""`l2`: L2 feature matching through a learned regressor.
+
+Gupta, Hoffman, Malik, "Cross Modal Distillation for Supervision Transfer", CVPR 2016:
+train the target-modality network so that its mid-level features on a paired image match
+the source network's features on the other half of the pair, with an L2 loss; the
+teacher stays frozen. FitNets (Romero et al., ICLR 2015, Eq. 3) adds a learned regressor r
+on the student's layer, L_hint = ½‖u_h(x) − r(v_g(x))‖², so the two layers may differ in
+width. This file implements
+
+    L = weight · mean over elements of (T_stage(x_src) − r(S_stage(x_tgt)))²
+
+with r a 1×1 convolution (FitNets' convolutional regressor, which keeps the regressor
+small). Reading of this project: the element mean replaces the ½·sum, a constant
+rescaling that makes `weight` independent of feature size. `stage=-1` matches the
+deepest stage, Gupta's choice (pool5); `pooled=True` matches global-pooled embeddings
+through a linear regressor instead.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from benchmark.method import Batch, Context, Method, Outputs, register_method
+from benchmark.params import param
+
+
+@register_method("l2")
+class L2(Method):
+    weight: float = param(1.0, low=0.0, help="scale of the matching loss")
+    stage: int = param(-1, low=-8, high=8, help="backbone stage to match (-1 = deepest)")
+    pooled: bool = param(False, help="match pooled embeddings instead of feature maps")
+
+    uses_feature_maps = True
+
+    def setup(self, ctx: Context) -> None:
+        if self.pooled:
+            self.regressor: nn.Module = nn.Linear(ctx.student_dim, ctx.teacher_dim)
+        else:
+            stages = min(len(ctx.student_channels), len(ctx.teacher_channels))
+            if not -stages <= self.stage < stages:
+                raise ValueError(
+                    f"l2.stage={self.stage} is out of range: the backbones have {stages} stages"
+                )
+            s_ch, t_ch = ctx.student_channels[self.stage], ctx.teacher_channels[self.stage]
+            self.regressor = nn.Conv2d(s_ch, t_ch, kernel_size=1)
+
+    def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
+        if self.pooled:
+            return {
+                "l2": self.weight * F.mse_loss(self.regressor(student.embedding), teacher.embedding)
+            }
+        s = self.regressor(student.feature_maps[self.stage])
+        t = teacher.feature_maps[self.stage]
+        if s.shape[-2:] != t.shape[-2:]:
+            s = F.interpolate(s, size=t.shape[-2:], mode="bilinear", align_corners=False)
+        return {"l2": self.weight * F.mse_loss(s, t)}

@@ -1,0 +1,32 @@
+"""Shared fixtures: the smoke profile and one world/teacher cache for the whole session,
+so each world split and teacher is generated once however many tests use it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmark.config import RunConfig, resolve
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _threads() -> None:
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("xmd-cache")
+
+
+@pytest.fixture
+def smoke() -> RunConfig:
+    return resolve("smoke")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache_env(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
+    """CLI runs in tests must never touch the user's ~/.cache."""
+    monkeypatch.setenv("XMD_CACHE", str(cache_dir))

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark.leaderboard import mean_ci, render, summarize, t975, write_outputs
+from benchmark.records import REFERENCE, Record, read_records, record_path, write_record
+
+
+def _rec(task: str, method: str, seed: int, **metrics: float) -> Record:
+    return Record(
+        task=task,
+        method=method,
+        seed=seed,
+        status="ok",
+        config_hash="h",
+        profile="quick",
+        metrics=metrics,
+        git="abc",
+    )
+
+
+def test_write_record_is_atomic_and_round_trips(tmp_path: Path) -> None:
+    rec = _rec("sketch-cls", "l2", 0, finetune_acc=0.5)
+    path = write_record(tmp_path, rec)
+    assert path == record_path(tmp_path, "sketch-cls", "l2", 0)
+    assert [p.name for p in path.parent.iterdir()] == ["seed0.json"]  # no temp file left
+    (loaded,) = read_records(tmp_path)
+    assert loaded == rec
+
+
+def test_reader_tolerates_unknown_keys_and_skips_garbage(tmp_path: Path) -> None:
+    good = record_path(tmp_path, "t", "m", 0)
+    good.parent.mkdir(parents=True)
+    payload = {
+        "task": "t",
+        "method": "m",
+        "seed": 0,
+        "status": "ok",
+        "config_hash": "h",
+        "profile": "quick",
+        "schema": 1,
+        "from_the_future": 1,
+    }
+    good.write_text(json.dumps(payload))
+    record_path(tmp_path, "t", "m", 1).write_text("{not json")
+    record_path(tmp_path, "t", "m", 2).write_text(json.dumps({**payload, "schema": 99}))
+    record_path(tmp_path, "t", "m", 3).write_text(json.dumps({"task": "t"}))
+    (only,) = read_records(tmp_path)
+    assert only.seed == 0
+
+
+def test_t_quantiles_and_interval_by_hand() -> None:
+    assert t975(1) == 12.706 and t975(2) == 4.303 and t975(30) == 2.042
+    assert abs(t975(60) - 2.000) < 0.003 and abs(t975(1000) - 1.962) < 0.003
+    mean, half = mean_ci(pd.Series([0.5, 0.6, 0.7]))
+    # sd = 0.1, n = 3: half-width = 4.303 · 0.1 / √3
+    assert mean == pytest.approx(0.6) and half == pytest.approx(4.303 * 0.1 / math.sqrt(3))
+    assert math.isnan(mean_ci(pd.Series([0.5]))[1])
+
+
+def test_summary_gains_are_paired_by_seed_and_ranked() -> None:
+    records = [
+        _rec("a", "scratch", 0, finetune_acc=0.40, probe_acc=0.3),
+        _rec("a", "scratch", 1, finetune_acc=0.60, probe_acc=0.3),
+        _rec("a", "l2", 0, finetune_acc=0.50, probe_acc=0.4),
+        _rec("a", "l2", 1, finetune_acc=0.72, probe_acc=0.4),
+        _rec("b", "scratch", 0, finetune_miou=0.2, probe_miou=0.1),
+        _rec("b", "l2", 0, finetune_miou=0.1, probe_miou=0.1),
+    ]
+    table = summarize(records).set_index(["task", "method"])
+    row = table.loc[("a", "l2")]
+    # per-seed differences 0.10 and 0.12: mean 0.11, sd 0.01414, t(1) = 12.706
+    assert row["gain"] == pytest.approx(0.11)
+    assert row["gain_ci"] == pytest.approx(12.706 * math.sqrt(2e-4) / math.sqrt(2))
+    assert row["rank"] == 1 and table.loc[("a", "scratch"), "rank"] == 2
+    assert table.loc[("b", "l2"), "metric"] == "finetune_miou"
+    assert table.loc[("b", "scratch"), "rank"] == 1
+
+
+def test_render_shows_references_ranks_failures_and_provenance(tmp_path: Path) -> None:
+    records = [
+        _rec("a", REFERENCE, 0, teacher_acc=0.9, all_labels_acc=0.8),
+        _rec("a", "scratch", 0, finetune_acc=0.4, probe_acc=0.3),
+        _rec("a", "l2", 0, finetune_acc=0.5, probe_acc=0.4),
+        Record(
+            task="a",
+            method="crd",
+            seed=0,
+            status="failed",
+            config_hash="h",
+            profile="quick",
+            reason="FloatingPointError: loss is nan",
+        ),
+    ]
+    text = render(records, "out/runs")
+    assert "Teacher on the source modality: 90.0" in text
+    assert "all target labels: 80.0" in text
+    assert "| 1 | l2 | 50.0 | +10.0 | 40.0 | 1 |" in text
+    assert "| a | crd | 0 | FloatingPointError: loss is nan |" in text
+    assert "Profile: quick · commit: abc" in text
+    board = write_outputs(records, tmp_path)
+    assert board.read_text() == text.replace("out/runs", str(tmp_path / "runs"))
+    csv = pd.read_csv(tmp_path / "results.csv")
+    assert len(csv) == 4 and set(csv.status) == {"ok", "failed"}
+
+
+def test_render_without_results() -> None:
+    assert "No finished cells yet." in render([], "x")

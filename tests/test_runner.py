@@ -1,0 +1,76 @@
+"""The runner on real code paths: every method × every task, determinism, teacher reuse,
+failures turned into records."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import Tensor
+
+from benchmark.config import RunConfig
+from benchmark.datasets.tasks import list_tasks
+from benchmark.method import METHODS, Batch, Method, Outputs, list_methods
+from benchmark.plan import Cell, expand
+from benchmark.records import REFERENCE
+from benchmark.runner import CellRunner
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize("task", list_tasks())
+@pytest.mark.parametrize("method", list_methods())
+def test_every_method_on_every_task(
+    method: str, task: str, smoke: RunConfig, cache_dir: Path
+) -> None:
+    record = CellRunner(smoke, cache_dir, CPU).run(Cell(task, method, 0))
+    assert record.ok, record.reason
+    assert record.metrics, "a cell must produce metrics"
+    for name, value in record.metrics.items():
+        assert math.isfinite(value) and 0.0 <= value <= 1.0, (name, value)
+    prefix = "acc" if task.endswith("-cls") else "miou"
+    assert {f"probe_{prefix}", f"finetune_{prefix}"} <= set(record.metrics)
+    assert all(math.isfinite(v) for v in record.losses.values())
+    assert METHODS.get(method).distills == bool(record.losses)
+
+
+def test_same_seed_gives_identical_metrics(smoke: RunConfig, tmp_path: Path) -> None:
+    cell = Cell("depth-cls", "l2", 0)
+    first = CellRunner(smoke, tmp_path / "a", CPU).run(cell)
+    second = CellRunner(smoke, tmp_path / "b", CPU).run(cell)  # fresh caches: all retrained
+    assert first.ok and second.ok
+    assert first.metrics == second.metrics and first.losses == second.losses
+    assert first.config_hash == second.config_hash
+
+
+def test_teacher_trained_once_and_shared_by_methods(smoke: RunConfig, tmp_path: Path) -> None:
+    runner = CellRunner(smoke, tmp_path, CPU)
+    records = [runner.run(c) for c in expand(["audio-cls"], ["scratch", "l2"], [0])]
+    assert [r.method for r in records] == [REFERENCE, "scratch", "l2"]
+    assert records[0].teacher["trained_now"] is True
+    keys = {r.teacher["key"] for r in records}
+    assert len(keys) == 1
+    # A new process (new runner) loads the cached teacher instead of retraining it.
+    again = CellRunner(smoke, tmp_path, CPU).run(Cell("audio-cls", "l2", 0))
+    assert again.teacher["trained_now"] is False and again.teacher["key"] in keys
+    assert again.metrics == records[2].metrics
+    assert len(list((tmp_path / "teachers").glob("audio-cls-*.pt"))) == 1
+
+
+class _Exploding(Method):
+    name = "exploding"
+
+    def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
+        return {"boom": student.embedding.sum() * float("nan")}
+
+
+def test_a_failing_method_becomes_a_failed_record(
+    smoke: RunConfig, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(METHODS._entries, "exploding", _Exploding)
+    record = CellRunner(smoke, cache_dir, CPU).run(Cell("sketch-cls", "exploding", 0))
+    assert record.status == "failed"
+    assert "loss 'boom' of method 'exploding' is nan" in record.reason
+    assert "traceback" in record.config
