@@ -48,10 +48,11 @@ class L2(Method):
     def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
         if self.pooled:
             return {
-                "l2": self.weight * F.mse_loss(self.regressor(student.embedding), teacher.embedding)
+                "l2": self.weight
+                * F.mse_loss(self.regressor(student.embedding), teacher.embedding.detach())
             }
         s = self.regressor(student.feature_maps[self.stage])
-        t = teacher.feature_maps[self.stage]
+        t = teacher.feature_maps[self.stage].detach()
         if s.shape[-2:] != t.shape[-2:]:
             s = F.interpolate(s, size=t.shape[-2:], mode="bilinear", align_corners=False)
         return {"l2": self.weight * F.mse_loss(s, t)}

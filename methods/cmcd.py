@@ -1,0 +1,148 @@
+"""`cmcd-cmc` (alias `cmcd`) and `cmcd-cmd`: the two distillation losses of CMCD.
+
+Lin, Liu, Xu, Gao, Fu, Yao, "A Generalization Theory of Cross-Modality Distillation with
+Contrastive Learning", arXiv 2405.03355 (2024). CMCD distils a source-modality teacher
+into a target-modality student on unlabelled pairs with a contrastive objective that
+uses negatives as well as positives; the paper's first step (SimCLR pre-training of the
+teacher) is outside this file, which only sees the teacher's outputs.
+
+CMC — cross-modal contrastive loss, CLIP-style symmetric InfoNCE over a batch of B pairs.
+With z_s = normalise(p_s(f_s)), z_t = normalise(p_t(f_t)) and S_ij = ⟨z_s,i, z_t,j⟩ / τ,
+
+    L_CMC = ½ [ −(1/B) Σ_i log softmax_j(S_ij)|_{j=i}  −  (1/B) Σ_j log softmax_i(S_ij)|_{i=j} ],
+
+positives on the diagonal, every other pair of the batch a negative. τ = 0.07; with
+`learn_temperature` the scale 1/τ is learnt as exp(s) and capped at 100, as CLIP does.
+p_s, p_t are trainable projection heads into a shared `proj_dim` space (a trainable head
+on the frozen teacher's side is what lets two different feature spaces meet).
+
+CMD — cross-modal distillation of similarity distributions, following SEED (Fang et al.,
+"SEED: Self-supervised Distillation for Visual Representation", ICLR 2021). A FIFO queue
+Q of L teacher embeddings; for each pair, with the teacher's own embedding in slot 0,
+
+    p_t,i = softmax([⟨z_t,i, z_t,i⟩, ⟨z_t,i, Q_1⟩, …, ⟨z_t,i, Q_L⟩] / τ_t)
+    p_s,i = softmax([⟨z_s,i, z_t,i⟩, ⟨z_s,i, Q_1⟩, …, ⟨z_s,i, Q_L⟩] / τ_s)
+    L_CMD = −(1/B) Σ_i Σ_j p_t,ij · log p_s,ij,
+
+then the batch's z_t are enqueued. Defaults τ_t = 0.01, τ_s = 0.2 (SEED's paper; its
+released code uses τ_t = 1e-4). Numerics follow SEED's reference code: the queue starts as
+normalised Gaussian noise, similarities are taken before the enqueue.
+
+This project's reading for CMD: z_t = normalise(f_t), the frozen teacher's embedding with
+no projection (SEED's teacher is entirely frozen; a trainable teacher-side head would
+move the targets), and the student gets a projection head p_s into the teacher's width
+(SEED's student MLP head). The queue length is capped at the number of pairs: the
+teacher is frozen, so entries never go stale, and a longer queue would only repeat
+pairs. Queue and pointer are buffers, so they survive `state_dict()`.
+
+The paper's equation numbers were not available to this project; the formulas above
+are the CLIP and SEED objectives the paper builds on.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from benchmark.method import Batch, Context, Method, Outputs, register_method
+from benchmark.params import param
+
+MAX_SCALE = 100.0  # CLIP's cap on a learnt 1/τ
+
+
+def projector(kind: str, dim_in: int, dim_out: int) -> nn.Module:
+    """A linear head, or SimCLR's two-layer MLP (hidden width = input width)."""
+    if kind == "linear":
+        return nn.Linear(dim_in, dim_out)
+    return nn.Sequential(
+        nn.Linear(dim_in, dim_in), nn.ReLU(inplace=True), nn.Linear(dim_in, dim_out)
+    )
+
+
+def cmc_loss(z_s: Tensor, z_t: Tensor, scale: Tensor | float) -> Tensor:
+    """Symmetric InfoNCE over S = scale · z_s z_tᵀ, positives on the diagonal."""
+    logits = scale * z_s @ z_t.T
+    target = torch.arange(len(z_s), device=z_s.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+def cmd_loss(
+    z_s: Tensor, z_t: Tensor, queue: Tensor, student_temp: float, teacher_temp: float
+) -> Tensor:
+    """SEED's soft cross-entropy: the teacher's similarity distribution over [own
+    embedding, queue] is the target for the student's over the same anchors."""
+    z_t, queue = z_t.detach(), queue.detach()
+    logits_s = torch.cat([(z_s * z_t).sum(1, keepdim=True), z_s @ queue.T], dim=1)
+    logits_t = torch.cat([(z_t * z_t).sum(1, keepdim=True), z_t @ queue.T], dim=1)
+    target = F.softmax(logits_t / teacher_temp, dim=1)
+    return -(target * F.log_softmax(logits_s / student_temp, dim=1)).sum(dim=1).mean()
+
+
+@register_method("cmcd-cmc", aliases=("cmcd",))
+class CMC(Method):
+    weight: float = param(1.0, low=0.0, help="scale of the contrastive loss")
+    proj_dim: int = param(128, low=1, high=8192, help="width of the shared embedding space")
+    projector: str = param("mlp", choices=("linear", "mlp"), help="projection heads")
+    temperature: float = param(0.07, low=1e-3, high=10.0, help="InfoNCE temperature τ")
+    learn_temperature: bool = param(False, help="learn 1/τ (CLIP-style, capped at 100)")
+
+    def setup(self, ctx: Context) -> None:
+        self.proj_s = projector(self.projector, ctx.student_dim, self.proj_dim)
+        self.proj_t = projector(self.projector, ctx.teacher_dim, self.proj_dim)
+        if self.learn_temperature:
+            self.log_scale = nn.Parameter(torch.tensor(math.log(1.0 / self.temperature)))
+
+    def scale(self) -> Tensor | float:
+        if self.learn_temperature:
+            return self.log_scale.clamp(max=math.log(MAX_SCALE)).exp()
+        return 1.0 / self.temperature
+
+    def embed(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor]:
+        z_s = F.normalize(self.proj_s(student.embedding), dim=1)
+        z_t = F.normalize(self.proj_t(teacher.embedding.detach()), dim=1)
+        return z_s, z_t
+
+    def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
+        z_s, z_t = self.embed(student, teacher)
+        return {"cmc": self.weight * cmc_loss(z_s, z_t, self.scale())}
+
+
+@register_method("cmcd-cmd")
+class CMD(Method):
+    weight: float = param(1.0, low=0.0, help="scale of the distribution-matching loss")
+    projector: str = param("mlp", choices=("linear", "mlp"), help="student projection head")
+    queue_size: int = param(
+        65536, low=1, high=10_000_000, help="teacher-embedding queue (capped at pairs)"
+    )
+    student_temperature: float = param(0.2, low=1e-4, high=10.0, help="student τ_s")
+    teacher_temperature: float = param(0.01, low=1e-5, high=10.0, help="teacher τ_t")
+
+    queue: Tensor
+    queue_ptr: Tensor
+
+    def setup(self, ctx: Context) -> None:
+        self.proj_s = projector(self.projector, ctx.student_dim, ctx.teacher_dim)
+        length = min(self.queue_size, ctx.num_pairs)
+        self.register_buffer("queue", F.normalize(torch.randn(length, ctx.teacher_dim), dim=1))
+        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def enqueue(self, z_t: Tensor) -> None:
+        """Overwrite the oldest entries with the batch (FIFO, wrapping around)."""
+        length = len(self.queue)
+        keys = z_t.detach()[-length:]
+        rows = (int(self.queue_ptr) + torch.arange(len(keys), device=keys.device)) % length
+        self.queue[rows] = keys
+        self.queue_ptr.fill_((int(self.queue_ptr) + len(keys)) % length)
+
+    def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
+        z_s = F.normalize(self.proj_s(student.embedding), dim=1)
+        z_t = F.normalize(teacher.embedding.detach(), dim=1)
+        loss = cmd_loss(
+            z_s, z_t, self.queue.clone(), self.student_temperature, self.teacher_temperature
+        )
+        self.enqueue(z_t)
+        return {"cmd": self.weight * loss}

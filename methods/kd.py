@@ -1,0 +1,63 @@
+"""`kd`: logit distillation onto a student class head trained on the pairs.
+
+Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network", 2015: the student
+matches the teacher's class probabilities softened by a temperature T, and the soft term
+is multiplied by T² so its gradients keep their size as T changes (Section 2). With no
+labels on the pairs, only the soft term remains:
+
+    L = weight · T² · mean_i KL( softmax(z_t,i / T) ‖ softmax(z_s,i / T) ),
+
+where z_t are the frozen teacher's logits on the source view and z_s the logits of a
+class head on the student's target view. KL differs from the paper's soft cross-entropy
+by the teacher's entropy, a constant, so the gradients are the same. Default T = 4.
+
+The student backbone has no class head of its own, so this method owns one: a linear
+layer on the pooled embedding for classification; for segmentation a dense head
+(`benchmark.backbones.DenseHead`, the same design as the teacher's) on the student's
+feature maps, with the KL taken per pixel and averaged over pixels (this project's
+reading: Hinton's loss applied independently at each pixel, as segmentation KD usually
+does). The head is discarded after distillation; evaluation reads the backbone only.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from benchmark.backbones import DenseHead
+from benchmark.method import Batch, Context, Method, Outputs, register_method
+from benchmark.params import param
+
+
+def kd_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
+    """T² · KL(p_t ‖ p_s) over dim 1, averaged over every other position (samples,
+    and pixels for dense logits)."""
+    log_p_s = F.log_softmax(student_logits / temperature, dim=1)
+    log_p_t = F.log_softmax(teacher_logits.detach() / temperature, dim=1)
+    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1)
+    return temperature**2 * kl.mean()
+
+
+@register_method("kd")
+class KD(Method):
+    weight: float = param(1.0, low=0.0, help="scale of the soft-target loss")
+    temperature: float = param(4.0, low=0.05, high=100.0, help="softmax temperature T")
+
+    uses_feature_maps = True  # the segmentation head reads the student's stages
+
+    def setup(self, ctx: Context) -> None:
+        self.dense = ctx.task_kind == "segmentation"
+        self.head: nn.Module = (
+            DenseHead(ctx.student_channels, ctx.num_classes)
+            if self.dense
+            else nn.Linear(ctx.student_dim, ctx.num_classes)
+        )
+
+    def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
+        if teacher.logits is None:
+            raise ValueError("kd needs the teacher's logits")
+        if self.dense:
+            logits = self.head(student.feature_maps, size=tuple(teacher.logits.shape[-2:]))
+        else:
+            logits = self.head(student.embedding)
+        return {"kd": self.weight * kd_loss(logits, teacher.logits, self.temperature)}

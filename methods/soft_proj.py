@@ -1,0 +1,181 @@
+"""`soft-proj`: soft-constrained distillation with a projection head and quality weights.
+
+Zhao, Jin, Song, Chen, Miao, Hu, "Cross-Modal Distillation For Widely Differing
+Modalities", arXiv 2507.16296 (2025), extending Jin et al., "Cross-Modal Distillation for
+Speaker Recognition", AAAI 2023 (margin-based KD and quality-based adaptive weights).
+Their argument: between widely differing modalities a hard constraint (L2, forcing the
+student to equal the teacher) overfits to modality-specific content, so the student is
+only pulled towards the teacher while it is further away than a margin, at the feature
+level and at the classifier level, and each sample's pull is weighted by the quality of
+its teacher-side input.
+
+The papers' exact equations were not available to this project (only their abstracts
+were); this file implements this project's reading of the three components:
+
+    feature level     L_feat = mean_i w_i · max(0, 1 − cos(f_s,i, g(f_t,i)) − m)
+    classifier level  L_cls  = mean_i w_i · max(0, T²·KL(σ(z_t,i/T) ‖ σ(z_s,i/T)) − δ)
+                      with z_s,i = h_t(a(f_s,i)), h_t the frozen teacher classifier
+    quality weights   w_i = q_i / mean_j q_j  (no gradient), q_i = ‖f_t,i‖ ("norm",
+                      feature norm as a quality proxy, as in face-recognition quality
+                      work) or max_k σ(z_t,i)_k ("confidence"), or w_i = 1 ("none")
+
+f are pooled embeddings; g is a trainable two-layer MLP (teacher_dim → teacher_dim →
+student_dim) on the teacher's features, which gives the teacher side room to meet the
+student; a is a learned linear adapter into the teacher's feature space, so the teacher's
+classifier scores the student's features. For segmentation the classifier level is per
+pixel: the student's stages pass through per-stage 1×1 adapters into the teacher's dense
+head, the hinge is applied to each pixel's KL and averaged over pixels; "confidence" is
+the teacher's mean per-pixel maximum probability. The teacher's head is only called
+(in eval mode, parameters detached), never owned or trained by this method.
+
+Each component can be switched off for ablations (`feature`, `classifier`,
+`quality=none`). Defaults m = 0.1 (cosine distance lies in [0, 2]), T = 4 (as `kd`),
+δ = 0.1 (in units of the T²-scaled KL): project choices, not the papers' values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from benchmark.errors import UserError
+from benchmark.method import Batch, Context, Method, Outputs, register_method
+from benchmark.params import param
+
+
+def quality_weights(scores: Tensor) -> Tensor:
+    """Per-sample weights proportional to `scores`, mean 1 over the batch, no gradient."""
+    scores = scores.detach().float()
+    return scores / scores.mean().clamp_min(1e-12)
+
+
+def feature_hinge(f_s: Tensor, f_t: Tensor, weights: Tensor, margin: float) -> Tensor:
+    """mean_i w_i · max(0, (1 − cos(f_s,i, f_t,i)) − margin)."""
+    distance = 1.0 - F.cosine_similarity(f_s, f_t, dim=1)
+    return (weights * F.relu(distance - margin)).mean()
+
+
+def classifier_hinge(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    weights: Tensor,
+    temperature: float,
+    margin: float,
+) -> Tensor:
+    """mean_i w_i · max(0, T²·KL(p_t ‖ p_s) − margin), KL over dim 1; for dense logits
+    the hinge is per pixel and pixels are averaged before weighting."""
+    log_p_s = F.log_softmax(student_logits / temperature, dim=1)
+    log_p_t = F.log_softmax(teacher_logits.detach() / temperature, dim=1)
+    kl = temperature**2 * (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1)
+    hinge = F.relu(kl - margin)
+    if hinge.dim() > 1:  # dense: [B, H, W] → per-sample mean over pixels
+        hinge = hinge.flatten(1).mean(dim=1)
+    return (weights * hinge).mean()
+
+
+def call_frozen(module: nn.Module, *args: Any, **kwargs: Any) -> Tensor:
+    """Run a module we do not own in eval mode with detached parameters: gradients reach
+    its inputs, never its weights, and its batch-norm statistics stay untouched."""
+    state = {name: t.detach() for name, t in module.named_parameters()}
+    state.update({name: t.detach() for name, t in module.named_buffers()})
+    was_training = module.training
+    module.eval()
+    try:
+        return functional_call(module, state, args, kwargs)
+    finally:
+        module.train(was_training)
+
+
+def stage_pairing(student_stages: int, teacher_stages: int) -> list[int]:
+    """For each teacher stage, the student stage at the same relative depth."""
+    if teacher_stages == 1:
+        return [student_stages - 1]
+    return [round(j * (student_stages - 1) / (teacher_stages - 1)) for j in range(teacher_stages)]
+
+
+@register_method("soft-proj")
+class SoftProj(Method):
+    feature: bool = param(True, help="use the feature-level margin loss")
+    classifier: bool = param(True, help="use the classifier-level margin loss")
+    quality: str = param(
+        "norm", choices=("norm", "confidence", "none"), help="per-sample quality score"
+    )
+    feature_weight: float = param(1.0, low=0.0, help="scale of the feature-level loss")
+    classifier_weight: float = param(1.0, low=0.0, help="scale of the classifier-level loss")
+    feature_margin: float = param(0.1, low=0.0, high=2.0, help="margin m on cosine distance")
+    classifier_margin: float = param(0.1, low=0.0, high=100.0, help="margin δ on the T²-scaled KL")
+    temperature: float = param(4.0, low=0.05, high=100.0, help="softmax temperature T")
+
+    uses_feature_maps = True  # the segmentation classifier level reads the student's stages
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        if not (self.feature or self.classifier):
+            raise UserError("soft-proj needs feature=true or classifier=true: no loss is left")
+
+    def setup(self, ctx: Context) -> None:
+        self.dense = ctx.task_kind == "segmentation"
+        if self.feature:
+            self.project = nn.Sequential(
+                nn.Linear(ctx.teacher_dim, ctx.teacher_dim),
+                nn.ReLU(inplace=True),
+                nn.Linear(ctx.teacher_dim, ctx.student_dim),
+            )
+        if self.classifier:
+            if ctx.teacher_head is None:
+                raise ValueError("soft-proj's classifier level needs the teacher's head")
+            # Kept out of the module tree: not trained, not saved, not switched to train().
+            self.__dict__["_teacher_head"] = ctx.teacher_head
+            if self.dense:
+                pairs = stage_pairing(len(ctx.student_channels), len(ctx.teacher_channels))
+                self.stage_of = pairs
+                self.adapt: nn.Module = nn.ModuleList(
+                    nn.Conv2d(ctx.student_channels[s], c, kernel_size=1)
+                    for s, c in zip(pairs, ctx.teacher_channels, strict=True)
+                )
+            else:
+                self.adapt = nn.Linear(ctx.student_dim, ctx.teacher_dim)
+
+    def student_logits(self, student: Outputs, teacher_logits: Tensor) -> Tensor:
+        """The student's features scored by the teacher's classifier, through adapters."""
+        head: nn.Module = self.__dict__["_teacher_head"]
+        if self.dense:
+            assert isinstance(self.adapt, nn.ModuleList)
+            maps = [
+                conv(student.feature_maps[s])
+                for conv, s in zip(self.adapt, self.stage_of, strict=True)
+            ]
+            return call_frozen(head, maps, size=tuple(teacher_logits.shape[-2:]))
+        return call_frozen(head, self.adapt(student.embedding))
+
+    def weights(self, teacher: Outputs) -> Tensor:
+        f_t = teacher.embedding.detach()
+        if self.quality == "none":
+            return torch.ones(len(f_t), device=f_t.device)
+        if self.quality == "norm":
+            return quality_weights(f_t.norm(dim=1))
+        if teacher.logits is None:
+            raise ValueError("soft-proj quality=confidence needs the teacher's logits")
+        confidence = teacher.logits.detach().softmax(dim=1).amax(dim=1)
+        return quality_weights(confidence.flatten(1).mean(dim=1) if self.dense else confidence)
+
+    def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
+        w = self.weights(teacher)
+        terms: dict[str, Tensor] = {}
+        if self.feature:
+            target = self.project(teacher.embedding.detach())
+            terms["soft_feat"] = self.feature_weight * feature_hinge(
+                student.embedding, target, w, self.feature_margin
+            )
+        if self.classifier:
+            if teacher.logits is None:
+                raise ValueError("soft-proj's classifier level needs the teacher's logits")
+            logits = self.student_logits(student, teacher.logits)
+            terms["soft_cls"] = self.classifier_weight * classifier_hinge(
+                logits, teacher.logits, w, self.temperature, self.classifier_margin
+            )
+        return terms
