@@ -39,7 +39,7 @@ class TrainConfig:
     """A supervised training recipe (teacher, and the all-labels reference)."""
 
     backbone: str = "test_resnet"
-    epochs: int = 10
+    epochs: int = 12
     batch_size: int = 128
     lr: float = 0.05
     weight_decay: float = 5e-4
@@ -54,7 +54,7 @@ class StudentConfig:
 class DistillConfig:
     """The one distillation schedule shared by every method (no per-method tuning)."""
 
-    epochs: int = 10
+    epochs: int = 8
     batch_size: int = 64
     lr: float = 0.05
     weight_decay: float = 5e-4
@@ -66,7 +66,7 @@ class EvalConfig:
 
     probe_steps: int = 200
     probe_weight_decay: float = 1e-3
-    finetune_epochs: int = 30
+    finetune_epochs: int = 25
     finetune_batch_size: int = 32
     finetune_lr: float = 0.01
 
