@@ -112,6 +112,34 @@ def summarize(records: list[Record]) -> pd.DataFrame:
     return table
 
 
+def short_commit(git: str) -> str:
+    """12 hex digits, keeping the '+dirty' mark of runs from an uncommitted checkout."""
+    return git[:12] + ("+dirty" if git.endswith("+dirty") else "")
+
+
+def headroom_lines(table: pd.DataFrame, refs: pd.DataFrame) -> list[str]:
+    """Per task: teacher, scratch (few labels) and the all-labels ceiling. A task where
+    scratch comes within a few points of the ceiling cannot separate methods."""
+    lines = [
+        "## Headroom",
+        "",
+        "| task | teacher (source) | scratch (few labels) | all target labels | headroom |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for task, group in table.groupby("task", sort=True):
+        suffix = group["metric"].iloc[0].removeprefix("finetune_")
+        task_refs = refs[refs.task == task] if len(refs) else refs
+        teacher = mean_ci(task_refs.get(f"teacher_{suffix}", pd.Series(dtype=float)))
+        ceiling = mean_ci(task_refs.get(f"all_labels_{suffix}", pd.Series(dtype=float)))
+        scratch = group[group.method == BASELINE]["mean"]
+        base = float(scratch.iloc[0]) if len(scratch) else math.nan
+        lines.append(
+            f"| {task} ({suffix}) | {_pct(*teacher)} | {_pct(base)} | "
+            f"{_pct(*ceiling)} | {_pct(ceiling[0] - base, signed=True)} |"
+        )
+    return [*lines, ""]
+
+
 def _pct(mean: float, ci: float = math.nan, signed: bool = False) -> str:
     if math.isnan(mean):
         return "—"
@@ -126,7 +154,7 @@ def render(records: list[Record], source: str) -> str:
     refs = frame[(frame.method == REFERENCE) & (frame.status == "ok")] if len(frame) else frame
     failed = [r for r in records if not r.ok]
     profiles = sorted({r.profile for r in records}) or ["—"]
-    commits = sorted({r.git[:12] for r in records}) or ["—"]
+    commits = sorted({short_commit(r.git) for r in records}) or ["—"]
     lines = [
         "# XMD-Bench leaderboard",
         "",
@@ -139,6 +167,7 @@ def render(records: list[Record], source: str) -> str:
     if not len(table):
         return "\n".join([*lines, "No finished cells yet.", ""])
 
+    lines += headroom_lines(table, refs)
     lines += [
         "## Average rank across tasks",
         "",

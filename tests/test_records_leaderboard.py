@@ -7,7 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.leaderboard import mean_ci, render, summarize, t975, write_outputs
+from benchmark.leaderboard import (
+    mean_ci,
+    render,
+    short_commit,
+    summarize,
+    t975,
+    write_outputs,
+)
 from benchmark.records import REFERENCE, Record, read_records, record_path, write_record
 
 
@@ -102,11 +109,17 @@ def test_render_shows_references_ranks_failures_and_provenance(tmp_path: Path) -
     assert "all target labels: 80.0" in text
     assert "| 1 | l2 | 50.0 | +10.0 | 40.0 | 1 |" in text
     assert "| a | crd | 0 | FloatingPointError: loss is nan |" in text
+    assert "| a (acc) | 90.0 | 40.0 | 80.0 | +40.0 |" in text  # the headroom row
     assert "Profile: quick · commit: abc" in text
     board = write_outputs(records, tmp_path)
     assert board.read_text() == text.replace("out/runs", str(tmp_path / "runs"))
     csv = pd.read_csv(tmp_path / "results.csv")
     assert len(csv) == 4 and set(csv.status) == {"ok", "failed"}
+
+
+def test_commit_keeps_the_dirty_mark() -> None:
+    assert short_commit("0123456789abcdef" * 2 + "+dirty") == "0123456789ab+dirty"
+    assert short_commit("0123456789abcdef" * 2) == "0123456789ab"
 
 
 def test_render_without_results() -> None:
