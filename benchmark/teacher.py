@@ -1,9 +1,12 @@
 """The source teacher and the all-labels target reference: trained once, cached on disk.
 
-A teacher depends only on (task, data sizes, world knobs, teacher recipe, seed), never on
-the method, so every method of a (task, seed) distills from the very same network. The
-cache is content-addressed by a hash of exactly those inputs; a record says whether its
-teacher was trained for it or loaded, so "no teacher retrained" is checkable.
+A teacher depends only on its training data, its recipe and the seed, never on the
+method, so every method of a (task, seed) distills from the very same network. The cache
+is content-addressed by a digest of exactly those inputs — the tensors themselves, not
+the task's name — so tasks that share a source pool (the embedded classification tasks
+all see the same RGB scenes) share one teacher, and any change to the data retrains it.
+A record says whether its teacher was trained for it or loaded, so "no teacher
+retrained" is checkable.
 
 The all-labels reference is the student backbone trained with the teacher's recipe on
 every labelled target sample the task has (the paired set's labels plus the few labels):
@@ -13,6 +16,7 @@ the ceiling that tells how much room the few-label protocol leaves for distillat
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -39,16 +43,34 @@ class Trained:
     metrics: dict[str, float]
 
 
-def _key(role: str, task: str, cfg: RunConfig, recipe: dict[str, Any], seed: int) -> str:
+def digest(*tensors: torch.Tensor) -> str:
+    """A content hash of tensors: dtype, shape and bytes."""
+    h = hashlib.sha256()
+    for tensor in tensors:
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _key(
+    role: str,
+    data: TaskData,
+    recipe: dict[str, Any],
+    seed: int,
+    flip: bool,
+    tensors: tuple[torch.Tensor, ...],
+) -> str:
     return config_hash(
         {
             "protocol": PROTOCOL_VERSION,
             "role": role,
-            "task": task,
-            "data": dataclasses.asdict(cfg.data),
-            "world": cfg.world,
+            "kind": data.kind,
+            "num_classes": data.num_classes,
             "recipe": recipe,
             "seed": seed,
+            "flip": flip,
+            "data": digest(*tensors),  # train inputs, train labels, test inputs and labels
         }
     )
 
@@ -60,18 +82,19 @@ def _get_or_train(
     x_train: torch.Tensor,
     y_train: torch.Tensor,
     x_test: torch.Tensor,
-    cfg: RunConfig,
     seed: int,
     cache_dir: Path | None,
     device: torch.device,
     progress: Progress | None,
     flip: bool,
 ) -> Trained:
-    key = _key(role, data.name, cfg, dataclasses.asdict(recipe), seed)
+    assert data.test.labels is not None
+    tensors = (x_train, y_train, x_test, data.test.labels)
+    key = _key(role, data, dataclasses.asdict(recipe), seed, flip, tensors)
     torch.manual_seed(seed)
     backbone = Backbone(recipe.backbone, in_chans=x_train.shape[1])
     model = TaskModel(backbone, data.num_classes, data.kind).to(device)
-    weights = cache_dir / f"{role}s" / f"{data.name}-{key}.pt" if cache_dir else None
+    weights = cache_dir / f"{role}s" / f"{role}-{key}.pt" if cache_dir else None
     meta = weights.with_suffix(".json") if weights else None
     if weights is not None and meta is not None and weights.is_file() and meta.is_file():
         model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
@@ -93,7 +116,6 @@ def _get_or_train(
         flip=flip,
         progress=progress,
     )
-    assert data.test.labels is not None
     metrics = score(predict(model, x_test), data.test.labels, data.kind, data.num_classes)
     seconds = time.perf_counter() - start
     if weights is not None and meta is not None:
@@ -132,7 +154,6 @@ def get_teacher(
         pool.source,
         pool.labels,
         test.source,
-        cfg,
         seed,
         cache_dir,
         device,
@@ -165,7 +186,6 @@ def get_all_labels_reference(
         x,
         y,
         test.target,
-        cfg,
         seed,
         cache_dir,
         device,

@@ -56,7 +56,23 @@ def test_teacher_trained_once_and_shared_by_methods(smoke: RunConfig, tmp_path: 
     again = CellRunner(smoke, tmp_path, CPU).run(Cell("audio-cls", "l2", 0))
     assert again.teacher["trained_now"] is False and again.teacher["key"] in keys
     assert again.metrics == records[2].metrics
-    assert len(list((tmp_path / "teachers").glob("audio-cls-*.pt"))) == 1
+    assert len(list((tmp_path / "teachers").glob("teacher-*.pt"))) == 1
+
+
+def test_tasks_with_the_same_source_pool_share_one_teacher(
+    smoke: RunConfig, tmp_path: Path
+) -> None:
+    """The teacher is keyed by its data, not by the task's name: the embedded
+    classification tasks see the same RGB scenes, so they share one teacher."""
+    runner = CellRunner(smoke, tmp_path, CPU)
+    sketch = runner.run(Cell("sketch-cls", "scratch", 0))
+    depth = runner.run(Cell("depth-cls", "scratch", 0))
+    assert sketch.teacher["trained_now"] is True and depth.teacher["trained_now"] is False
+    assert sketch.teacher["key"] == depth.teacher["key"]
+    other_seed = runner.run(Cell("depth-cls", "scratch", 1))
+    assert other_seed.teacher["key"] != depth.teacher["key"]
+    segmentation = runner.run(Cell("depth-seg", "scratch", 0))
+    assert segmentation.teacher["key"] != depth.teacher["key"]
 
 
 class _Exploding(Method):
