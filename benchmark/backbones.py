@@ -8,7 +8,6 @@ global average of the deepest map, which is what classification-style methods al
 from __future__ import annotations
 
 import timm
-import torch
 from torch import Tensor, nn
 
 from benchmark.errors import UserError, did_you_mean
@@ -34,7 +33,6 @@ class Backbone(nn.Module):
         self.name = name
         self.body = timm.create_model(name, features_only=True, in_chans=in_chans)
         self.channels: tuple[int, ...] = tuple(self.body.feature_info.channels())
-        self.reductions: tuple[int, ...] = tuple(self.body.feature_info.reduction())
         self.dim = self.channels[-1]
 
     def forward(self, x: Tensor) -> Outputs:
@@ -100,9 +98,3 @@ class TaskModel(nn.Module):
         else:
             out.logits = self.head(out.feature_maps, size=x.shape[-2:])
         return out
-
-    @torch.no_grad()
-    def predict(self, x: Tensor) -> Tensor:
-        logits = self(x).logits
-        assert logits is not None
-        return logits.argmax(dim=1)
