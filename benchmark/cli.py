@@ -32,6 +32,12 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "xmd-bench"
 
 
+def default_data_root() -> Path | None:
+    """Where real datasets live: `--data-root`, else $XMD_DATA, else none (embedded only)."""
+    env = os.environ.get("XMD_DATA")
+    return Path(env) if env else None
+
+
 def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=None, help="smoke | quick (default) | paper")
     p.add_argument("--config", type=Path, help="YAML file with config sections")
@@ -61,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="world/teacher cache (default $XMD_CACHE or ~/.cache/xmd-bench)",
+    )
+    run.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="folder holding real datasets (default $XMD_DATA)",
     )
     run.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
 
@@ -133,7 +145,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     start = time.perf_counter()
     finished = []
     with RichReporter(len(pending)) as reporter:
-        runner = CellRunner(cfg, cache_dir, device, reporter)
+        data_root = args.data_root or default_data_root()
+        runner = CellRunner(cfg, cache_dir, device, reporter, data_root)
         for cell in pending:
             record = runner.run(cell)
             write_record(args.out, record)

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from benchmark.backbones import Backbone, TaskModel, resample
 from benchmark.config import EvalConfig
 from benchmark.datasets.tasks import CLASSIFICATION, TaskData
-from benchmark.training import Progress, fit, predict, score
+from benchmark.training import IGNORE_INDEX, Progress, fit, predict, score
 
 PROBE_REDUCTION = 4  # segmentation probe: features resampled to 1/4 of the input size
 
@@ -65,7 +65,8 @@ def _fit_linear(
         logits = layer(feats)
         if size is not None:
             logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-        loss = F.cross_entropy(logits, labels) + weight_decay * layer.weight.pow(2).sum()
+        penalty = weight_decay * layer.weight.pow(2).sum()
+        loss = F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX) + penalty
         loss.backward()
         return loss
 

@@ -44,9 +44,11 @@ class CellRunner:
         cache_dir: Path | None,
         device: torch.device,
         reporter: Reporter | None = None,
+        data_root: Path | None = None,
     ) -> None:
         self.cfg = cfg
         self.cache_dir = cache_dir
+        self.data_root = data_root
         self.device = device
         self.reporter: Reporter = reporter or NullReporter()
         self._data: tuple[tuple[str, int], TaskData] | None = None
@@ -54,7 +56,9 @@ class CellRunner:
 
     def data(self, task: str, seed: int) -> TaskData:
         if self._data is None or self._data[0] != (task, seed):
-            loaded = get_task(task).load(self.cfg.data, self.cfg.world, seed, self.cache_dir)
+            loaded = get_task(task).load(
+                self.cfg.data, self.cfg.world, seed, self.cache_dir, self.data_root
+            )
             self._data = ((task, seed), loaded)
         return self._data[1]
 

@@ -16,6 +16,10 @@ from torch import Tensor, nn
 
 Progress = Callable[[int], None]
 
+# Label of pixels (or samples) that carry no ground truth, e.g. invalid depth in real
+# segmentation data: skipped by every loss and every metric.
+IGNORE_INDEX = -1
+
 
 def seeded(seed: int, stream: str) -> torch.Generator:
     """An independent generator per (seed, purpose), so stages don't shift each other's
@@ -86,7 +90,8 @@ def fit(
             xb, yb = x[idx], y[idx]
             if flip:
                 xb, yb = hflip(xb, yb, gen)
-            loss = F.cross_entropy(model(xb.to(device)).logits, yb.to(device))
+            logits = model(xb.to(device)).logits
+            loss = F.cross_entropy(logits, yb.to(device), ignore_index=IGNORE_INDEX)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

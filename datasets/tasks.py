@@ -59,7 +59,9 @@ class TaskData:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-Loader = Callable[["TaskSpec", DataConfig, dict[str, Any], int, Path | None], TaskData]
+# (spec, data sizes, world knob overrides, seed, cache dir, data root) → splits. Real-data
+# loaders read their files under the data root; the embedded world ignores it.
+Loader = Callable[["TaskSpec", DataConfig, dict[str, Any], int, Path | None, Path | None], TaskData]
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,14 @@ class TaskSpec:
     world: dict[str, Any] = field(default_factory=dict)
 
     def load(
-        self, data: DataConfig, world: dict[str, Any], seed: int, cache_dir: Path | None
+        self,
+        data: DataConfig,
+        world: dict[str, Any],
+        seed: int,
+        cache_dir: Path | None,
+        data_root: Path | None = None,
     ) -> TaskData:
-        return self.loader(self, data, world, seed, cache_dir)
+        return self.loader(self, data, world, seed, cache_dir, data_root)
 
 
 TASKS: Registry[TaskSpec] = Registry("task")
@@ -127,7 +134,12 @@ def _first_k_per_class(labels: Tensor, k: int, num_classes: int) -> Tensor:
 
 
 def load_world_task(
-    spec: TaskSpec, data: DataConfig, overrides: dict[str, Any], seed: int, cache_dir: Path | None
+    spec: TaskSpec,
+    data: DataConfig,
+    overrides: dict[str, Any],
+    seed: int,
+    cache_dir: Path | None,
+    data_root: Path | None = None,
 ) -> TaskData:
     """Carve the four splits out of one seeded stream of the embedded world.
 
