@@ -34,15 +34,28 @@ class DataConfig:
     test: int = 500  # target test set (its source view scores the teacher)
 
 
+PRETRAIN_CHOICES = ("supervised", "simclr")
+
+
 @dataclass
 class TrainConfig:
-    """A supervised training recipe (teacher, and the all-labels reference)."""
+    """A training recipe (teacher, and the all-labels reference, which is always supervised).
+
+    `pretrain: simclr` trains the backbone without labels for `epochs` (SimCLR, as CMCD's
+    protocol starts), then fits the task head on frozen features for `head_epochs`.
+    """
 
     backbone: str = "test_resnet"
     epochs: int = 12
     batch_size: int = 128
     lr: float = 0.05
     weight_decay: float = 5e-4
+    pretrain: str = "supervised"
+    simclr_temperature: float = 0.5
+    head_epochs: int = 10
+
+    def total_epochs(self) -> int:
+        return self.epochs + (self.head_epochs if self.pretrain == "simclr" else 0)
 
 
 @dataclass
@@ -203,6 +216,16 @@ def resolve(
     for section in (config.teacher, config.distill):
         if section.batch_size < 1 or section.lr <= 0:
             raise UserError("batch_size must be ≥ 1 and lr > 0 in teacher and distill")
+    if config.teacher.pretrain not in PRETRAIN_CHOICES:
+        raise UserError(
+            f"unknown teacher.pretrain '{config.teacher.pretrain}': "
+            f"{did_you_mean(config.teacher.pretrain, PRETRAIN_CHOICES)}"
+        )
+    if config.teacher.simclr_temperature <= 0 or config.teacher.head_epochs < 1:
+        raise UserError(
+            f"teacher.simclr_temperature={config.teacher.simclr_temperature} must be > 0 and "
+            f"teacher.head_epochs={config.teacher.head_epochs} at least 1"
+        )
     return config
 
 

@@ -64,7 +64,8 @@ class CellRunner:
 
     def teacher(self, data: TaskData, seed: int) -> Trained:
         if self._teacher is None or self._teacher[0] != (data.name, seed):
-            with self.reporter.stage(f"{data.name} teacher", self.cfg.teacher.epochs) as adv:
+            epochs = self.cfg.teacher.total_epochs()
+            with self.reporter.stage(f"{data.name} teacher", epochs) as adv:
                 trained = get_teacher(data, self.cfg, seed, self.cache_dir, self.device, adv)
             self._teacher = ((data.name, seed), trained)
         return self._teacher[1]

@@ -10,7 +10,12 @@ retrained" is checkable.
 
 The all-labels reference is the student backbone trained with the teacher's recipe on
 every labelled target sample the task has (the paired set's labels plus the few labels):
-the ceiling that tells how much room the few-label protocol leaves for distillation.
+the ceiling that tells how much room the few-label protocol leaves for distillation. It is
+always supervised, whatever `teacher.pretrain` says.
+
+With `teacher.pretrain: simclr` the teacher's backbone never sees a source label: it is
+pre-trained with SimCLR on the source pool, frozen, and only its task head is fitted on
+the labels (see `benchmark.pretrain`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import torch
 from benchmark.backbones import Backbone, TaskModel
 from benchmark.config import PROTOCOL_VERSION, RunConfig, TrainConfig, config_hash
 from benchmark.datasets.tasks import TaskData
+from benchmark.pretrain import simclr_pretrain
 from benchmark.storage import save_tensors, write_json
 from benchmark.training import Progress, fit, predict, score
 
@@ -51,6 +57,16 @@ def digest(*tensors: torch.Tensor) -> str:
         h.update(f"{t.dtype}{tuple(t.shape)}".encode())
         h.update(t.numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def recipe_key(recipe: TrainConfig) -> dict[str, Any]:
+    """The recipe as it enters the cache key: SimCLR-only settings count only under SimCLR,
+    so changing them never retrains a supervised model."""
+    values = dataclasses.asdict(recipe)
+    if recipe.pretrain != "simclr":
+        for name in ("simclr_temperature", "head_epochs"):
+            values.pop(name)
+    return values
 
 
 def _key(
@@ -90,7 +106,7 @@ def _get_or_train(
 ) -> Trained:
     assert data.test.labels is not None
     tensors = (x_train, y_train, x_test, data.test.labels)
-    key = _key(role, data, dataclasses.asdict(recipe), seed, flip, tensors)
+    key = _key(role, data, recipe_key(recipe), seed, flip, tensors)
     torch.manual_seed(seed)
     backbone = Backbone(recipe.backbone, in_chans=x_train.shape[1])
     model = TaskModel(backbone, data.num_classes, data.kind).to(device)
@@ -103,19 +119,43 @@ def _get_or_train(
         return Trained(model, key, False, info["seconds"], info["metrics"])
 
     start = time.perf_counter()
-    fit(
-        model,
-        x_train,
-        y_train,
-        epochs=recipe.epochs,
-        batch_size=recipe.batch_size,
-        lr=recipe.lr,
-        weight_decay=recipe.weight_decay,
-        seed=seed,
-        stream=role,
-        flip=flip,
-        progress=progress,
+    train: dict[str, Any] = dict(
+        batch_size=recipe.batch_size, lr=recipe.lr, weight_decay=recipe.weight_decay
     )
+    if recipe.pretrain == "simclr":
+        simclr_pretrain(
+            backbone,
+            x_train,
+            epochs=recipe.epochs,
+            temperature=recipe.simclr_temperature,
+            seed=seed,
+            progress=progress,
+            **train,
+        )
+        fit(
+            model,
+            x_train,
+            y_train,
+            epochs=recipe.head_epochs,
+            seed=seed,
+            stream=f"{role}-head",
+            flip=flip,
+            progress=progress,
+            frozen=backbone,
+            **train,
+        )
+    else:
+        fit(
+            model,
+            x_train,
+            y_train,
+            epochs=recipe.epochs,
+            seed=seed,
+            stream=role,
+            flip=flip,
+            progress=progress,
+            **train,
+        )
     metrics = score(predict(model, x_test), data.test.labels, data.kind, data.num_classes)
     seconds = time.perf_counter() - start
     if weights is not None and meta is not None:
@@ -176,7 +216,7 @@ def get_all_labels_reference(
     paired, few, test = data.paired, data.few, data.test
     assert paired.target is not None and paired.labels is not None
     assert few.target is not None and few.labels is not None and test.target is not None
-    recipe = dataclasses.replace(cfg.teacher, backbone=cfg.student.backbone)
+    recipe = dataclasses.replace(cfg.teacher, backbone=cfg.student.backbone, pretrain="supervised")
     x = torch.cat([paired.target, few.target])
     y = torch.cat([paired.labels, few.labels])
     return _get_or_train(

@@ -78,13 +78,21 @@ def fit(
     stream: str,
     flip: bool = False,
     progress: Progress | None = None,
+    frozen: nn.Module | None = None,
 ) -> None:
-    """Supervised training with cross-entropy; `model(x).logits` may be [B,K] or [B,K,H,W]."""
+    """Supervised training with cross-entropy; `model(x).logits` may be [B,K] or [B,K,H,W].
+
+    `frozen` is a submodule kept in eval mode (and out of the optimiser): its batch-norm
+    statistics must not drift while a head is fitted on its features."""
     device = next(model.parameters()).device
     gen = seeded(seed, stream)
+    if frozen is not None:
+        frozen.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = sgd_cosine(params, lr, weight_decay, epochs * steps_per_epoch(len(x), batch_size))
     model.train()
+    if frozen is not None:
+        frozen.eval()
     for _ in range(epochs):
         for idx in batches(len(x), batch_size, gen):
             xb, yb = x[idx], y[idx]
