@@ -30,7 +30,7 @@ from benchmark.plan import Cell, cell_config, method_params
 from benchmark.progress import NullReporter, Reporter
 from benchmark.provenance import git_commit, host, versions
 from benchmark.records import REFERENCE, Record
-from benchmark.teacher import Trained, get_all_labels_reference, get_teacher
+from benchmark.teacher import Trained, get_all_labels_reference, get_teacher, reference_recipe
 from benchmark.training import seeded
 
 
@@ -111,9 +111,8 @@ class CellRunner:
         record.seconds["data"] = time.perf_counter() - start
         teacher = self.teacher(data, cell.seed)
         record.teacher = self._teacher_fields(teacher)
-        with self.reporter.stage(
-            f"{cell.task} all-labels reference", self.cfg.teacher.epochs
-        ) as advance:
+        epochs = reference_recipe(data, self.cfg).epochs
+        with self.reporter.stage(f"{cell.task} all-labels reference", epochs) as advance:
             ref = get_all_labels_reference(
                 data, self.cfg, cell.seed, self.cache_dir, self.device, advance
             )

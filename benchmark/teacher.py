@@ -11,7 +11,10 @@ retrained" is checkable.
 The all-labels reference is the student backbone trained with the teacher's recipe on
 every labelled target sample the task has (the paired set's labels plus the few labels):
 the ceiling that tells how much room the few-label protocol leaves for distillation. It is
-always supervised, whatever `teacher.pretrain` says.
+always supervised, whatever `teacher.pretrain` says, and gets the teacher's optimisation
+budget in *steps* (its epochs scaled by the size ratio of the two training sets): with the
+teacher's epochs on its smaller set, it was undertrained and the ceiling looked lower
+than it is (depth-seg at 32×32: 17% mIoU after 84 steps, 39% after 375).
 
 With `teacher.pretrain: simclr` the teacher's backbone never sees a source label: it is
 pre-trained with SimCLR on the source pool, frozen, and only its task head is fitted on
@@ -35,7 +38,7 @@ from benchmark.config import PROTOCOL_VERSION, RunConfig, TrainConfig, config_ha
 from benchmark.datasets.tasks import TaskData
 from benchmark.pretrain import simclr_pretrain
 from benchmark.storage import save_tensors, write_json
-from benchmark.training import Progress, fit, predict, score
+from benchmark.training import Progress, fit, predict, score, steps_per_epoch
 
 
 @dataclass
@@ -204,6 +207,19 @@ def get_teacher(
     return trained
 
 
+def reference_recipe(data: TaskData, cfg: RunConfig) -> TrainConfig:
+    """The teacher's recipe on the student backbone, supervised, with as many optimisation
+    steps as the teacher takes on the source pool."""
+    teacher_steps = cfg.teacher.epochs * steps_per_epoch(
+        len(data.source_pool), cfg.teacher.batch_size
+    )
+    n = len(data.paired) + len(data.few)
+    epochs = max(1, round(teacher_steps / steps_per_epoch(n, cfg.teacher.batch_size)))
+    return dataclasses.replace(
+        cfg.teacher, backbone=cfg.student.backbone, pretrain="supervised", epochs=epochs
+    )
+
+
 def get_all_labels_reference(
     data: TaskData,
     cfg: RunConfig,
@@ -216,9 +232,9 @@ def get_all_labels_reference(
     paired, few, test = data.paired, data.few, data.test
     assert paired.target is not None and paired.labels is not None
     assert few.target is not None and few.labels is not None and test.target is not None
-    recipe = dataclasses.replace(cfg.teacher, backbone=cfg.student.backbone, pretrain="supervised")
     x = torch.cat([paired.target, few.target])
     y = torch.cat([paired.labels, few.labels])
+    recipe = reference_recipe(data, cfg)
     return _get_or_train(
         "reference",
         data,

@@ -196,9 +196,9 @@ _world_task(
     "depth-seg",
     "depth",
     SEGMENTATION,
-    "per-pixel shape class from a noisy depth map, 2–4 objects (embedded world)",
+    "per-pixel shape class from a noisy depth map, 2–3 objects (embedded world)",
     min_objects=2,
-    max_objects=4,
+    max_objects=3,
 )
 _world_task(
     "audio-cls",
