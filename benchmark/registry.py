@@ -23,6 +23,8 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
+        self._factories: dict[str, Callable[[str], tuple[str, T]]] = {}
+        self._built: dict[str, T] = {}  # made by a factory: resolvable, never listed
 
     def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[T], T]:
         """Decorator: register the decorated object under `name` (and `aliases`)."""
@@ -38,17 +40,37 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def register_prefix(self, prefix: str, factory: Callable[[str], tuple[str, T]]) -> None:
+        """Names starting with `prefix` are built on first use: `factory(name)` returns the
+        entry's name (what records use) and the entry, e.g. `pairs:<path>` → a task per
+        folder. Built entries resolve like registered ones but `names()` never lists them."""
+        self._factories[prefix] = factory
+
     def canonical(self, name: str) -> str:
         """The registered name for `name` or one of its aliases; UserError otherwise."""
-        if name in self._entries:
+        if name in self._entries or name in self._built:
             return name
         if name in self._aliases:
             return self._aliases[name]
+        for prefix, factory in self._factories.items():
+            if name.startswith(prefix):
+                return self._build(name, factory)
         known = list(self._entries) + list(self._aliases)
         raise UserError(f"unknown {self.kind} '{name}': {did_you_mean(name, known)}")
 
+    def _build(self, name: str, factory: Callable[[str], tuple[str, T]]) -> str:
+        key, entry = factory(name)
+        if key in self._entries or key in self._built:
+            raise UserError(
+                f"{self.kind} '{name}' would be recorded as '{key}', which is taken; rename it"
+            )
+        self._built[key] = entry
+        self._aliases[name] = key
+        return key
+
     def get(self, name: str) -> T:
-        return self._entries[self.canonical(name)]
+        key = self.canonical(name)
+        return self._built[key] if key in self._built else self._entries[key]
 
     def names(self, pattern: str = "*") -> list[str]:
         """Registered names (aliases excluded) matching a shell-style pattern, sorted."""
@@ -72,4 +94,4 @@ class Registry(Generic[T]):
         return names
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries or name in self._aliases
+        return name in self._entries or name in self._aliases or name in self._built

@@ -62,11 +62,14 @@ class TaskData:
 # (spec, data sizes, world knob overrides, seed, cache dir, data root) → splits. Real-data
 # loaders read their files under the data root; the embedded world ignores it.
 Loader = Callable[["TaskSpec", DataConfig, dict[str, Any], int, Path | None, Path | None], TaskData]
+# data root → ("found" | "missing" | "malformed", summary or one-line reason)
+Checker = Callable[[Path | None], tuple[str, str]]
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A registered task. `world` holds its defaults for the embedded world's knobs."""
+    """A registered task. `world` holds its defaults for the embedded world's knobs; a
+    real-data task has the dataset's project page and a cheap `check` of its files."""
 
     name: str
     source: str
@@ -75,6 +78,12 @@ class TaskSpec:
     description: str
     loader: Loader
     world: dict[str, Any] = field(default_factory=dict)
+    homepage: str = ""
+    check: Checker | None = None
+
+    @property
+    def needs_data_root(self) -> bool:
+        return self.check is not None
 
     def load(
         self,
@@ -206,3 +215,6 @@ _world_task(
     CLASSIFICATION,
     "shape class from the log-mel of an impact sound (embedded world)",
 )
+
+# Real-dataset tasks register themselves on import; last, since they build on this module.
+from benchmark.datasets import real as _real  # noqa: E402, F401

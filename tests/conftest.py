@@ -21,6 +21,15 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("xmd-cache")
 
 
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny copies of every real dataset in its on-disk format (tests/real_fixtures.py), so
+    the registry-wide tests run the real tasks too."""
+    from tests.real_fixtures import write_all
+
+    return write_all(tmp_path_factory.mktemp("xmd-data"))
+
+
 @pytest.fixture
 def smoke() -> RunConfig:
     return resolve("smoke")

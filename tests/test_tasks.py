@@ -13,9 +13,9 @@ from benchmark.errors import UserError
 
 
 @pytest.mark.parametrize("name", list_tasks())
-def test_task_splits(name: str, smoke: RunConfig, cache_dir: Path) -> None:
+def test_task_splits(name: str, smoke: RunConfig, cache_dir: Path, data_root: Path) -> None:
     spec = get_task(name)
-    data = spec.load(smoke.data, smoke.world, 0, cache_dir)
+    data = spec.load(smoke.data, smoke.world, 0, cache_dir, data_root)
     d = smoke.data
     assert len(data.source_pool) == d.source_pool and len(data.paired) == d.paired
     assert len(data.test) == d.test
@@ -35,11 +35,13 @@ def test_task_splits(name: str, smoke: RunConfig, cache_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("name", list_tasks())
-def test_task_is_deterministic_and_seeded(name: str, smoke: RunConfig, cache_dir: Path) -> None:
+def test_task_is_deterministic_and_seeded(
+    name: str, smoke: RunConfig, cache_dir: Path, data_root: Path
+) -> None:
     spec = get_task(name)
-    a = spec.load(smoke.data, smoke.world, 0, cache_dir)
-    b = spec.load(smoke.data, smoke.world, 0, None)  # regenerated, not read from the cache
-    c = spec.load(smoke.data, smoke.world, 1, cache_dir)
+    a = spec.load(smoke.data, smoke.world, 0, cache_dir, data_root)
+    b = spec.load(smoke.data, smoke.world, 0, None, data_root)  # regenerated, not cached
+    c = spec.load(smoke.data, smoke.world, 1, cache_dir, data_root)
     assert torch.equal(a.paired.target, b.paired.target)
     assert torch.equal(a.few.labels, b.few.labels)
     assert not torch.equal(a.paired.target, c.paired.target)

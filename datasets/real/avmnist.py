@@ -1,0 +1,240 @@
+"""AV-MNIST → `avmnist-audio-cls`: a handwritten digit (MNIST, source) paired with a spoken
+digit of the same class (Free Spoken Digit Dataset, target), 10 classes.
+
+Files under the data root:
+
+    mnist/train-images-idx3-ubyte   mnist/train-labels-idx1-ubyte   (or the same + .gz)
+    mnist/t10k-images-idx3-ubyte    mnist/t10k-labels-idx1-ubyte
+    fsdd/recordings/<digit>_<speaker>_<n>.wav                       (8 kHz mono)
+
+IDX files are read byte-exact: a big-endian header (two zero bytes, type 0x08 = unsigned
+byte, the number of dimensions, then each dimension as a 4-byte integer) followed by the
+data; images are N×28×28, labels N digits 0..9. FSDD's own split is kept: recordings
+numbered 0-4 are its test set, 5 and up its training set (the FSDD README).
+
+Pairing: AV-MNIST pairs MNIST images with spoken digits of the same class at random; FSDD
+stands in for the audio because it is freely available. Every MNIST image of a split gets
+a recording of the same digit from the same partition, drawn uniformly by a seeded
+generator; a recording serves several images (FSDD is far smaller than MNIST).
+
+Source: the digit as 3 identical channels in [0,1], resized bilinearly, so RGB backbones
+and ImageNet-pretrained teachers apply unchanged (as they do to the embedded `rgb`).
+Target: the embedded world's audio feature layout, a 1 × n_mels × audio_frames log-mel
+"image" (`world.n_mels`, `world.audio_frames`, 32 × 32 by default) of the first
+CLIP_SECONDS of the recording (zero-padded; FSDD clips are trimmed and mostly shorter),
+standardised with the mean and std of the training recordings' features.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from benchmark.config import DataConfig
+from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData, TaskSpec, world_config
+from benchmark.training import seeded
+
+from .common import (
+    Dataset,
+    draw,
+    few_per_class,
+    log_mel,
+    malformed,
+    read_wav,
+    register_real,
+    resize,
+    sizes_info,
+    standardise,
+)
+
+MNIST = Dataset("MNIST", "http://yann.lecun.com/exdb/mnist/", "mnist")
+FSDD = Dataset(
+    "the Free Spoken Digit Dataset",
+    "https://github.com/Jakobovski/free-spoken-digit-dataset",
+    "fsdd",
+)
+BOTH = Dataset(  # what a missing data root asks for: the task needs both datasets
+    f"{MNIST.title} ({MNIST.homepage}) and FSDD", FSDD.homepage, "mnist/ and fsdd"
+)
+SAMPLE_RATE = 8000
+CLIP_SECONDS = 1.0
+DIGITS = tuple(str(d) for d in range(10))
+_RECORDING = re.compile(r"^([0-9])_(.+)_([0-9]+)\.wav$")
+_IDX_UBYTE = 0x08
+
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """An IDX file of unsigned bytes (optionally gzipped) as an array of `ndim` dimensions."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as err:
+        raise malformed(path, f"unreadable ({err.__class__.__name__})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise malformed(path, "not an IDX file (the first two bytes must be zero)")
+    if raw[2] != _IDX_UBYTE or raw[3] != ndim:
+        raise malformed(
+            path, f"IDX type 0x{raw[2]:02x} with {raw[3]} dimensions, expected 0x08 with {ndim}"
+        )
+    header = 4 + 4 * ndim
+    dims = tuple(int(d) for d in np.frombuffer(raw[4:header], dtype=">u4"))
+    if len(raw) != header + int(np.prod(dims)):
+        raise malformed(path, f"{len(raw) - header} data bytes for dimensions {dims}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _idx_path(folder: Path, stem: str) -> Path:
+    for path in (folder / stem, folder / f"{stem}.gz"):
+        if path.is_file():
+            return path
+    raise MNIST.missing("file", folder / stem)
+
+
+def read_mnist(data_root: Path | None, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images [N,28,28] uint8 and labels [N] of MNIST's `train` or `t10k` part."""
+    folder = MNIST.need_dir(MNIST.root(data_root))
+    images_path = _idx_path(folder, f"{part}-images-idx3-ubyte")
+    labels_path = _idx_path(folder, f"{part}-labels-idx1-ubyte")
+    images, labels = read_idx(images_path, 3), read_idx(labels_path, 1)
+    if len(images) != len(labels):
+        raise malformed(labels_path, f"{len(labels)} labels for {len(images)} images")
+    if len(images) == 0:
+        raise malformed(images_path, "no images (empty split)")
+    if labels.max() > 9:
+        raise malformed(labels_path, f"label {labels.max()} is not a digit")
+    return images, labels
+
+
+@dataclass
+class Recordings:
+    paths: list[Path]
+    digit: Tensor
+    test: Tensor  # bool
+
+
+def list_recordings(data_root: Path | None) -> Recordings:
+    """FSDD's recordings, their digits and its test flag (recording number 0-4)."""
+    folder = FSDD.need_dir(FSDD.root(data_root) / "recordings")
+    paths = sorted(folder.glob("*.wav"))
+    if not paths:
+        raise FSDD.missing("recordings (*.wav) in", folder)
+    digits, test = [], []
+    for path in paths:
+        match = _RECORDING.match(path.name)
+        if match is None:
+            raise malformed(path, "name is not '<digit>_<speaker>_<n>.wav'")
+        digits.append(int(match[1]))
+        test.append(int(match[3]) <= 4)
+    rec = Recordings(paths, torch.tensor(digits), torch.tensor(test))
+    for part, flag in (("training", False), ("test", True)):
+        present = set(rec.digit[rec.test == flag].tolist())
+        for d in range(10):
+            if d not in present:
+                raise malformed(folder, f"empty {part} split: no recording of digit {d}")
+    return rec
+
+
+def features(rec: Recordings, n_mels: int, frames: int) -> Tensor:
+    """Standardised log-mel features of every recording, resampled to 8 kHz if needed."""
+    import torchaudio
+
+    waves = []
+    for path in rec.paths:
+        wave, rate = read_wav(path)
+        if rate != SAMPLE_RATE:
+            resampled = torchaudio.functional.resample(torch.from_numpy(wave), rate, SAMPLE_RATE)
+            wave = resampled.numpy()
+        waves.append(wave)
+    feats = log_mel(waves, SAMPLE_RATE, n_mels, frames, CLIP_SECONDS)
+    return standardise(feats, feats[~rec.test])
+
+
+def _pair(labels: Tensor, pool: Tensor, digit: Tensor, seed: int, stream: str) -> Tensor:
+    """For each label, a recording index out of `pool` with the same digit (seeded)."""
+    u = torch.rand(len(labels), generator=seeded(seed, f"real/{stream}"))
+    out = torch.empty(len(labels), dtype=torch.long)
+    for d in range(10):
+        bucket = pool[digit[pool] == d]
+        rows = torch.nonzero(labels == d).flatten()
+        out[rows] = bucket[(u[rows] * len(bucket)).long().clamp_max(len(bucket) - 1)]
+    return out
+
+
+def _digits(images: np.ndarray, rows: Tensor, size: int) -> Tensor:
+    x = torch.from_numpy(images[rows.numpy()]).float().div(255.0)[:, None]
+    return resize(x, size).expand(-1, 3, -1, -1).contiguous()
+
+
+def load(
+    spec: TaskSpec, data: DataConfig, world: dict[str, Any], seed: int, data_root: Path | None
+) -> TaskData:
+    BOTH.root(data_root)
+    config = world_config(spec, data, world)  # n_mels and audio_frames, validated
+    train_img, train_lab = read_mnist(data_root, "train")
+    test_img, test_lab = read_mnist(data_root, "t10k")
+    rec = list_recordings(data_root)
+    feats = features(rec, config.n_mels, config.audio_frames)
+    train_rec = torch.nonzero(~rec.test).flatten()
+    test_rec = torch.nonzero(rec.test).flatten()
+    train_y = torch.from_numpy(train_lab.astype(np.int64))
+    test_y = torch.from_numpy(test_lab.astype(np.int64))
+
+    pool = draw(len(train_img), data.source_pool, seed, "pool")
+    paired = draw(len(train_img), data.paired, seed, "paired")
+    paired_rec = _pair(train_y[paired], train_rec, rec.digit, seed, "pairing")
+    few = train_rec[few_per_class(rec.digit[train_rec], data.labels_per_class, DIGITS, seed)]
+    test = draw(len(test_img), data.test, seed, "test")
+    test_rec_rows = _pair(test_y[test], test_rec, rec.digit, seed, "test-pairing")
+    size = data.image_size
+    return TaskData(
+        name=spec.name,
+        kind=CLASSIFICATION,
+        num_classes=10,
+        source_channels=3,
+        target_channels=1,
+        source_pool=Split(source=_digits(train_img, pool, size), labels=train_y[pool]),
+        paired=Split(
+            source=_digits(train_img, paired, size),
+            target=feats[paired_rec],
+            labels=train_y[paired],
+        ),
+        few=Split(target=feats[few], labels=rec.digit[few]),
+        test=Split(
+            source=_digits(test_img, test, size), target=feats[test_rec_rows], labels=test_y[test]
+        ),
+        info={
+            "dataset": "avmnist",
+            "classes": list(DIGITS),
+            "sizes": sizes_info(
+                source_pool=len(pool), paired=len(paired), few=len(few), test=len(test)
+            ),
+        },
+    )
+
+
+def summary(data_root: Path | None) -> str:
+    BOTH.root(data_root)
+    sizes = [len(read_mnist(data_root, part)[0]) for part in ("train", "t10k")]
+    rec = list_recordings(data_root)
+    return (
+        f"MNIST {sizes[0]} train / {sizes[1]} test images; FSDD {int((~rec.test).sum())} "
+        f"train / {int(rec.test.sum())} test recordings"
+    )
+
+
+register_real(
+    "avmnist-audio-cls",
+    "rgb",
+    "audio",
+    CLASSIFICATION,
+    "digit from a spoken recording, paired with MNIST digits (AV-MNIST with FSDD)",
+    MNIST,
+    load,
+    summary,
+)

@@ -1,0 +1,249 @@
+"""Tiny copies of the real datasets, written in each one's exact on-disk format, so the real
+loaders run in CI on files shaped like the published ones (only smaller).
+
+- Sketchy: the rendered_256x256 tree of JPEG photos and PNG sketches (`<photo-id>-<n>.png`)
+  and `info/testset.txt`;
+- NYU-Depth V2: an HDF5 `nyu_depth_v2_labeled.mat` with a MATLAB v7.3 user block, the
+  datasets' dtypes and MATLAB's transposed axis order, cell arrays as object references to
+  uint16 character arrays; `splits.mat` and `classMapping40.mat` as MATLAB v5 files;
+- AV-MNIST: big-endian IDX files (train gzipped, t10k plain) and 8 kHz 16-bit WAVs named
+  `<digit>_<speaker>_<n>.wav`;
+- a `pairs:` folder of PNG images paired with .npy arrays or WAV sounds.
+
+Every sample carries its class in a visible way (colour, stroke, depth, pitch), so the
+smoke runs have something to learn, though the tests only ask for finite scores.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.io
+import soundfile
+from PIL import Image
+
+SKETCHY_FIXTURE_CLASSES = ("airplane", "cat", "hot-air_balloon", "zebra")
+SCENE_TYPES = [
+    "bathroom",
+    "bedroom",
+    "bookstore",
+    "classroom",
+    "dining_room",
+    "home_office",
+    "kitchen",
+    "living_room",
+    "office",
+    "basement",
+    "cafe",
+    "study",
+]
+NYU_IMAGES = 200  # 120 training and 80 test images
+RAW_LABELS = 894
+MATLAB_HEADER = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5"
+
+
+def write_all(root: Path) -> Path:
+    """Every real dataset under `root`, laid out as `--data-root` expects."""
+    write_sketchy(root)
+    write_nyuv2(root)
+    write_mnist(root)
+    write_fsdd(root)
+    return root
+
+
+def _rng(name: str) -> np.random.Generator:
+    return np.random.default_rng(sum(map(ord, name)))
+
+
+# --- Sketchy ------------------------------------------------------------------------------
+
+
+def write_sketchy(
+    root: Path,
+    classes: tuple[str, ...] = SKETCHY_FIXTURE_CLASSES,
+    photos: int = 36,
+    test_photos: int = 4,
+    size: int = 40,
+) -> Path:
+    """`photos` photos a class (the first `test_photos` listed in info/testset.txt); test
+    photos get 4 sketches, training photos 1 or 2."""
+    rng = _rng("sketchy")
+    base = root / "sketchy" / "rendered_256x256" / "256x256"
+    listed = []
+    for c, name in enumerate(classes):
+        photo_dir = base / "photo" / "tx_000000000000" / name
+        sketch_dir = base / "sketch" / "tx_000000000000" / name
+        photo_dir.mkdir(parents=True)
+        sketch_dir.mkdir(parents=True)
+        for i in range(photos):
+            photo_id = f"n{1000000 + c:08d}_{100 + i}"
+            colour = np.array([60 * c, 255 - 60 * c, 40 + 50 * c]) + rng.integers(0, 30, 3)
+            pixels = np.clip(colour + rng.integers(-20, 20, (size, size, 3)), 0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(photo_dir / f"{photo_id}.jpg")
+            sketches = 4 if i < test_photos else 1 + i % 2
+            for n in range(1, sketches + 1):
+                paper = np.full((size, size), 255, np.uint8)
+                paper[:, 4 + 8 * c + n] = 0  # a vertical stroke whose place tells the class
+                paper[size // 2, :] = 0
+                Image.fromarray(paper).save(sketch_dir / f"{photo_id}-{n}.png")
+            if i < test_photos:
+                listed.append(f"{name}/{photo_id}.jpg")
+    info = root / "sketchy" / "info"
+    info.mkdir(parents=True)
+    (info / "testset.txt").write_text("\n".join(listed) + "\n")
+    return root / "sketchy"
+
+
+# --- NYU-Depth V2 ---------------------------------------------------------------------------
+
+
+def _char_refs(f: h5py.File, key: str, strings: list[str]) -> None:
+    """A MATLAB cell array of char row vectors, as v7.3 stores it: (1, n) references into
+    #refs#, each string a (length, 1) uint16 array of character codes."""
+    refs = f.require_group("#refs#")
+    ds = f.create_dataset(key, (1, len(strings)), dtype=h5py.ref_dtype)
+    ds.attrs["MATLAB_class"] = np.bytes_("cell")
+    for i, text in enumerate(strings):
+        codes = np.array([ord(ch) for ch in text], dtype=np.uint16)[:, None]
+        target = refs.create_dataset(f"{key}_{i}", data=codes)
+        target.attrs["MATLAB_class"] = np.bytes_("char")
+        ds[0, i] = target.ref
+
+
+def write_nyuv2(
+    root: Path,
+    *,
+    n: int = NYU_IMAGES,
+    width: int = 40,
+    height: int = 30,
+    raw_labels: int = RAW_LABELS,
+    images_shape: tuple[int, ...] | None = None,
+    drop: str = "",
+) -> Path:
+    """nyu_depth_v2_labeled.mat (+ splits.mat, classMapping40.mat) with `n` images of
+    width × height, h5py shapes as MATLAB writes them: images (n, 3, W, H) and so on; 60% of
+    the images are training images. Fewer `raw_labels` than NYU's 894 write faster (each
+    name is an HDF5 object); `images_shape` and `drop` (a dataset to leave out) make
+    malformed variants."""
+    rng = _rng("nyuv2")
+    folder = root / "nyuv2"
+    folder.mkdir(parents=True, exist_ok=True)
+    scenes = [SCENE_TYPES[i % len(SCENE_TYPES)] for i in range(n)]
+    scene_id = np.array([SCENE_TYPES.index(s) for s in scenes])
+    # H×W maps first, then transposed to MATLAB's W×H as h5py sees it.
+    rows = np.arange(height)[None, :, None]
+    depth = 1.0 + 0.25 * scene_id[:, None, None] + 0.05 * rows + np.zeros((n, height, width))
+    labels = np.zeros((n, height, width), np.uint16)
+    for i in range(n):
+        labels[i, : height // 2] = rng.integers(1, raw_labels + 1)
+        labels[i, height // 2 :] = rng.integers(1, raw_labels + 1)
+        labels[i, :, :3] = 0  # an unlabelled border, as in the real maps
+    images = rng.integers(0, 255, (n, 3, height, width)).astype(np.uint8)
+    images[:, 0] = (20 * scene_id)[:, None, None]
+    path = folder / "nyu_depth_v2_labeled.mat"
+    with h5py.File(path, "w", userblock_size=512) as f:
+        data = {
+            "images": images.transpose(0, 1, 3, 2),  # (n, 3, W, H)
+            "depths": depth.astype(np.float32).transpose(0, 2, 1),  # (n, W, H)
+            "labels": labels.transpose(0, 2, 1),
+        }
+        if images_shape is not None:
+            data["images"] = np.zeros(images_shape, np.uint8)
+        for key, array in data.items():
+            if key != drop:
+                f.create_dataset(key, data=array)
+        _char_refs(f, "names", [f"object{i}" for i in range(1, raw_labels + 1)])
+        if drop != "sceneTypes":
+            _char_refs(f, "sceneTypes", scenes)
+    with path.open("r+b") as handle:  # MATLAB's text header in the user block
+        handle.write(MATLAB_HEADER.ljust(128, b" "))
+    order = rng.permutation(n) + 1  # 1-based image numbers, interleaved like the real split
+    train = round(0.6 * n)
+    scipy.io.savemat(
+        folder / "splits.mat",
+        {
+            "trainNdxs": np.sort(order[:train]).astype(np.float64)[:, None],
+            "testNdxs": np.sort(order[train:]).astype(np.float64)[:, None],
+        },
+    )
+    class_names = np.empty((1, 40), dtype=object)
+    class_names[0, :] = [f"class{i}" for i in range(1, 41)]
+    scipy.io.savemat(
+        folder / "classMapping40.mat",
+        {
+            "mapClass": (np.arange(raw_labels) % 40 + 1).astype(np.float64)[None, :],
+            "className": class_names,
+        },
+    )
+    return folder
+
+
+# --- AV-MNIST -------------------------------------------------------------------------------
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An IDX file: 0x0000, type 0x08 (unsigned byte), ndim, big-endian dims, then data."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_mnist(root: Path, train: int = 150, test: int = 80) -> Path:
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    for part, n, packed in (("train", train, True), ("t10k", test, False)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = np.zeros((n, 28, 28), np.uint8)
+        for i, digit in enumerate(labels):
+            images[i, 4 + 2 * digit : 8 + 2 * digit, 6:22] = 255  # a bar whose height is the digit
+        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+            name = f"{part}-{kind}-ubyte"
+            payload = idx_bytes(array)
+            if packed:
+                (folder / f"{name}.gz").write_bytes(gzip.compress(payload))
+            else:
+                (folder / name).write_bytes(payload)
+    return folder
+
+
+def write_fsdd(root: Path, speakers: tuple[str, ...] = ("jackson", "theo"), takes: int = 7) -> Path:
+    """`takes` recordings per digit and speaker (numbers 0-4 are FSDD's test set)."""
+    rng = _rng("fsdd")
+    folder = root / "fsdd" / "recordings"
+    folder.mkdir(parents=True)
+    t = np.arange(int(0.3 * 8000)) / 8000
+    for digit in range(10):
+        for speaker in speakers:
+            for take in range(takes):
+                tone = np.sin(2 * np.pi * (300 + 150 * digit) * t) * np.hanning(len(t))
+                wave = 0.5 * tone + 0.01 * rng.standard_normal(len(t))
+                soundfile.write(folder / f"{digit}_{speaker}_{take}.wav", wave, 8000, "PCM_16")
+    return folder
+
+
+# --- pairs: -----------------------------------------------------------------------------------
+
+
+def write_pairs(
+    folder: Path, target: str = "npy", classes: tuple[str, ...] = ("a", "b", "c"), n: int = 12
+) -> Path:
+    """PNG sources paired with `target` files ("npy" or "wav"); 2/3 train, 1/3 test."""
+    rng = _rng("pairs")
+    for c, name in enumerate(classes):
+        for i in range(n):
+            split = "test" if i % 3 == 0 else "train"
+            src = folder / "source" / split / name
+            tgt = folder / "target" / split / name
+            src.mkdir(parents=True, exist_ok=True)
+            tgt.mkdir(parents=True, exist_ok=True)
+            pixels = np.full((24, 24, 3), 80 * c, np.uint8) + rng.integers(0, 40, (24, 24, 3))
+            Image.fromarray(pixels.astype(np.uint8)).save(src / f"s{i:03d}.png")
+            if target == "npy":
+                np.save(tgt / f"s{i:03d}.npy", np.full((2, 20, 20), float(c), np.float32))
+            else:
+                t = np.arange(1600 + 80 * i) / 8000
+                soundfile.write(tgt / f"s{i:03d}.wav", np.sin(2 * np.pi * 200 * (c + 1) * t), 8000)
+    return folder
