@@ -12,12 +12,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
 from rich.table import Table
 
 from benchmark.errors import UserError
+from benchmark.executor_settings import add_arguments
+
+if TYPE_CHECKING:  # imported lazily at run time, so `bench --help` stays fast
+    from benchmark.records import Record
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,7 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="folder holding real datasets (default $XMD_DATA)",
     )
-    run.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    run.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per cell, the same under every executor (default: cores, ≤ 8)",
+    )
+    add_arguments(run)
 
     lst = sub.add_parser("list", help="list registered methods, tasks or backbones")
     lst.add_argument("what", choices=["methods", "tasks", "backbones"])
@@ -91,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="check a YAML config without running anything")
     val.add_argument("file", type=Path)
+
+    status = sub.add_parser("status", help="progress of the plan in an output folder")
+    status.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+
+    data = sub.add_parser("data", help="real datasets: 'check' lists found / missing / malformed")
+    data.add_argument("action", choices=["check"])
+    data.add_argument(
+        "--data-root", type=Path, default=None, help="folder holding real datasets ($XMD_DATA)"
+    )
     return parser
 
 
@@ -100,6 +119,8 @@ def _resolve_config(args: argparse.Namespace):  # -> RunConfig
     from benchmark.plan import check_method_settings
 
     file_overrides = load_yaml(args.config) if args.config else {}
+    # Where cells run is not what they compute: kept out of RunConfig and its hashes.
+    args.executor_section = file_overrides.pop("executor", None)
     sets = parse_assignments(args.sets, list_methods())
     cfg = resolve(args.profile, file_overrides, sets)
     check_method_settings(cfg)
@@ -110,20 +131,34 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     import torch
 
     from benchmark.backbones import check_backbone
-    from benchmark.datasets.tasks import TASKS, get_task, world_config
+    from benchmark.datasets.real import resolve_tasks
+    from benchmark.datasets.tasks import get_task, world_config
+    from benchmark.executor_settings import from_args
+    from benchmark.executors import (
+        PlanRun,
+        preflight,
+        run_inline,
+        run_local,
+        submit_slurm,
+        wait_slurm,
+    )
     from benchmark.leaderboard import write_outputs
     from benchmark.method import load_methods
     from benchmark.plan import cell_config, expand, is_done
     from benchmark.progress import RichReporter
     from benchmark.provenance import default_device
-    from benchmark.records import read_records, write_record
+    from benchmark.records import read_records
     from benchmark.runner import CellRunner
+    from benchmark.status import add_run, plan_cells, run_entry
 
     if args.seeds < 1:
         raise UserError(f"--seeds {args.seeds} must be at least 1")
     cfg = _resolve_config(args)
+    settings = from_args(args, args.executor_section)
+    preflight(settings)
     methods = load_methods().resolve(args.methods)
-    tasks = TASKS.resolve(args.tasks)
+    data_root = args.data_root or default_data_root()
+    tasks, skipped = resolve_tasks(args.tasks, data_root)  # real data checked up front
     check_backbone(cfg.teacher.backbone)
     check_backbone(cfg.student.backbone)
     for task in tasks:
@@ -133,25 +168,42 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         cell_config(cell, cfg)
     pending = [c for c in cells if args.force or not is_done(args.out, c, cfg)]
 
-    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    threads = settings.resolved_threads()
+    torch.set_num_threads(threads)
     cache_dir = args.cache_dir or default_cache_dir()
+    plan = PlanRun(cfg, args.out, cache_dir, data_root, threads, args.force)
+    add_run(args.out, run_entry(plan, settings, len(cells)), plan_cells(cells, cfg))
     device = default_device()
     console.print(
         f"[bold]bench run[/] · profile {cfg.profile} · {len(tasks)} task(s) × "
         f"{len(methods)} method(s) × {args.seeds} seed(s) · {len(cells)} cells, "
         f"{len(cells) - len(pending)} already done · device {device} · "
-        f"{torch.get_num_threads()} threads"
+        f"{torch.get_num_threads()} threads · executor {settings.kind}"
     )
+    if skipped:
+        console.print(f"skipped (no data; see 'bench data check'): {', '.join(skipped)}")
     start = time.perf_counter()
     finished = []
+    if settings.kind == "slurm":
+        jobs = submit_slurm(plan, pending, settings)
+        arrays = sorted({j["job_id"].split("_")[0] for j in jobs.values()})
+        console.print(f"SLURM job(s) {', '.join(arrays) or '(none)'} · logs in {args.out}/jobs")
+        if not settings.wait:
+            console.print(f"not waiting: follow with 'bench status --out {args.out}'")
+            return 0
     with RichReporter(len(pending)) as reporter:
-        data_root = args.data_root or default_data_root()
-        runner = CellRunner(cfg, cache_dir, device, reporter, data_root)
-        for cell in pending:
-            record = runner.run(cell)
-            write_record(args.out, record)
+
+        def done(record: Record) -> None:
             finished.append(record)
             reporter.cell_done()
+
+        if settings.kind == "inline":
+            runner = CellRunner(cfg, cache_dir, device, reporter, data_root, args.out, threads)
+            run_inline(plan, pending, runner, done)
+        elif settings.kind == "local":
+            run_local(plan, pending, settings, done)
+        else:
+            wait_slurm(plan, pending, jobs, settings, done)
     board = write_outputs(read_records(args.out), args.out)
     _summary(console, finished)
     failed = [r for r in finished if not r.ok]
@@ -246,11 +298,52 @@ def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from benchmark.config import load_yaml, resolve
+    from benchmark.executor_settings import parse_settings
     from benchmark.plan import check_method_settings
 
-    cfg = resolve(None, load_yaml(args.file), None)
+    loaded = load_yaml(args.file)
+    section = loaded.pop("executor", None)
+    settings = parse_settings(section, {})
+    cfg = resolve(None, loaded, None)
     check_method_settings(cfg)
-    console.print(f"{args.file}: ok (profile {cfg.profile})")
+    extra = f" · executor {settings.kind}" if section is not None else ""
+    console.print(f"{args.file}: ok (profile {cfg.profile}){extra}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    """Each cell of the plan in OUT: done / running / queued / failed / pending."""
+    from benchmark.status import cell_states, summary
+
+    states = cell_states(args.out)
+    colour = {"done": "green", "running": "cyan", "queued": "blue", "failed": "red"}
+    table = Table(title=f"plan in {args.out}")
+    for col in ("cell", "state", "job", "detail"):
+        table.add_column(col, overflow="fold")
+    for s in states:
+        state = f"[{colour[s.state]}]{s.state}[/]" if s.state in colour else s.state
+        table.add_row(s.label, state, s.job_id, s.detail)
+    console.print(table)
+    counts = summary(states)
+    console.print(f"{len(states)} cells: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace, console: Console) -> int:
+    """Every real task's data as found / missing / malformed; missing data is no error."""
+    from benchmark.datasets.real import check_all
+
+    data_root = args.data_root or default_data_root()
+    table = Table(title=f"real datasets under {data_root or '(no data root)'}")
+    for col in ("task", "status", "details"):
+        table.add_column(col, overflow="fold")
+    colour = {"found": "green", "missing": "yellow", "malformed": "red"}
+    for task, status, reason in check_all(data_root):
+        table.add_row(task, f"[{colour[status]}]{status}[/]", reason)
+    console.print(table)
+    console.print(
+        "your own paired folders run as --tasks pairs:<path> (README, 'Your own paired data')"
+    )
     return 0
 
 
@@ -263,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "list": cmd_list,
             "leaderboard": cmd_leaderboard,
             "validate": cmd_validate,
+            "status": cmd_status,
+            "data": cmd_data,
         }[args.command]
         return command(args, console)
     except UserError as err:

@@ -7,15 +7,19 @@ the same (small) price for them.
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
 from torch import Tensor
 
 from benchmark.backbones import Backbone, TaskModel
+from benchmark.checkpoint import EpochCheckpoint, restore_rng, rng_state
 from benchmark.config import DistillConfig
 from benchmark.method import Batch, Method, Outputs
 from benchmark.training import Progress, batches, seeded, sgd_cosine, steps_per_epoch
+
+log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -52,11 +56,16 @@ def distill(
     cfg: DistillConfig,
     seed: int,
     progress: Progress | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> dict[str, float]:
     """Train `student` (and the method's modules) on the pairs with the method's losses.
 
     Returns each loss term's mean over the last epoch. A non-finite loss stops the cell
     with the term's name, rather than silently training on NaNs.
+
+    With a `checkpoint`, the loop's whole state is saved after every epoch and, when a
+    matching checkpoint exists, restored first, so the loop continues where a killed run
+    stopped and ends in exactly the state an uninterrupted run ends in.
     """
     device = next(student.parameters()).device
     gen = seeded(seed, "distill")
@@ -66,7 +75,19 @@ def distill(
     student.train()
     method.train()
     last: dict[str, float] = {}
-    for _ in range(cfg.epochs):
+    start = 0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        student.load_state_dict(saved["student"])
+        method.load_state_dict(saved["method"])
+        opt.load_state_dict(saved["optimizer"])
+        sched.load_state_dict(saved["scheduler"])
+        restore_rng(saved["rng"], gen)
+        start, last = saved["epoch"], saved["losses"]
+        log.info("%s: resuming distillation at epoch %d of %d", method.name, start, cfg.epochs)
+        if progress is not None:
+            progress(start)
+    for epoch in range(start, cfg.epochs):
         sums: dict[str, float] = {}
         count = 0
         for idx in batches(len(target), cfg.batch_size, gen):
@@ -85,6 +106,18 @@ def distill(
             opt.step()
             sched.step()
         last = {name: s / max(1, count) for name, s in sums.items()}
+        if checkpoint is not None:
+            checkpoint.save(
+                {
+                    "epoch": epoch + 1,
+                    "student": student.state_dict(),
+                    "method": method.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "rng": rng_state(gen),
+                    "losses": last,
+                }
+            )
         if progress is not None:
             progress(1)
     student.eval()

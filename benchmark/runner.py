@@ -10,10 +10,17 @@ A reference cell records the teacher's source score and the all-labels target sc
 
 Any exception inside a cell becomes a `failed` record with its reason, so one broken
 cell never stops the rest of the plan.
+
+Given an output folder, a method cell checkpoints its distillation after every epoch and
+resumes from a matching checkpoint (`benchmark.checkpoint`), so a killed or requeued cell
+continues instead of restarting; the shared data and teacher caches are built under file
+locks, so concurrent jobs build each entry once (`benchmark.locks`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 import traceback
 from pathlib import Path
@@ -21,10 +28,12 @@ from pathlib import Path
 import torch
 
 from benchmark.backbones import Backbone
+from benchmark.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
 from benchmark.config import RunConfig, config_hash
 from benchmark.datasets.tasks import TaskData, get_task
 from benchmark.distill import distill, teacher_outputs
 from benchmark.evaluate import evaluate
+from benchmark.locks import file_lock
 from benchmark.method import Context, create_method
 from benchmark.plan import Cell, cell_config, method_params
 from benchmark.progress import NullReporter, Reporter
@@ -45,10 +54,16 @@ class CellRunner:
         device: torch.device,
         reporter: Reporter | None = None,
         data_root: Path | None = None,
+        out: Path | None = None,
+        threads: int | None = None,
     ) -> None:
+        """`out` turns on epoch checkpoints under `<out>/checkpoints`; `threads` pins the
+        torch thread count for every cell (None keeps the process's setting)."""
         self.cfg = cfg
         self.cache_dir = cache_dir
         self.data_root = data_root
+        self.out = out
+        self.threads = threads
         self.device = device
         self.reporter: Reporter = reporter or NullReporter()
         self._data: tuple[tuple[str, int], TaskData] | None = None
@@ -56,11 +71,21 @@ class CellRunner:
 
     def data(self, task: str, seed: int) -> TaskData:
         if self._data is None or self._data[0] != (task, seed):
-            loaded = get_task(task).load(
-                self.cfg.data, self.cfg.world, seed, self.cache_dir, self.data_root
-            )
+            with self._data_lock(task, seed):
+                loaded = get_task(task).load(
+                    self.cfg.data, self.cfg.world, seed, self.cache_dir, self.data_root
+                )
             self._data = ((task, seed), loaded)
         return self._data[1]
+
+    def _data_lock(self, task: str, seed: int) -> contextlib.AbstractContextManager[None]:
+        """Concurrent jobs of one (task, seed) would all generate the same cached splits;
+        with this lock the first generates them and the others then read the cache."""
+        if self.cache_dir is None:
+            return contextlib.nullcontext()
+        what = {"task": task, "seed": seed, "data": dataclasses.asdict(self.cfg.data)}
+        what.update(world=self.cfg.world, root=str(self.data_root))
+        return file_lock(self.cache_dir / "locks" / f"data-{config_hash(what)}.lock")
 
     def teacher(self, data: TaskData, seed: int) -> Trained:
         if self._teacher is None or self._teacher[0] != (data.name, seed):
@@ -85,6 +110,8 @@ class CellRunner:
             host=host(),
             device=str(self.device),
         )
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
         record.versions["torch_threads"] = str(torch.get_num_threads())
         try:
             if cell.method == REFERENCE:
@@ -156,10 +183,16 @@ class CellRunner:
             t_out = teacher_outputs(
                 teacher.model, paired.source, keep_maps=method.uses_feature_maps
             )
+            ckpt = None
+            if self.out is not None:
+                path = checkpoint_path(self.out, cell.task, cell.method, cell.seed)
+                ckpt = EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
             with self.reporter.stage(f"{cell.label} distill", cfg.distill.epochs) as advance:
                 record.losses = distill(
-                    student, method, t_out, paired.target, cfg.distill, cell.seed, advance
+                    student, method, t_out, paired.target, cfg.distill, cell.seed, advance, ckpt
                 )
+            if ckpt is not None and ckpt.resumed_epoch:
+                record.config.setdefault("run", {})["resumed_epoch"] = ckpt.resumed_epoch
         record.seconds["distill"] = time.perf_counter() - clock
 
         clock = time.perf_counter()

@@ -26,6 +26,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ import torch
 from benchmark.backbones import Backbone, TaskModel
 from benchmark.config import PROTOCOL_VERSION, RunConfig, TrainConfig, config_hash
 from benchmark.datasets.tasks import TaskData
+from benchmark.locks import file_lock
 from benchmark.pretrain import simclr_pretrain
 from benchmark.storage import save_tensors, write_json
 from benchmark.training import Progress, fit, predict, score, steps_per_epoch
@@ -107,9 +110,55 @@ def _get_or_train(
     progress: Progress | None,
     flip: bool,
 ) -> Trained:
+    """The cached model, or a newly trained one, trained exactly once per cache entry.
+
+    Why a file lock rather than job ordering: the entry's lock is held from "is it
+    cached?" to "metadata written", so of any number of processes asking for the same
+    entry at once (local workers, SLURM array tasks, two users' runs sharing a cache) one
+    trains and the others wait, then load. Ordering jobs (a teacher array that the cell
+    array depends on) would only make this likely; the lock makes it hold however jobs
+    are scheduled, requeued or re-run. The executors still start reference cells first
+    so few jobs sit waiting. If the trainer dies, the kernel drops its lock and the next
+    waiter finds no entry and trains it.
+    """
     assert data.test.labels is not None
     tensors = (x_train, y_train, x_test, data.test.labels)
     key = _key(role, data, recipe_key(recipe), seed, flip, tensors)
+    args = (role, data, recipe, key, x_train, y_train, x_test, seed, cache_dir, device, progress)
+    if cache_dir is None:
+        return _load_or_train(*args, flip)
+    lock = cache_dir / f"{role}s" / f"{role}-{key}.lock"
+    with file_lock(lock, holder={"role": role, "task": data.name, "seed": seed}):
+        return _load_or_train(*args, flip)
+
+
+def _log_training(log: Path, entry: dict[str, Any]) -> None:
+    """Append one line per completed training to `<role>s/trained.jsonl`: an audit trail
+    that shows each entry was trained once (a single O_APPEND write, so lines from
+    concurrent processes never interleave on a local filesystem)."""
+    line = json.dumps({**entry, "host": socket.gethostname(), "pid": os.getpid()}) + "\n"
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def _load_or_train(
+    role: str,
+    data: TaskData,
+    recipe: TrainConfig,
+    key: str,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    seed: int,
+    cache_dir: Path | None,
+    device: torch.device,
+    progress: Progress | None,
+    flip: bool,
+) -> Trained:
+    assert data.test.labels is not None
     torch.manual_seed(seed)
     backbone = Backbone(recipe.backbone, in_chans=x_train.shape[1])
     model = TaskModel(backbone, data.num_classes, data.kind).to(device)
@@ -175,6 +224,7 @@ def _get_or_train(
                 "recipe": dataclasses.asdict(recipe),
             },
         )
+        _log_training(weights.parent / "trained.jsonl", {"key": key, "task": data.name})
     return Trained(model, key, True, seconds, metrics)
 
 

@@ -1,0 +1,95 @@
+"""Epoch checkpoints of a cell, so a killed, preempted or timed-out cell resumes where it
+stopped instead of from zero.
+
+What a checkpoint holds (everything the rest of the distillation depends on): the epoch
+reached, the student's and the method's state dicts (weights and buffers: memory banks,
+queues, queue pointers, sampler counters), the optimiser and the LR scheduler, the loop's
+own batch generator, the global torch RNG (and CUDA's, where used), and the losses of the
+last finished epoch. Restoring all of it makes a resumed cell compute exactly what an
+uninterrupted one computes, bit for bit (tests/test_checkpoint.py checks it).
+
+Format: one `torch.save` file of tensors and plain Python values, written atomically
+(temp file + rename, so a kill mid-write leaves the previous epoch's file intact) and read
+with `torch.load(weights_only=True)`, which never runs code from the file. A file whose
+fingerprint (the cell's config hash, the torch thread count and the device) differs from
+the running cell's is ignored, so a changed setting never resumes from a stale state.
+
+Where: `<out>/checkpoints/<task>/<method>/seed<k>.pt`, next to the records; the file is
+removed once the cell's record is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.storage import save_tensors
+
+FORMAT = 1
+log = logging.getLogger(__name__)
+
+
+def checkpoint_path(out: Path, task: str, method: str, seed: int) -> Path:
+    return out / "checkpoints" / task / method / f"seed{seed}.pt"
+
+
+def fingerprint(config_hash: str, device: torch.device) -> str:
+    """What must match for a checkpoint to be resumed: the cell's settings, and the thread
+    count and device, which change floating-point results."""
+    return f"{config_hash}/threads{torch.get_num_threads()}/{device.type}"
+
+
+def rng_state(generator: torch.Generator) -> dict[str, Any]:
+    """The loop's generator, the global CPU RNG and, once CUDA is in use, every GPU's RNG."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
+    return {"generator": generator.get_state(), "torch": torch.get_rng_state(), "cuda": cuda}
+
+
+def restore_rng(state: dict[str, Any], generator: torch.Generator) -> None:
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch"])
+    if state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@dataclass
+class EpochCheckpoint:
+    """The checkpoint file of one cell and the fingerprint it must carry to be resumed."""
+
+    path: Path
+    fingerprint: str
+    resumed_epoch: int = 0  # set by `load`: the epoch a resumed run started from
+
+    def save(self, state: dict[str, Any]) -> None:
+        save_tensors(self.path, {"format": FORMAT, "fingerprint": self.fingerprint, **state})
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved state, or None when there is none to resume from. An unreadable or
+        foreign file is reported and ignored (the cell then starts from zero)."""
+        if not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as err:  # truncated, corrupt or foreign: start over
+            log.warning("ignoring unreadable checkpoint %s: %s", self.path, err)
+            return None
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            log.warning("ignoring checkpoint %s of another format", self.path)
+            return None
+        if state.get("fingerprint") != self.fingerprint:
+            log.warning(
+                "ignoring checkpoint %s made with other settings (%s, now %s)",
+                self.path,
+                state.get("fingerprint"),
+                self.fingerprint,
+            )
+            return None
+        self.resumed_epoch = int(state.get("epoch", 0))
+        return state
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)

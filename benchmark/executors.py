@@ -1,0 +1,252 @@
+"""Where a plan's cells run: `inline` (this process), `local` (worker processes through
+submitit's LocalExecutor) or `slurm` (job arrays through submitit's AutoExecutor).
+
+Every executor runs a cell the same way (`benchmark.jobs.record_cell`: cell lock, skip if
+done, resume from the epoch checkpoint, atomic record), with the same pinned torch thread
+count, so the same command gives identical records whichever executor runs it.
+
+Order: reference cells (which train the shared teachers) go first. On SLURM they are one
+array and the method cells a second array that starts `afterany` the first; `afterany`
+rather than `afterok`, so a reference cell that dies does not leave the method cells
+pending forever; they then train the teacher themselves. Locally a method cell starts
+once its (task, seed)'s reference cell has ended. Neither ordering is what makes teachers
+train once; the teacher cache's file lock is (see `benchmark.teacher`).
+
+Settings (`benchmark.executor_settings`) are not part of any config hash: where a cell
+runs never changes its result.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import submitit
+
+from benchmark.config import RunConfig
+from benchmark.errors import UserError
+from benchmark.executor_settings import (
+    LOCAL_TIMEOUT_MIN,
+    SLURM_TIMEOUT_MIN,
+    ExecutorSettings,
+    mem_gb,
+    minutes,
+)
+from benchmark.jobs import CellJob, WorkerSpec, now_iso, record_cell, settle
+from benchmark.plan import Cell
+from benchmark.records import REFERENCE, Record
+from benchmark.status import ACTIVE, QUEUED, add_jobs, read_manifest, squeue_states
+
+if TYPE_CHECKING:
+    from benchmark.runner import CellRunner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PlanRun:
+    """One `bench run`: what to run and where its results go."""
+
+    cfg: RunConfig
+    out: Path
+    cache_dir: Path
+    data_root: Path | None
+    threads: int
+    force: bool = False
+    started: str = field(default_factory=now_iso)
+
+    def spec(self, executor: str, owner_pid: int | None = None) -> WorkerSpec:
+        return WorkerSpec(
+            cfg=self.cfg,
+            out=self.out.resolve(),
+            cache_dir=self.cache_dir.resolve(),
+            data_root=self.data_root.resolve() if self.data_root else None,
+            threads=self.threads,
+            executor=executor,
+            redo_before=self.started if self.force else None,
+            owner_pid=owner_pid,
+        )
+
+
+OnRecord = Callable[[Record], None]
+
+
+def run_inline(plan: PlanRun, cells: list[Cell], runner: CellRunner, on_record: OnRecord) -> None:
+    """Cells one after another in this process (a `CellRunner` keeps data and teacher in
+    memory between the cells of one (task, seed))."""
+    job = {"executor": "inline", "job_id": f"pid{os.getpid()}"}
+    redo_before = plan.started if plan.force else None
+    for cell in cells:
+        record = record_cell(runner, plan.out, cell, job, redo_before)
+        if record is not None:
+            on_record(record)
+
+
+def _entry(executor: str, job: submitit.Job[Any]) -> dict[str, Any]:
+    return {
+        "executor": executor,
+        "job_id": str(job.job_id),
+        "log": str(job.paths.stdout),
+        "err": str(job.paths.stderr),
+        "submitted": now_iso(),
+    }
+
+
+def run_local(
+    plan: PlanRun, cells: list[Cell], settings: ExecutorSettings, on_record: OnRecord
+) -> None:
+    """Up to `workers` cells at once, each in its own submitit local job (a process that
+    ends with this one), method cells of a (task, seed) after its reference cell."""
+    executor = submitit.LocalExecutor(
+        folder=plan.out / "jobs" / "%j", max_num_timeout=settings.max_requeues
+    )
+    timeout = minutes(settings.time) if settings.time else LOCAL_TIMEOUT_MIN
+    executor.update_parameters(timeout_min=timeout, signal_delay_s=settings.signal_delay_s or 30)
+    work = CellJob(plan.spec("local", owner_pid=os.getpid()))
+    waiting_refs = {(c.task, c.seed) for c in cells if c.method == REFERENCE}
+    queue = list(cells)
+    running: list[tuple[Cell, submitit.Job[Any], dict[str, Any]]] = []
+    workers = settings.resolved_workers()
+    while queue or running:
+        while len(running) < workers:
+            ready = [
+                c for c in queue if c.method == REFERENCE or (c.task, c.seed) not in waiting_refs
+            ]
+            if not ready:
+                break
+            cell = ready[0]
+            queue.remove(cell)
+            job = executor.submit(work, cell)
+            entry = _entry("local", job)
+            add_jobs(plan.out, {cell.label: entry})
+            running.append((cell, job, entry))
+        time.sleep(0.25)
+        still = []
+        for cell, job, entry in running:
+            if not job.done():
+                still.append((cell, job, entry))
+                continue
+            on_record(settle(cell, plan.cfg, plan.out, entry, plan.started))
+            if cell.method == REFERENCE:
+                waiting_refs.discard((cell.task, cell.seed))
+        running = still
+
+
+def preflight(settings: ExecutorSettings) -> None:
+    """Fail before anything is written if the executor cannot run here."""
+    if settings.kind != "slurm":
+        return
+    for tool in ("sbatch", "srun", "squeue"):
+        if shutil.which(tool) is None:
+            raise UserError(
+                f"--executor slurm needs SLURM's '{tool}' on PATH: run on a cluster's login "
+                "node, or start the local test cluster with 'bash scripts/slurm-local.sh'"
+            )
+
+
+def slurm_executor(plan: PlanRun, settings: ExecutorSettings) -> submitit.AutoExecutor:
+    """A submitit AutoExecutor for SLURM with the settings turned into sbatch options."""
+    preflight(settings)
+    executor = submitit.AutoExecutor(
+        folder=plan.out / "jobs" / "%j",
+        cluster="slurm",
+        slurm_max_num_timeout=settings.max_requeues,
+    )
+    params: dict[str, Any] = {
+        "name": "xmd-bench",
+        "timeout_min": minutes(settings.time) if settings.time else SLURM_TIMEOUT_MIN,
+        "cpus_per_task": settings.cpus_per_task or plan.threads,
+        "mem_gb": mem_gb(settings.mem) if settings.mem else None,
+        "slurm_partition": settings.partition,
+        "slurm_gpus_per_task": settings.gpus_per_task or None,
+        "slurm_array_parallelism": settings.array_parallelism,
+        "slurm_signal_delay_s": settings.signal_delay_s,
+        "slurm_additional_parameters": dict(settings.slurm),
+    }
+    try:
+        executor.update_parameters(**{k: v for k, v in params.items() if v is not None})
+    except (ValueError, NameError) as err:
+        raise UserError(f"bad SLURM setting: {str(err).splitlines()[0]}") from None
+    return executor
+
+
+def _submit_array(
+    executor: submitit.AutoExecutor, work: CellJob, cells: list[Cell]
+) -> list[submitit.Job[Any]]:
+    try:
+        return executor.map_array(work, cells)
+    except submitit.core.utils.FailedJobError as err:
+        message = " ".join(str(err).split())
+        raise UserError(
+            f"sbatch refused the job array: {message} (check --slurm-partition, --mem, "
+            "--slurm-time and --slurm options)"
+        ) from None
+
+
+def submit_slurm(
+    plan: PlanRun, cells: list[Cell], settings: ExecutorSettings
+) -> dict[str, dict[str, Any]]:
+    """Submit the cells as (at most) two arrays; cells whose job from an earlier run is
+    still queued or running are attached to, not resubmitted. Returns every cell's job."""
+    known = read_manifest(plan.out).get("jobs", {})
+    ours = {
+        c.label: known[c.label] for c in cells if known.get(c.label, {}).get("executor") == "slurm"
+    }
+    live = squeue_states([j["job_id"] for j in ours.values()])
+    attached = {k: j for k, j in ours.items() if live.get(j["job_id"]) in QUEUED | ACTIVE}
+    todo = [c for c in cells if c.label not in attached]
+    refs = [c for c in todo if c.method == REFERENCE]
+    rest = [c for c in todo if c.method != REFERENCE]
+    entries: dict[str, dict[str, Any]] = {}
+    if todo:
+        executor = slurm_executor(plan, settings)
+        work = CellJob(plan.spec("slurm"))
+        live_refs = [c for c in cells if c.label in attached and c.method == REFERENCE]
+        after = {attached[c.label]["job_id"].split("_")[0] for c in live_refs}
+        if refs:
+            jobs = _submit_array(executor, work, refs)
+            entries.update({c.label: _entry("slurm", j) for c, j in zip(refs, jobs, strict=True)})
+            after.add(str(jobs[0].job_id).split("_")[0])
+        if rest:
+            if after:
+                extra = dict(settings.slurm)
+                dependency = "afterany:" + ":".join(sorted(after))
+                if extra.get("dependency"):
+                    dependency = f"{extra['dependency']},{dependency}"
+                extra["dependency"] = dependency
+                executor.update_parameters(slurm_additional_parameters=extra)
+            jobs = _submit_array(executor, work, rest)
+            entries.update({c.label: _entry("slurm", j) for c, j in zip(rest, jobs, strict=True)})
+        add_jobs(plan.out, entries)
+    return {**attached, **entries}
+
+
+def wait_slurm(
+    plan: PlanRun,
+    cells: list[Cell],
+    jobs: dict[str, dict[str, Any]],
+    settings: ExecutorSettings,
+    on_record: OnRecord,
+) -> None:
+    """Poll squeue until every job has left the queue, settling each cell as its job
+    ends (a job that left no record gets a failed one naming its log)."""
+    pending = {c.label: c for c in cells if c.label in jobs}
+    while pending:
+        try:
+            live = squeue_states([jobs[label]["job_id"] for label in pending])
+        except RuntimeError as err:  # a busy controller: ask again, never settle blindly
+            log.warning("%s; retrying in %.0f s", err, settings.poll_s)
+            time.sleep(settings.poll_s)
+            continue
+        for label in list(pending):
+            if live.get(jobs[label]["job_id"]) not in QUEUED | ACTIVE:
+                cell = pending.pop(label)
+                on_record(settle(cell, plan.cfg, plan.out, jobs[label], plan.started))
+        if pending:
+            time.sleep(settings.poll_s)

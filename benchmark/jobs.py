@@ -1,0 +1,230 @@
+"""The worker side of every executor: run one cell and write its record, safely.
+
+`record_cell` is the one way a cell's record gets written, inline or in a job:
+1. take the cell's lock (`<out>/locks/<task>/<method>/seed<k>.lock`), so two processes
+   given the same cell (a re-run while an orphaned worker still runs it, a requeued job
+   next to a resubmitted one) never compute it twice: the second waits, then skips;
+2. skip a cell whose record is already done (a requeued job whose first run had
+   finished, a re-run after a crash);
+3. run it (resuming from its epoch checkpoint, if any), write the record atomically,
+   then remove the checkpoint.
+A process killed at any moment therefore leaves either no record (the cell is pending,
+and its checkpoint lets it resume) or a complete one, never half of one or two.
+
+`CellJob` is what local workers and SLURM array tasks execute. It is a submitit
+`Checkpointable`: on SLURM's pre-timeout or preemption signal submitit calls its
+`checkpoint`, which resubmits the very same call; the requeued job resumes from the epoch
+checkpoint on disk, which holds all the state (the job object holds none).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import submitit
+
+from benchmark.checkpoint import checkpoint_path
+from benchmark.config import RunConfig, config_hash
+from benchmark.locks import file_lock
+from benchmark.plan import Cell, cell_config, is_done
+from benchmark.records import Record, load_record, record_path, write_record
+
+if TYPE_CHECKING:
+    from benchmark.runner import CellRunner
+
+log = logging.getLogger(__name__)
+
+
+def cell_lock_path(out: Path, cell: Cell) -> Path:
+    return out / "locks" / cell.task / cell.method / f"seed{cell.seed}.lock"
+
+
+def now_iso() -> str:
+    """The timestamp format of `Record.created`."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def finished(out: Path, cell: Cell, cfg: RunConfig, redo_before: str | None = None) -> bool:
+    """Done: an ok record with the cell's config hash (made at or after `redo_before`
+    when given, which is how `--force` tells its own fresh records from the old ones)."""
+    if not is_done(out, cell, cfg):
+        return False
+    if redo_before is None:
+        return True
+    record = load_record(record_path(out, cell.task, cell.method, cell.seed))
+    return record is not None and _parse(record.created) >= _parse(redo_before)
+
+
+def _parse(stamp: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def record_cell(
+    runner: CellRunner,
+    out: Path,
+    cell: Cell,
+    job: dict[str, Any],
+    redo_before: str | None = None,
+) -> Record | None:
+    """Run `cell` unless it is finished and write its record; None when skipped."""
+
+    def waiting(holder: dict[str, Any]) -> None:
+        log.warning("%s is being run by %s; waiting for it", cell.label, holder or "another job")
+
+    with file_lock(cell_lock_path(out, cell), holder={"cell": cell.label, **job}, on_wait=waiting):
+        if finished(out, cell, runner.cfg, redo_before):
+            return None
+        record = runner.run(cell)
+        record.config.setdefault("run", {}).update(job)
+        write_record(out, record)
+        # Its folder stays: removing emptied folders could race another job creating its
+        # checkpoint there.
+        checkpoint_path(out, cell.task, cell.method, cell.seed).unlink(missing_ok=True)
+        return record
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a job needs besides its cell; small, so it pickles cheaply."""
+
+    cfg: RunConfig
+    out: Path
+    cache_dir: Path
+    data_root: Path | None
+    threads: int
+    executor: str
+    redo_before: str | None = None
+    owner_pid: int | None = None  # local workers end when this process (`bench run`) dies
+
+
+def job_info(executor: str) -> dict[str, Any]:
+    """This job's id and log paths, as submitit knows them."""
+    info: dict[str, Any] = {"executor": executor}
+    try:
+        env = submitit.JobEnvironment()
+    except RuntimeError:  # not inside a submitit job
+        return {**info, "job_id": f"pid{os.getpid()}"}
+    info["job_id"] = env.job_id
+    try:
+        paths = env.paths
+    except KeyError:  # submitit's DebugExecutor runs in-process, without a job folder
+        return info
+    return {**info, "log": str(paths.stdout), "err": str(paths.stderr)}
+
+
+def _end_with_owner(pid: int) -> None:
+    """Exit as soon as `pid` is gone: a local worker must not outlive the `bench run` that
+    started it (after `kill -9` of the run, its workers would otherwise go on computing
+    behind the user's back). Exiting mid-cell is as safe as any kill: see `record_cell`."""
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(143)
+            except PermissionError:  # alive, owned by someone else
+                pass
+            time.sleep(0.25)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+class CellJob(submitit.helpers.Checkpointable):
+    """One cell as a submitit job. The inherited `checkpoint` resubmits the same call;
+    the cell's progress lives in its epoch checkpoint file, not in this object."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+
+    def __call__(self, cell: Cell) -> str:
+        import torch
+
+        from benchmark.provenance import default_device
+        from benchmark.runner import CellRunner
+
+        spec = self.spec
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        if spec.owner_pid is not None:
+            _end_with_owner(spec.owner_pid)
+        torch.set_num_threads(spec.threads)
+        runner = CellRunner(
+            spec.cfg,
+            spec.cache_dir,
+            default_device(),
+            data_root=spec.data_root,
+            out=spec.out,
+            threads=spec.threads,
+        )
+        job = job_info(spec.executor)
+        log.info("%s: job %s, %d torch threads", cell.label, job["job_id"], spec.threads)
+        record = record_cell(runner, spec.out, cell, job, spec.redo_before)
+        status = "skipped (already done)" if record is None else record.status
+        log.info("%s: %s", cell.label, status)
+        return status
+
+
+def failed_record(cell: Cell, cfg: RunConfig, reason: str, job: dict[str, Any]) -> Record:
+    """The record of a cell whose job died without writing one (killed, out of memory,
+    node failure, cancelled): the reason and the job's log, so the plan shows why."""
+    config = cell_config(cell, cfg)
+    digest = config_hash(config)
+    config["run"] = dict(job)
+    return Record(
+        task=cell.task,
+        method=cell.method,
+        seed=cell.seed,
+        status="failed",
+        config_hash=digest,
+        profile=cfg.profile,
+        reason=reason,
+        config=config,
+    )
+
+
+def log_tail(path: str | None, lines: int = 1) -> str:
+    """The last non-empty lines of a job's log (where a dying job says why)."""
+    if not path:
+        return ""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    kept = [line.strip() for line in text.splitlines() if line.strip()]
+    return " | ".join(kept[-lines:])
+
+
+def settle(cell: Cell, cfg: RunConfig, out: Path, job: dict[str, Any], since: str) -> Record:
+    """After a job ended: its record, or a failed one written now if it left none."""
+    path = record_path(out, cell.task, cell.method, cell.seed)
+    record = load_record(path) if path.is_file() else None
+    fresh = record is not None and (record.ok or _parse(record.created) >= _parse(since))
+    if record is not None and fresh and _same_config(record, cell, cfg):
+        return record
+    tail = log_tail(job.get("err")) or log_tail(job.get("log"))
+    reason = f"job {job.get('job_id', '?')} ended without writing a record"
+    reason += f" (killed, out of memory or cancelled?); log {job.get('log', '-')}"
+    if tail:
+        reason += f"; last line: {tail[:200]}"
+    with file_lock(cell_lock_path(out, cell), holder={"cell": cell.label, "settling": True}):
+        if is_done(out, cell, cfg):  # finished meanwhile by another job
+            loaded = load_record(path)
+            assert loaded is not None
+            return loaded
+        record = failed_record(cell, cfg, reason, job)
+        write_record(out, record)
+    return record
+
+
+def _same_config(record: Record, cell: Cell, cfg: RunConfig) -> bool:
+    return record.config_hash == config_hash(cell_config(cell, cfg))

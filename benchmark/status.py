@@ -1,0 +1,219 @@
+"""The plan manifest (`<out>/plan.json`) and `bench status`.
+
+`bench run` writes the manifest: every cell it planned, with the config hash a record
+must carry to count, and the job each cell was last given to (executor, job id, log
+paths). Workers never write it (they write only their own records), and each `bench run`
+updates it under a short lock, read-modify-write, atomically, so concurrent runs on one
+folder keep each other's cells.
+
+A cell's state, from what is on disk and what the scheduler says:
+- done: an ok record with the manifest's hash;
+- running: its cell lock is held (a worker is inside it), or SLURM says RUNNING;
+- queued: SLURM has its job, not yet running (pending, requeued, held);
+- failed: a failed record with the manifest's hash (reason and log path), or its job has
+  ended without leaving any record (killed, cancelled, out of memory);
+- pending: none of these: not started, or left unfinished by a killed inline run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import getpass
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchmark.config import RunConfig, config_hash
+from benchmark.errors import UserError
+from benchmark.jobs import cell_lock_path
+from benchmark.locks import file_lock, is_held, read_holder
+from benchmark.plan import Cell, cell_config
+from benchmark.records import load_record, record_path
+from benchmark.storage import write_json
+
+if TYPE_CHECKING:
+    from benchmark.executor_settings import ExecutorSettings
+    from benchmark.executors import PlanRun
+
+MANIFEST = "plan.json"
+SCHEMA = 1
+# squeue states of a job that will still run (or is running).
+QUEUED = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "SUSPENDED", "RESIZING"}
+ACTIVE = {"RUNNING", "CONFIGURING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
+
+
+def manifest_path(out: Path) -> Path:
+    return out / MANIFEST
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    path = manifest_path(out)
+    try:
+        loaded = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {"schema": SCHEMA, "runs": [], "cells": [], "jobs": {}}
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read the plan manifest '{path}': {err}") from None
+    return loaded
+
+
+@contextlib.contextmanager
+def editing_manifest(out: Path):  # -> Iterator[dict[str, Any]]
+    """Read, let the caller change, write back atomically, under the manifest's lock."""
+    with file_lock(out / "locks" / "manifest.lock"):
+        manifest = read_manifest(out)
+        yield manifest
+        write_json(manifest_path(out), manifest)
+
+
+def add_run(out: Path, run: dict[str, Any], cells: list[dict[str, Any]]) -> None:
+    """Record a `bench run` and its cells (in plan order; cells of earlier runs on the same
+    folder stay, a cell planned again takes its new hash)."""
+    with editing_manifest(out) as manifest:
+        manifest["runs"] = [*manifest.get("runs", [])[-19:], run]
+        fresh = {c["label"]: c for c in cells}
+        kept = [fresh.pop(c["label"], c) for c in manifest.get("cells", [])]
+        manifest["cells"] = kept + [c for c in cells if c["label"] in fresh]
+
+
+def add_jobs(out: Path, jobs: dict[str, dict[str, Any]]) -> None:
+    with editing_manifest(out) as manifest:
+        manifest.setdefault("jobs", {}).update(jobs)
+
+
+def plan_cells(cells: list[Cell], cfg: RunConfig) -> list[dict[str, Any]]:
+    """The manifest entries of a plan's cells: identity and the hash a record must carry."""
+    return [
+        {
+            "label": c.label,
+            "task": c.task,
+            "method": c.method,
+            "seed": c.seed,
+            "config_hash": config_hash(cell_config(c, cfg)),
+        }
+        for c in cells
+    ]
+
+
+def run_entry(plan: PlanRun, settings: ExecutorSettings, cells: int) -> dict[str, Any]:
+    """What the manifest keeps of one `bench run` (the last 20 are kept)."""
+    executor = {k: v for k, v in dataclasses.asdict(settings).items() if v not in (None, {})}
+    return {
+        "started": plan.started,
+        "argv": sys.argv[1:],
+        "pid": os.getpid(),
+        "cells": cells,
+        "threads": plan.threads,
+        "executor": executor,
+    }
+
+
+def squeue_states(job_ids: list[str]) -> dict[str, str]:
+    """SLURM's state of each of `job_ids` still known to it ("123_4" → "RUNNING"); jobs
+    that ended are absent. Empty without `squeue` (no SLURM here). Uses squeue, not
+    sacct, because sacct needs an accounting database that small clusters lack."""
+    if not job_ids or shutil.which("squeue") is None:
+        return {}
+    cmd = ["squeue", "--noheader", "--array", "--user", getpass.getuser(), "--format=%i|%T"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise RuntimeError(f"squeue failed: {err}") from err
+    wanted = set(job_ids)
+    states: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        job_id, _, state = line.strip().partition("|")
+        if job_id in wanted:
+            states[job_id] = state
+    return states
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class CellState:
+    label: str
+    state: str  # done | running | queued | failed | pending
+    job_id: str = ""
+    detail: str = ""
+
+
+def cell_states(out: Path) -> list[CellState]:
+    """The state of every cell in the manifest, in plan order."""
+    manifest = read_manifest(out)
+    if not manifest.get("cells"):
+        raise UserError(f"no plan in '{out}': start one with 'bench run --out {out} ...'")
+    jobs: dict[str, dict[str, Any]] = manifest.get("jobs", {})
+    slurm_ids = [j["job_id"] for j in jobs.values() if j.get("executor") == "slurm"]
+    try:
+        queue = squeue_states(slurm_ids)
+    except RuntimeError as err:
+        raise UserError(f"cannot ask SLURM about this plan's jobs: {err}") from None
+    states = []
+    for cell in manifest["cells"]:
+        label = cell["label"]
+        states.append(_state(out, label, cell, jobs.get(label, {}), queue))
+    return states
+
+
+def _state(
+    out: Path, label: str, cell: dict[str, Any], job: dict[str, Any], queue: dict[str, str]
+) -> CellState:
+    task, method, seed = cell["task"], cell["method"], int(cell["seed"])
+    path = record_path(out, task, method, seed)
+    record = load_record(path) if path.is_file() else None
+    current = record is not None and record.config_hash == cell["config_hash"]
+    job_id = str(job.get("job_id", ""))
+    if record is not None and current and record.ok:
+        run = record.config.get("run", {})
+        return CellState(label, "done", str(run.get("job_id", job_id)), "")
+    lock = cell_lock_path(out, Cell(task, method, seed))
+    if is_held(lock):
+        holder = read_holder(lock)
+        where = holder.get("host", "?")
+        return CellState(label, "running", str(holder.get("job_id", job_id)), f"on {where}")
+    state = queue.get(job_id, "")
+    if state in ACTIVE:
+        return CellState(label, "running", job_id, state.lower())
+    if state in QUEUED:
+        return CellState(label, "queued", job_id, state.lower())
+    if record is not None and current:
+        run = record.config.get("run", {})
+        log = run.get("log") or job.get("log") or str(path)
+        return CellState(label, "failed", str(run.get("job_id", job_id)), f"{record.reason}; {log}")
+    if job and _job_ended(job):
+        detail = f"job ended without a record; log {job.get('log', '-')}"
+        return CellState(label, "failed", job_id, detail)
+    return CellState(label, "pending", job_id, "")
+
+
+def _job_ended(job: dict[str, Any]) -> bool:
+    """Whether the job the cell was last given to is over (it is not in SLURM's queue,
+    or its local controller process is gone)."""
+    if job.get("executor") == "slurm":
+        return True  # neither queued nor running in squeue (checked by the caller)
+    if job.get("executor") == "local":
+        pid = str(job.get("job_id", ""))
+        return pid.isdigit() and not _alive(int(pid))
+    return False
+
+
+def summary(states: list[CellState]) -> dict[str, int]:
+    counts = {name: 0 for name in ("done", "running", "queued", "failed", "pending")}
+    for s in states:
+        counts[s.state] += 1
+    return counts

@@ -1,0 +1,126 @@
+"""Epoch checkpoints: a cell interrupted after any epoch (or during its evaluation) and run
+again by a fresh runner ends with exactly the record an uninterrupted run writes."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmark.checkpoint import EpochCheckpoint, checkpoint_path
+from benchmark.config import RunConfig
+from benchmark.jobs import record_cell
+from benchmark.plan import Cell
+from benchmark.progress import Advance
+from benchmark.records import load_record, record_path
+from benchmark.runner import CellRunner
+
+CPU = torch.device("cpu")
+
+
+class _Killed(BaseException):
+    """Stands for a kill: not an Exception, so the runner does not turn it into a record."""
+
+
+class _KillAfter:
+    """A reporter that 'kills' the run once `epochs` epochs of `stage` have finished (the
+    epoch's checkpoint is saved before progress is reported, as after a real kill)."""
+
+    def __init__(self, stage: str, epochs: int) -> None:
+        self.target, self.epochs, self.seen = stage, epochs, 0
+
+    @contextlib.contextmanager
+    def stage(self, label: str, total: int) -> Iterator[Advance]:
+        def advance(n: int) -> None:
+            if self.target in label:
+                self.seen += n
+                if self.seen >= self.epochs:
+                    raise _Killed
+
+        yield advance
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """One torch thread: on a shared 2-core machine it is several times faster here."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def longer(smoke: RunConfig) -> RunConfig:
+    return dataclasses.replace(smoke, distill=dataclasses.replace(smoke.distill, epochs=4))
+
+
+@pytest.mark.parametrize(
+    ("method", "stage", "after"),
+    [
+        ("crd", "distill", 2),
+        ("cmcd-cmd", "distill", 2),
+        ("l2", "distill", 1),
+        ("crd", "evaluate", 1),
+    ],
+)
+def test_resumed_cell_equals_uninterrupted(
+    method: str, stage: str, after: int, longer: RunConfig, cache_dir: Path, tmp_path: Path
+) -> None:
+    """crd (memory banks, sampler counter) and cmcd-cmd (queue) carry state across
+    epochs; killed after 2 of 4 epochs, or during evaluation, they resume to the same
+    metrics and losses, in a new runner whose global RNG has moved on."""
+    cell = Cell("sketch-cls", method, 0)
+    whole = CellRunner(longer, cache_dir, CPU, out=tmp_path / "whole").run(cell)
+    assert whole.ok, whole.reason
+
+    out = tmp_path / "killed"
+    with pytest.raises(_Killed):
+        CellRunner(longer, cache_dir, CPU, _KillAfter(stage, after), out=out).run(cell)
+    saved = checkpoint_path(out, cell.task, cell.method, cell.seed)
+    state = torch.load(saved, weights_only=True)  # the safe loader reads it
+    expected_epoch = after if stage == "distill" else longer.distill.epochs
+    assert state["epoch"] == expected_epoch
+    assert {"student", "method", "optimizer", "scheduler", "rng", "losses"} <= set(state)
+
+    torch.manual_seed(12345)  # a new process would not share this one's RNG state
+    resumed = CellRunner(longer, cache_dir, CPU, out=out).run(cell)
+    assert resumed.ok, resumed.reason
+    assert resumed.config["run"]["resumed_epoch"] == expected_epoch
+    assert resumed.metrics == whole.metrics
+    assert resumed.losses == whole.losses
+
+
+def test_checkpoint_of_other_settings_is_ignored(
+    longer: RunConfig, cache_dir: Path, tmp_path: Path
+) -> None:
+    cell = Cell("sketch-cls", "l2", 0)
+    with pytest.raises(_Killed):
+        CellRunner(longer, cache_dir, CPU, _KillAfter("distill", 1), out=tmp_path).run(cell)
+    other = dataclasses.replace(longer, distill=dataclasses.replace(longer.distill, lr=0.01))
+    record = CellRunner(other, cache_dir, CPU, out=tmp_path).run(cell)
+    assert record.ok and "resumed_epoch" not in record.config.get("run", {})
+
+    path = checkpoint_path(tmp_path, cell.task, cell.method, cell.seed)
+    path.write_bytes(b"half a file")  # unreadable: ignored with a warning, not a crash
+    assert EpochCheckpoint(path, "x").load() is None
+
+
+def test_record_cell_writes_once_and_removes_the_checkpoint(
+    longer: RunConfig, cache_dir: Path, tmp_path: Path
+) -> None:
+    cell = Cell("sketch-cls", "crd", 0)
+    with pytest.raises(_Killed):
+        CellRunner(longer, cache_dir, CPU, _KillAfter("distill", 3), out=tmp_path).run(cell)
+    runner = CellRunner(longer, cache_dir, CPU, out=tmp_path)
+    record = record_cell(runner, tmp_path, cell, {"executor": "test"})
+    assert record is not None and record.ok
+    assert record.config["run"] == {"executor": "test", "resumed_epoch": 3}
+    assert not list((tmp_path / "checkpoints").rglob("*.pt"))
+    on_disk = load_record(record_path(tmp_path, cell.task, cell.method, cell.seed))
+    assert on_disk is not None and on_disk.metrics == record.metrics
+    # Done cells are skipped, not recomputed.
+    assert record_cell(runner, tmp_path, cell, {"executor": "test"}) is None
