@@ -48,7 +48,7 @@ def cell_lock_path(out: Path, cell: Cell) -> Path:
 
 def now_iso() -> str:
     """The timestamp format of `Record.created`."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
 def finished(out: Path, cell: Cell, cfg: RunConfig, redo_before: str | None = None) -> bool:

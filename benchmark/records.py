@@ -42,8 +42,10 @@ class Record:
     git: str = "unknown"
     host: str = ""
     device: str = ""
+    # Microseconds, not seconds: `--force` redoes records created before its plan started,
+    # and a smoke cell can finish within the second a forced re-run starts.
     created: str = field(
-        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     )
     schema: int = SCHEMA_VERSION
 
