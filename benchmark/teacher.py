@@ -23,6 +23,7 @@ the labels (see `benchmark.pretrain`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -124,12 +125,85 @@ def _get_or_train(
     assert data.test.labels is not None
     tensors = (x_train, y_train, x_test, data.test.labels)
     key = _key(role, data, recipe_key(recipe), seed, flip, tensors)
-    args = (role, data, recipe, key, x_train, y_train, x_test, seed, cache_dir, device, progress)
-    if cache_dir is None:
-        return _load_or_train(*args, flip)
-    lock = cache_dir / f"{role}s" / f"{role}-{key}.lock"
-    with file_lock(lock, holder={"role": role, "task": data.name, "seed": seed}):
-        return _load_or_train(*args, flip)
+    weights = cache_dir / f"{role}s" / f"{role}-{key}.pt" if cache_dir else None
+    lock = (
+        file_lock(
+            weights.with_suffix(".lock"), holder={"role": role, "task": data.name, "seed": seed}
+        )
+        if weights is not None
+        else contextlib.nullcontext()
+    )
+    with lock:
+        torch.manual_seed(seed)
+        backbone = Backbone(recipe.backbone, in_chans=x_train.shape[1])
+        model = TaskModel(backbone, data.num_classes, data.kind).to(device)
+        meta = weights.with_suffix(".json") if weights else None
+        if weights is not None and meta is not None and weights.is_file() and meta.is_file():
+            model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+            model.eval()
+            info = json.loads(meta.read_text())
+            return Trained(model, key, False, info["seconds"], info["metrics"])
+
+        start = time.perf_counter()
+        _train(model, recipe, role, x_train, y_train, seed, flip, progress)
+        metrics = score(predict(model, x_test), data.test.labels, data.kind, data.num_classes)
+        seconds = time.perf_counter() - start
+        if weights is not None and meta is not None:
+            # Weights first, metadata last: the metadata file marks the entry complete.
+            save_tensors(weights, {k: v.cpu() for k, v in model.state_dict().items()})
+            write_json(
+                meta,
+                {
+                    "key": key,
+                    "task": data.name,
+                    "role": role,
+                    "seconds": seconds,
+                    "metrics": metrics,
+                    "recipe": dataclasses.asdict(recipe),
+                },
+            )
+            _log_training(weights.parent / "trained.jsonl", {"key": key, "task": data.name})
+        return Trained(model, key, True, seconds, metrics)
+
+
+def _train(
+    model: TaskModel,
+    recipe: TrainConfig,
+    role: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    seed: int,
+    flip: bool,
+    progress: Progress | None,
+) -> None:
+    """Supervised training, or SimCLR on the images then the head on frozen features."""
+    simclr = recipe.pretrain == "simclr"
+    if simclr:
+        simclr_pretrain(
+            model.backbone,
+            x,
+            epochs=recipe.epochs,
+            batch_size=recipe.batch_size,
+            lr=recipe.lr,
+            weight_decay=recipe.weight_decay,
+            temperature=recipe.simclr_temperature,
+            seed=seed,
+            progress=progress,
+        )
+    fit(
+        model,
+        x,
+        y,
+        epochs=recipe.head_epochs if simclr else recipe.epochs,
+        batch_size=recipe.batch_size,
+        lr=recipe.lr,
+        weight_decay=recipe.weight_decay,
+        seed=seed,
+        stream=f"{role}-head" if simclr else role,
+        flip=flip,
+        progress=progress,
+        frozen=model.backbone if simclr else None,
+    )
 
 
 def _log_training(log: Path, entry: dict[str, Any]) -> None:
@@ -142,90 +216,6 @@ def _log_training(log: Path, entry: dict[str, Any]) -> None:
         os.write(fd, line.encode())
     finally:
         os.close(fd)
-
-
-def _load_or_train(
-    role: str,
-    data: TaskData,
-    recipe: TrainConfig,
-    key: str,
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    x_test: torch.Tensor,
-    seed: int,
-    cache_dir: Path | None,
-    device: torch.device,
-    progress: Progress | None,
-    flip: bool,
-) -> Trained:
-    assert data.test.labels is not None
-    torch.manual_seed(seed)
-    backbone = Backbone(recipe.backbone, in_chans=x_train.shape[1])
-    model = TaskModel(backbone, data.num_classes, data.kind).to(device)
-    weights = cache_dir / f"{role}s" / f"{role}-{key}.pt" if cache_dir else None
-    meta = weights.with_suffix(".json") if weights else None
-    if weights is not None and meta is not None and weights.is_file() and meta.is_file():
-        model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
-        model.eval()
-        info = json.loads(meta.read_text())
-        return Trained(model, key, False, info["seconds"], info["metrics"])
-
-    start = time.perf_counter()
-    train: dict[str, Any] = dict(
-        batch_size=recipe.batch_size, lr=recipe.lr, weight_decay=recipe.weight_decay
-    )
-    if recipe.pretrain == "simclr":
-        simclr_pretrain(
-            backbone,
-            x_train,
-            epochs=recipe.epochs,
-            temperature=recipe.simclr_temperature,
-            seed=seed,
-            progress=progress,
-            **train,
-        )
-        fit(
-            model,
-            x_train,
-            y_train,
-            epochs=recipe.head_epochs,
-            seed=seed,
-            stream=f"{role}-head",
-            flip=flip,
-            progress=progress,
-            frozen=backbone,
-            **train,
-        )
-    else:
-        fit(
-            model,
-            x_train,
-            y_train,
-            epochs=recipe.epochs,
-            seed=seed,
-            stream=role,
-            flip=flip,
-            progress=progress,
-            **train,
-        )
-    metrics = score(predict(model, x_test), data.test.labels, data.kind, data.num_classes)
-    seconds = time.perf_counter() - start
-    if weights is not None and meta is not None:
-        # Weights first, metadata last: the metadata file is what marks the entry complete.
-        save_tensors(weights, {k: v.cpu() for k, v in model.state_dict().items()})
-        write_json(
-            meta,
-            {
-                "key": key,
-                "task": data.name,
-                "role": role,
-                "seconds": seconds,
-                "metrics": metrics,
-                "recipe": dataclasses.asdict(recipe),
-            },
-        )
-        _log_training(weights.parent / "trained.jsonl", {"key": key, "task": data.name})
-    return Trained(model, key, True, seconds, metrics)
 
 
 def get_teacher(

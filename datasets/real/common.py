@@ -269,7 +269,7 @@ def log_mel(
     is the embedded world's (torchaudio MelSpectrogram, power 2, Slaney mel) with a window
     of about 32 ms, widened when there are more mel bands than frequency bins can fill.
     """
-    import torchaudio
+    from benchmark.datasets.world.audio import mel_transform  # torchaudio: imported on use
 
     length = max(2 * frames, round(seconds * sample_rate))
     n_fft = 2 ** math.ceil(math.log2(0.032 * sample_rate))
@@ -281,18 +281,7 @@ def log_mel(
         clip = torch.from_numpy(np.ascontiguousarray(wave[:length], dtype=np.float32))
         rms = clip.pow(2).mean().sqrt().clamp_min(1e-8)
         batch[i, : len(clip)] = clip / rms
-    mel = torchaudio.transforms.MelSpectrogram(
-        sample_rate=sample_rate,
-        n_fft=n_fft,
-        hop_length=hop,
-        f_min=30.0,
-        f_max=sample_rate / 2,
-        n_mels=n_mels,
-        power=2.0,
-        center=True,
-        norm="slaney",
-        mel_scale="slaney",
-    )(batch)
+    mel = mel_transform(n_mels, hop, sample_rate, n_fft)(batch)
     return torch.log(mel[:, :, :frames] + 1e-6)[:, None].contiguous()
 
 

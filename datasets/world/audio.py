@@ -65,15 +65,17 @@ def n_fft_for(n_mels: int) -> int:
 
 
 @functools.lru_cache(maxsize=8)
-def mel_transform(n_mels: int, hop: int) -> torchaudio.transforms.MelSpectrogram:
-    """The feature definition: a standard torchaudio mel spectrogram (power 2, Slaney mel)."""
-    n_fft = n_fft_for(n_mels)
+def mel_transform(
+    n_mels: int, hop: int, sample_rate: int = SAMPLE_RATE, n_fft: int | None = None
+) -> torchaudio.transforms.MelSpectrogram:
+    """The feature definition, shared with the real-audio adapters: a standard torchaudio
+    mel spectrogram (power 2, Slaney mel, 30 Hz to Nyquist)."""
     return torchaudio.transforms.MelSpectrogram(
-        sample_rate=SAMPLE_RATE,
-        n_fft=n_fft,
+        sample_rate=sample_rate,
+        n_fft=n_fft or n_fft_for(n_mels),
         hop_length=hop,
         f_min=30.0,
-        f_max=SAMPLE_RATE / 2,
+        f_max=sample_rate / 2,
         n_mels=n_mels,
         power=2.0,
         center=True,
