@@ -20,7 +20,7 @@ from benchmark.errors import UserError, did_you_mean
 from benchmark.params import annotation_kind, coerce
 
 # Bump when the protocol changes what a cell computes, so old records stop matching.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: channels-last convolutions (benchmark.backbones)
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """The distillation loop: one loop for every method, labels never in sight.
 
-The teacher is frozen, so its outputs on the paired set are computed once per cell and
-sliced per batch; a method cannot tell them from a live forward, and every method pays
-the same (small) price for them.
+The teacher is frozen, so its outputs on the paired set are computed once per teacher
+(`benchmark.teacher_outputs`, cached with it) and sliced per batch here; a method cannot
+tell them from a live forward, and no method pays for teacher forwards.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from benchmark.backbones import Backbone, TaskModel
+from benchmark.backbones import Backbone
 from benchmark.checkpoint import EpochCheckpoint, restore_rng, rng_state
 from benchmark.config import DistillConfig
 from benchmark.method import Batch, Method, Outputs
@@ -22,29 +22,13 @@ from benchmark.training import Progress, batches, seeded, sgd_cosine, steps_per_
 log = logging.getLogger(__name__)
 
 
-@torch.no_grad()
-def teacher_outputs(
-    teacher: TaskModel, x: Tensor, *, keep_maps: bool, batch_size: int = 256
-) -> Outputs:
-    """The frozen teacher's outputs on all of `x`, kept on x's device."""
-    teacher.eval()
-    device = next(teacher.parameters()).device
-    parts = [teacher(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
-    logits = [p.logits for p in parts if p.logits is not None]
-    levels = zip(*(p.feature_maps for p in parts), strict=True) if keep_maps else []
+def take(outputs: Outputs, index: Tensor, device: torch.device) -> Outputs:
+    """The rows of precomputed (CPU, possibly memory-mapped) outputs for one batch of pair
+    indices, on the training device."""
     return Outputs(
-        embedding=torch.cat([p.embedding for p in parts]),
-        feature_maps=[torch.cat(level) for level in levels],
-        logits=torch.cat(logits) if logits else None,
-    )
-
-
-def take(outputs: Outputs, index: Tensor) -> Outputs:
-    """The rows of precomputed outputs for one batch of pair indices."""
-    return Outputs(
-        embedding=outputs.embedding[index],
-        feature_maps=[m[index] for m in outputs.feature_maps],
-        logits=None if outputs.logits is None else outputs.logits[index],
+        embedding=outputs.embedding[index].to(device),
+        feature_maps=[m[index].to(device) for m in outputs.feature_maps],
+        logits=None if outputs.logits is None else outputs.logits[index].to(device),
     )
 
 
@@ -91,9 +75,8 @@ def distill(
         sums: dict[str, float] = {}
         count = 0
         for idx in batches(len(target), cfg.batch_size, gen):
-            terms = method.losses(
-                student(target[idx].to(device)), take(teacher, idx), Batch(index=idx.to(device))
-            )
+            student_out = student(target[idx].to(device))
+            terms = method.losses(student_out, take(teacher, idx, device), Batch(idx.to(device)))
             total = torch.stack(list(terms.values())).sum()
             for name, value in terms.items():
                 v = value.item()

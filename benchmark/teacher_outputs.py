@@ -1,0 +1,114 @@
+"""The frozen teacher's outputs on the paired set, computed once and cached with the teacher.
+
+Reference codebases of the field (RepDistiller, MST-Distill, C2KD) run the teacher forward
+on every step of every epoch, for every method. Here the teacher is frozen in eval mode and
+the methods see the un-augmented source view, so its outputs on the paired set are a pure
+function of (teacher weights, paired source tensor): they are computed once per (task,
+teacher, seed), stored next to the teacher in the cache, and every method of that teacher
+slices them per batch. A method cannot tell them from a live forward: they are the same
+numbers, bit for bit (tests/test_teacher_outputs.py).
+
+What is stored, in fp32 (the bit-for-bit promise rules out fp16):
+- `outputs-<key>.pt`: the pooled embedding [N, D] and the logits ([N, K], or [N, K, H, W]
+  for segmentation);
+- `maps-<key>.pt`: every backbone stage's feature map, written only once a method that
+  reads maps (`Method.uses_feature_maps`) asks for them. At the quick profile's sizes this
+  is 1000 × (the test_resnet stages at 32×32) ≈ 12 MB; at the paper profile's sizes
+  (resnet18, 64×64, 10,000 pairs) it would be ≈ 3.8 GB, which is why files are opened
+  memory-mapped: a batch reads only its own rows from disk, and the process does not hold
+  the whole tensor in RAM.
+
+The key is a hash of the teacher's cache key, the paired inputs' content digest, the torch
+thread count and the device type: thread count and device change floating-point results in
+the last bits, and a cell must compute the same numbers whichever executor runs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from benchmark.backbones import TaskModel
+from benchmark.config import config_hash
+from benchmark.locks import file_lock
+from benchmark.method import Outputs
+from benchmark.storage import save_tensors
+from benchmark.teacher import Trained, digest
+
+FORMAT = 1
+
+
+@torch.no_grad()
+def teacher_outputs(
+    teacher: TaskModel, x: Tensor, *, keep_maps: bool, batch_size: int = 256
+) -> Outputs:
+    """A live forward of the frozen teacher over all of `x`, batch by batch, on CPU."""
+    teacher.eval()
+    device = next(teacher.parameters()).device
+    parts = [teacher(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+    logits = [p.logits.cpu() for p in parts if p.logits is not None]
+    levels = zip(*(p.feature_maps for p in parts), strict=True) if keep_maps else []
+    return Outputs(
+        embedding=torch.cat([p.embedding.cpu() for p in parts]),
+        feature_maps=[torch.cat([m.cpu() for m in level]).contiguous() for level in levels],
+        logits=torch.cat(logits) if logits else None,
+    )
+
+
+def outputs_key(teacher_key: str, x: Tensor, device: torch.device) -> str:
+    return config_hash(
+        {
+            "format": FORMAT,
+            "teacher": teacher_key,
+            "inputs": digest(x),
+            "threads": torch.get_num_threads(),
+            "device": device.type,
+        }
+    )
+
+
+def cached_teacher_outputs(
+    teacher: Trained, x: Tensor, *, keep_maps: bool, cache_dir: Path | None
+) -> Outputs:
+    """The teacher's outputs on `x` from the cache, computing and storing them if absent.
+
+    Without a cache folder this is a live forward. Concurrent jobs of one teacher compute
+    the entry once: the first holds the entry's lock while the others wait, then load.
+    """
+    if cache_dir is None:
+        return teacher_outputs(teacher.model, x, keep_maps=keep_maps)
+    device = next(teacher.model.parameters()).device
+    key = outputs_key(teacher.key, x, device)
+    folder = cache_dir / "teachers" / "outputs"
+    base, maps = folder / f"outputs-{key}.pt", folder / f"maps-{key}.pt"
+    if not _complete(base, maps, keep_maps):
+        with file_lock(folder / f"outputs-{key}.lock"):
+            if not _complete(base, maps, keep_maps):
+                live = teacher_outputs(teacher.model, x, keep_maps=keep_maps)
+                if keep_maps:
+                    save_tensors(maps, {"feature_maps": live.feature_maps})
+                # The base file last: a reader that finds it finds what it depends on.
+                if not base.is_file():
+                    save_tensors(base, {"embedding": live.embedding, "logits": live.logits})
+                return live
+    stored = torch.load(base, map_location="cpu", weights_only=True, mmap=True)
+    feature_maps = (
+        torch.load(maps, map_location="cpu", weights_only=True, mmap=True)["feature_maps"]
+        if keep_maps
+        else []
+    )
+    return Outputs(
+        embedding=stored["embedding"], feature_maps=feature_maps, logits=stored["logits"]
+    )
+
+
+def _complete(base: Path, maps: Path, keep_maps: bool) -> bool:
+    return base.is_file() and (maps.is_file() or not keep_maps)
+
+
+def cache_size(cache_dir: Path) -> int:
+    """Bytes of cached teacher outputs (for `bench perf`)."""
+    folder = cache_dir / "teachers" / "outputs"
+    return sum(p.stat().st_size for p in folder.glob("*.pt")) if folder.is_dir() else 0
