@@ -205,3 +205,18 @@ def test_timeout_and_preemption_requeue_and_resume(
     record = _record(tmp_path, cell)
     assert record.config["run"]["resumed_epoch"] >= 1
     assert record.metrics == whole.metrics and record.losses == whole.losses
+
+
+def test_threads_per_executor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inline uses every core; local workers split them; --threads always wins."""
+    from benchmark.executor_settings import ExecutorSettings
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert ExecutorSettings("inline").resolved_threads() == 4
+    local = ExecutorSettings("local")
+    assert (local.resolved_threads(), local.resolved_workers()) == (1, 4)
+    two = ExecutorSettings("local", workers=2)
+    assert (two.resolved_threads(), two.resolved_workers()) == (2, 2)
+    assert ExecutorSettings("local", threads=3).resolved_workers() == 1
+    assert ExecutorSettings("slurm").resolved_threads() == 4
+    assert ExecutorSettings("inline", threads=1).resolved_threads() == 1
