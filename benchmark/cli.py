@@ -60,6 +60,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run methods × tasks × seeds and write the leaderboard")
+    _run_args(run)
+    sweep = sub.add_parser(
+        "sweep", help="one run per value of a knob, and OUT/sweeps/KNOB/sweep.csv"
+    )
+    _run_args(sweep)
+    sweep.add_argument(
+        "--knob",
+        required=True,
+        metavar="KEY=V1,V2,...",
+        help="e.g. world.sketch_abstraction=0,0.25,0.5,0.75,1",
+    )
+    plot = sub.add_parser("plot", help="PNG and SVG figures from records (needs xmd-bench[plot])")
+    plot.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+    plot.add_argument(
+        "--sweep",
+        type=Path,
+        action="append",
+        default=[],
+        help="a sweep folder OUT/sweeps/KNOB (default: every one under OUT)",
+    )
+    plot.add_argument("--figures", type=Path, default=None, help="default OUT/figures")
+    _other_commands(sub)
+    return parser
+
+
+def _run_args(run: argparse.ArgumentParser) -> None:
+    """The arguments of `bench run`, which `bench sweep` shares."""
     run.add_argument("--methods", default="all", help="'all' or comma-separated names")
     run.add_argument("--tasks", default="all", help="'all' or comma-separated names")
     run.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
@@ -86,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(run)
 
+
+def _other_commands(sub) -> None:  # argparse's subparsers action has no public type
     lst = sub.add_parser("list", help="list registered methods, tasks or backbones")
     lst.add_argument("what", choices=["methods", "tasks", "backbones"])
     lst.add_argument("-v", "--verbose", action="store_true", help="show parameters")
@@ -110,7 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--data-root", type=Path, default=None, help="folder holding real datasets ($XMD_DATA)"
     )
-    return parser
 
 
 def _resolve_config(args: argparse.Namespace):  # -> RunConfig
@@ -240,6 +268,20 @@ def _summary(console: Console, records: list) -> None:
     console.print(table)
 
 
+def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
+    from benchmark.sweep import run_sweep
+
+    return run_sweep(args, console, cmd_run)
+
+
+def cmd_plot(args: argparse.Namespace, console: Console) -> int:
+    from benchmark.plots import plot_command
+
+    for path in plot_command(args.out, args.sweep, args.figures):
+        console.print(str(path), highlight=False)
+    return 0
+
+
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     if args.what == "methods":
         from benchmark.method import load_methods
@@ -353,6 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         command = {
             "run": cmd_run,
+            "sweep": cmd_sweep,
+            "plot": cmd_plot,
             "list": cmd_list,
             "leaderboard": cmd_leaderboard,
             "validate": cmd_validate,

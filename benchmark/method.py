@@ -95,6 +95,16 @@ class Method(nn.Module):
         """Named scalar loss terms for one batch of pairs; the runner sums them."""
         raise NotImplementedError
 
+    def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor] | None:
+        """(student rows, teacher rows) in the space where this method pulls the two sides
+        together, both [B, D] of one width D, for the modality-gap estimates
+        (`benchmark.gaps`). Called after distillation on held-out pairs, in eval mode and
+        without gradients. The default None means "no such space": the gap is then
+        measured through a linear map from student to teacher embedding fitted on half of
+        the held-out pairs. Methods with projection heads or regressors return their
+        outputs, so the gap is measured where the method itself measures distance."""
+        return None
+
 
 METHODS: Registry[type[Method]] = Registry("method")
 

@@ -31,8 +31,9 @@ from benchmark.backbones import Backbone
 from benchmark.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
 from benchmark.config import RunConfig, config_hash
 from benchmark.datasets.tasks import TaskData, get_task
-from benchmark.distill import distill
+from benchmark.distill import distill, teacher_outputs
 from benchmark.evaluate import evaluate
+from benchmark.gaps import gap_metrics, input_gap
 from benchmark.locks import file_lock
 from benchmark.method import Context, create_method
 from benchmark.plan import Cell, cell_config, method_params
@@ -40,7 +41,6 @@ from benchmark.progress import NullReporter, Reporter
 from benchmark.provenance import git_commit, host, versions
 from benchmark.records import REFERENCE, Record
 from benchmark.teacher import Trained, get_all_labels_reference, get_teacher, reference_recipe
-from benchmark.teacher_outputs import cached_teacher_outputs
 from benchmark.training import seeded
 
 
@@ -69,6 +69,7 @@ class CellRunner:
         self.reporter: Reporter = reporter or NullReporter()
         self._data: tuple[tuple[str, int], TaskData] | None = None
         self._teacher: tuple[tuple[str, int], Trained] | None = None
+        self._input_gap: tuple[tuple[str, int], dict[str, float]] | None = None
 
     def data(self, task: str, seed: int) -> TaskData:
         if self._data is None or self._data[0] != (task, seed):
@@ -95,6 +96,12 @@ class CellRunner:
                 trained = get_teacher(data, self.cfg, seed, self.cache_dir, self.device, adv)
             self._teacher = ((data.name, seed), trained)
         return self._teacher[1]
+
+    def input_gap(self, data: TaskData, teacher: Trained, seed: int) -> dict[str, float]:
+        """The task's method-independent `input_gap_*`, once per (task, seed)."""
+        if self._input_gap is None or self._input_gap[0] != (data.name, seed):
+            self._input_gap = ((data.name, seed), input_gap(teacher.model, data, seed))
+        return self._input_gap[1]
 
     def run(self, cell: Cell) -> Record:
         config = cell_config(cell, self.cfg)
@@ -148,6 +155,9 @@ class CellRunner:
         record.seconds["reference"] = ref.seconds if ref.trained_now else 0.0
         record.metrics = {f"teacher_{k}": v for k, v in teacher.metrics.items()}
         record.metrics.update({f"all_labels_{k}": v for k, v in ref.metrics.items()})
+        clock = time.perf_counter()
+        record.metrics.update(self.input_gap(data, teacher, cell.seed))
+        record.seconds["gap"] = time.perf_counter() - clock
 
     def _method(self, cell: Cell, record: Record) -> None:
         cfg, clock = self.cfg, time.perf_counter()
@@ -181,8 +191,8 @@ class CellRunner:
         if method.distills:
             paired = data.paired
             assert paired.source is not None and paired.target is not None
-            t_out = cached_teacher_outputs(
-                teacher, paired.source, keep_maps=method.uses_feature_maps, cache_dir=self.cache_dir
+            t_out = teacher_outputs(
+                teacher.model, paired.source, keep_maps=method.uses_feature_maps
             )
             ckpt = None
             if self.out is not None:
@@ -200,3 +210,10 @@ class CellRunner:
         with self.reporter.stage(f"{cell.label} evaluate", cfg.eval.finetune_epochs) as adv:
             record.metrics = evaluate(student, data, cfg.eval, cell.seed, adv)
         record.seconds["evaluate"] = time.perf_counter() - clock
+
+        # After evaluation, which leaves the student untouched (it fine-tunes a copy), so
+        # measuring the gap cannot change any metric.
+        clock = time.perf_counter()
+        record.metrics.update(gap_metrics(student, method, teacher.model, data, cell.seed))
+        record.metrics.update(self.input_gap(data, teacher, cell.seed))
+        record.seconds["gap"] = time.perf_counter() - clock

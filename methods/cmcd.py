@@ -109,6 +109,11 @@ class CMC(Method):
         z_s, z_t = self.embed(student, teacher)
         return {"cmc": self.weight * cmc_loss(z_s, z_t, self.scale())}
 
+    def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor]:
+        """The shared projection space of the InfoNCE (both projectors, normalised): the
+        representation space CMCD's bound speaks of."""
+        return self.embed(student, teacher)
+
 
 @register_method("cmcd-cmd")
 class CMD(Method):
@@ -146,3 +151,9 @@ class CMD(Method):
         )
         self.enqueue(z_t)
         return {"cmd": self.weight * loss}
+
+    def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor]:
+        """The student's projection against the teacher's own normalised embedding, where
+        the similarity distributions are compared."""
+        z_s = F.normalize(self.proj_s(student.embedding), dim=1)
+        return z_s, F.normalize(teacher.embedding, dim=1)

@@ -152,3 +152,7 @@ class CRD(Method):
         )
         loss_s, loss_t = self.contrast(v_s, v_t, batch.index, contrast_index)
         return {"crd_s": self.weight * loss_s, "crd_t": self.weight * loss_t}
+
+    def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor]:
+        """Both normalised embed heads: the contrast space the NCE scores live in."""
+        return self.embed_s(student.embedding), self.embed_t(teacher.embedding)

@@ -61,3 +61,17 @@ class KD(Method):
         else:
             logits = self.head(student.embedding)
         return {"kd": self.weight * kd_loss(logits, teacher.logits, self.temperature)}
+
+    def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor] | None:
+        """Logits, temperature-scaled (z / T, the softmax inputs KD compares): kd aligns
+        nothing else. Dense logits are averaged over pixels, one row per image, like
+        every other method's pooled embeddings on segmentation."""
+        if teacher.logits is None:
+            return None
+        if self.dense:
+            logits = self.head(student.feature_maps, size=tuple(teacher.logits.shape[-2:]))
+            return (
+                logits.mean(dim=(2, 3)) / self.temperature,
+                teacher.logits.mean(dim=(2, 3)) / self.temperature,
+            )
+        return self.head(student.embedding) / self.temperature, teacher.logits / self.temperature

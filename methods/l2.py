@@ -56,3 +56,11 @@ class L2(Method):
         if s.shape[-2:] != t.shape[-2:]:
             s = F.interpolate(s, size=t.shape[-2:], mode="bilinear", align_corners=False)
         return {"l2": self.weight * F.mse_loss(s, t)}
+
+    def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor]:
+        """The regressor's output against the teacher's matched stage, spatially averaged
+        (the regressor is linear per pixel, so this is the regressed pooled map)."""
+        if self.pooled:
+            return self.regressor(student.embedding), teacher.embedding
+        s = self.regressor(student.feature_maps[self.stage])
+        return s.mean(dim=(2, 3)), teacher.feature_maps[self.stage].mean(dim=(2, 3))

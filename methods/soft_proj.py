@@ -179,3 +179,14 @@ class SoftProj(Method):
                 logits, teacher.logits, w, self.temperature, self.classifier_margin
             )
         return terms
+
+    def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor] | None:
+        """The feature level's space (the student's embedding against the projected
+        teacher embedding g(f_t)); without it, for classification, the adapter's space
+        a(f_s) against f_t, where the teacher's classifier reads both. A dense classifier
+        level alone aligns per-pixel maps only: None, so the gap uses the fitted map."""
+        if self.feature:
+            return student.embedding, self.project(teacher.embedding)
+        if not self.dense:
+            return self.adapt(student.embedding), teacher.embedding
+        return None

@@ -39,7 +39,11 @@ def test_every_method_on_every_task(
     assert record.ok, record.reason
     assert record.metrics, "a cell must produce metrics"
     for name, value in record.metrics.items():
-        assert math.isfinite(value) and 0.0 <= value <= 1.0, (name, value)
+        top = 2.0 if name.endswith("_pair") else 1.0  # cosine distance lies in [0, 2]
+        assert math.isfinite(value) and 0.0 <= value <= top, (name, value)
+    gaps = {"gap_tv", "gap_tv_lo", "gap_tv_hi", "gap_cka", "gap_pair", "input_gap_tv"}
+    assert gaps <= set(record.metrics), "every ok record carries the gap estimates"
+    assert record.metrics["gap_tv_lo"] <= record.metrics["gap_tv"] <= record.metrics["gap_tv_hi"]
     prefix = "acc" if task.endswith("-cls") else "miou"
     assert {f"probe_{prefix}", f"finetune_{prefix}"} <= set(record.metrics)
     assert all(math.isfinite(v) for v in record.losses.values())
@@ -59,6 +63,8 @@ def test_teacher_trained_once_and_shared_by_methods(smoke: RunConfig, tmp_path: 
     runner = CellRunner(smoke, tmp_path, CPU)
     records = [runner.run(c) for c in expand(["audio-cls"], ["scratch", "l2"], [0])]
     assert [r.method for r in records] == [REFERENCE, "scratch", "l2"]
+    assert {"input_gap_tv", "input_gap_cka", "input_gap_pair"} <= set(records[0].metrics)
+    assert records[0].metrics["input_gap_tv"] == records[2].metrics["input_gap_tv"]
     assert records[0].teacher["trained_now"] is True
     keys = {r.teacher["key"] for r in records}
     assert len(keys) == 1

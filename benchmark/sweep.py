@@ -1,0 +1,164 @@
+"""`bench sweep`: one `bench run` per value of one knob, and a tidy table of them all.
+
+The point is the modality-gap question (`benchmark.gaps`): widen the gap with a world
+knob, and see whether each method's target error follows the measured gap. A sweep is
+nothing but ordinary runs, so it inherits everything a run has (every executor, resume,
+`--force`, `bench status`, the leaderboard) by calling the same code:
+
+    OUT/sweeps/<knob>/<value>/            a complete `bench run` output folder
+    OUT/sweeps/<knob>/<value>/runs/...    its records
+    OUT/sweeps/<knob>/sweep.csv           one row per record of every value
+
+`<knob>` is the full setting name (`world.sketch_abstraction`); `<value>` is the value
+as typed. Values run one after the other; within a value the executor decides. On the
+embedded world the continuous knobs only change how the same random draws are used, so
+the values of a sweep show the same scenes and the teacher (keyed by its RGB data) is
+trained once per seed and shared by every value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from rich.console import Console
+
+from benchmark.config import RunConfig
+from benchmark.datasets.world import WorldConfig
+from benchmark.errors import UserError, did_you_mean
+from benchmark.method import list_methods
+from benchmark.records import read_records, records_frame
+from benchmark.storage import write_text
+
+SWEEPS = "sweeps"
+TABLE = "sweep.csv"
+
+RunCommand = Callable[[argparse.Namespace, Console], int]
+
+
+def canonical_knob(key: str) -> str:
+    """`section.key` as `--set` spells it; `sketch.abstraction` (modality.rest) is a
+    friendly alias of the world knob `world.sketch_abstraction` when that knob exists."""
+    parts = key.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise UserError(
+            f"--knob '{key}' must look like section.key=v1,v2,... "
+            "(e.g. world.sketch_abstraction=0,0.5,1)"
+        )
+    world = {f.name for f in dataclasses.fields(WorldConfig)}
+    alias = f"{parts[0]}_{parts[1]}"
+    if parts[0] != "world" and alias in world:
+        return f"world.{alias}"
+    sections = {f.name for f in dataclasses.fields(RunConfig)} - {"profile"}
+    if parts[0] not in sections and parts[0] not in list_methods():
+        knobs = [f"world.{name}" for name in world]
+        raise UserError(f"unknown knob '{key}': {did_you_mean(key, knobs)}")
+    return ".".join(parts)
+
+
+def parse_knob(text: str) -> tuple[str, list[str]]:
+    """`key=v1,v2,...` → (canonical key, the values as typed, in order, no repeats)."""
+    key, sep, raw = text.partition("=")
+    values = [v.strip() for v in raw.split(",")]
+    if not sep or not all(values):
+        raise UserError(f"--knob '{text}' must look like section.key=v1,v2,... with no empty value")
+    if len(set(values)) != len(values):
+        raise UserError(f"--knob '{text}' repeats a value")
+    return canonical_knob(key), values
+
+
+def sweep_dir(out: Path, knob: str) -> Path:
+    return out / SWEEPS / knob
+
+
+def value_dir(out: Path, knob: str, value: str) -> Path:
+    return sweep_dir(out, knob) / value
+
+
+def _value_args(args: argparse.Namespace, knob: str, value: str) -> argparse.Namespace:
+    """The `bench run` arguments of one point: the user's settings, then the knob (last,
+    so it wins), written to the point's own folder."""
+    point = copy.copy(args)
+    point.sets = [*args.sets, f"{knob}={value}"]
+    point.out = value_dir(args.out, knob, value)
+    return point
+
+
+def check(args: argparse.Namespace, knob: str, values: list[str]) -> None:
+    """Resolve every point's config before any runs, so a bad knob or value stops the
+    sweep with one line before anything is written."""
+    from benchmark.cli import _resolve_config, default_data_root
+    from benchmark.datasets.real import resolve_tasks
+    from benchmark.datasets.tasks import get_task, world_config
+
+    tasks, _ = resolve_tasks(args.tasks, args.data_root or default_data_root())
+    for value in values:
+        cfg = _resolve_config(_value_args(args, knob, value))
+        for task in tasks:
+            world_config(get_task(task), cfg.data, cfg.world)
+
+
+def run_sweep(args: argparse.Namespace, console: Console, run: RunCommand) -> int:
+    """Run every point with `run` (the `bench run` command), then write the table.
+    Returns the worst exit code of the points (1 when any cell failed)."""
+    knob, values = parse_knob(args.knob)
+    check(args, knob, values)
+    worst = 0
+    for i, value in enumerate(values, 1):
+        console.print(f"[bold]bench sweep[/] · {knob} = {value} ({i}/{len(values)})")
+        worst = max(worst, run(_value_args(args, knob, value), console))
+    table = write_table(sweep_dir(args.out, knob))
+    console.print(f"sweep table: {table}")
+    return worst
+
+
+def value_of(text: str) -> float | str:
+    """A point's folder name as the knob's value (numbers as numbers, for plotting)."""
+    loaded = yaml.safe_load(text)
+    if isinstance(loaded, bool) or not isinstance(loaded, int | float):
+        return text
+    return float(loaded)
+
+
+def sweep_frame(folder: Path) -> pd.DataFrame:
+    """Every record of a sweep folder, one row each, with `knob` and `value` first."""
+    knob = folder.name
+    frames = []
+    points = sorted(p for p in folder.iterdir() if (p / "runs").is_dir()) if folder.is_dir() else []
+    for point in points:
+        frame = records_frame(read_records(point))
+        if len(frame):
+            frame.insert(0, "value", value_of(point.name))
+            frame.insert(0, "knob", knob)
+            frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["knob", "value", "task", "method", "seed", "status"])
+    table = pd.concat(frames, ignore_index=True)
+    order = table["value"].map(lambda v: (0, v, "") if isinstance(v, float) else (1, 0.0, v))
+    table = table.assign(_order=order).sort_values(["_order", "task", "method", "seed"])
+    table = table.drop(columns="_order").reset_index(drop=True)
+    # Identity first, then scores, then the gap estimates, each group alphabetical.
+    ident = ["knob", "value", *records_frame([]).columns]
+    rest = sorted(c for c in table.columns if c not in ident)
+    scores = [c for c in rest if "gap" not in c]
+    return table[
+        [c for c in ident if c in table.columns] + scores + [c for c in rest if "gap" in c]
+    ]
+
+
+def write_table(folder: Path) -> Path:
+    """`sweep.csv` in the sweep folder, regenerated from the records every time."""
+    path = folder / TABLE
+    write_text(path, sweep_frame(folder).to_csv(index=False))
+    return path
+
+
+def find_sweeps(out: Path) -> list[Path]:
+    """The sweep folders under an output folder (`OUT/sweeps/<knob>`)."""
+    root = out / SWEEPS
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
