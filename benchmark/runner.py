@@ -31,7 +31,7 @@ from benchmark.backbones import Backbone
 from benchmark.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
 from benchmark.config import RunConfig, config_hash
 from benchmark.datasets.tasks import TaskData, get_task
-from benchmark.distill import distill, teacher_outputs
+from benchmark.distill import distill
 from benchmark.evaluate import evaluate
 from benchmark.gaps import gap_metrics, input_gap
 from benchmark.locks import file_lock
@@ -41,6 +41,7 @@ from benchmark.progress import NullReporter, Reporter
 from benchmark.provenance import git_commit, host, versions
 from benchmark.records import REFERENCE, Record
 from benchmark.teacher import Trained, get_all_labels_reference, get_teacher, reference_recipe
+from benchmark.teacher_outputs import cached_teacher_outputs
 from benchmark.training import seeded
 
 
@@ -191,8 +192,8 @@ class CellRunner:
         if method.distills:
             paired = data.paired
             assert paired.source is not None and paired.target is not None
-            t_out = teacher_outputs(
-                teacher.model, paired.source, keep_maps=method.uses_feature_maps
+            t_out = cached_teacher_outputs(
+                teacher, paired.source, keep_maps=method.uses_feature_maps, cache_dir=self.cache_dir
             )
             ckpt = None
             if self.out is not None:
