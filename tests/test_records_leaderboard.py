@@ -107,7 +107,8 @@ def test_render_shows_references_ranks_failures_and_provenance(tmp_path: Path) -
     text = render(records, "out/runs")
     assert "Teacher on the source modality: 90.0" in text
     assert "all target labels: 80.0" in text
-    assert "| 1 | l2 | 50.0 | +10.0 | 40.0 | 1 |" in text
+    assert "| 1 | l2 | 50.0 | +10.0 | +10.0 (scratch) | 40.0 | — | — | 1 |" in text
+    assert "paired t test" in text
     assert "| a | crd | 0 | FloatingPointError: loss is nan |" in text
     assert "| a (acc) | 90.0 | 40.0 | 80.0 | +40.0 |" in text  # the headroom row
     assert "Profile: quick · commit: abc" in text
