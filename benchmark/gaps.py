@@ -19,6 +19,9 @@ method has no such space):
   to rotation and isotropic scale, 0 for unrelated ones. A similarity, not a distance.
 - `gap_pair` — the mean cosine distance 1 − cos(s_i, t_i) over pairs, in [0, 2].
 
+`gap_map_*` are the same three always through the fitted map, in the teacher's embedding
+space: the one space every method shares, since each method's own space differs.
+
 The pairs are split once, by a seeded permutation, into half A (fits the optional linear
 map and the classifier) and half B (every reported number), so no estimate is scored on
 data it was fitted to.
