@@ -5,10 +5,11 @@ Two kinds of figure:
   mean over seeds with its 95% t interval, the teacher and the all-labels ceiling as
   reference lines;
 - per task of a sweep (`sweep-<knob>-<task>`): target error (1 − the fine-tune score)
-  against the knob value, against `gap_tv` in the method's own alignment space, and
-  against `gap_map_tv` in the one space every method shares (the teacher's embedding,
-  through a fitted map), one line per method, each legend entry carrying Spearman's ρ
-  between error and the x axis over that method's cells (every value and seed).
+  against the knob value, against the task's measured input gap `input_gap_tv`, against
+  `gap_tv` in the method's own alignment space, and against `gap_map_tv` in the one
+  space every method shares (the teacher's embedding, through a fitted map), one line
+  per method, each legend entry carrying Spearman's ρ between error and the x axis over
+  that method's cells (every value and seed).
 
 Every figure is written next to a CSV of exactly what it draws, so a figure can be
 checked against its records without reading pixels. matplotlib is an optional extra
@@ -168,20 +169,24 @@ def plot_tasks(records: list[Record], figures: Path) -> list[Path]:
 
 def _lines(ax: Any, points: pd.DataFrame, x: str, label_x: str) -> None:
     """Per method: mean error per knob value against the mean x (against the knob, with
-    95% t intervals over seeds), every cell as a faint dot, ρ over all cells."""
-    for method, g in points.groupby("method", sort=True):
+    95% t intervals over seeds, methods nudged apart so the bars stay readable), every
+    cell as a faint dot, ρ over all cells."""
+    methods = sorted(points["method"].unique())
+    span = float(points["value"].max() - points["value"].min()) or 1.0
+    for i, (method, g) in enumerate(points.groupby("method", sort=True)):
         rho = spearman(g[x], g["error"])
         by_value = g.assign(_x=g[x]).groupby("value")
         means = by_value[["_x", "error"]].mean()
         half = by_value["error"].apply(lambda e: mean_ci(e)[1]).fillna(0.0)
+        nudge = (i - (len(methods) - 1) / 2) * 0.008 * span if x == "value" else 0.0
         line = ax.errorbar(
-            means["_x"],
+            means["_x"] + nudge,
             100 * means["error"],
             yerr=100 * half if x == "value" else None,
             marker="o",
             markersize=3,
             capsize=2,
-            label=f"{method} (ρ = {rho:+.2f})" if not math.isnan(rho) else method,
+            label=f"{method} (ρ = {rho:+.2f})" if not math.isnan(rho) else f"{method} (ρ n/a)",
         )
         colour = line.lines[0].get_color()
         ax.scatter(g[x], 100 * g["error"], s=6, alpha=0.3, color=colour, linewidths=0)
@@ -191,16 +196,19 @@ def _lines(ax: Any, points: pd.DataFrame, x: str, label_x: str) -> None:
 
 
 def plot_sweep(folder: Path, figures: Path) -> list[Path]:
-    """Per task of a sweep: error against the knob, `gap_tv` and `gap_map_tv`."""
+    """Per task of a sweep: error against the knob, `input_gap_tv`, `gap_tv` and
+    `gap_map_tv`."""
     plt = _pyplot()
     points = sweep_points(sweep_frame(folder))
     knob = folder.name
     written: list[Path] = []
     for task, group in points.groupby("task", sort=True):
-        fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), sharey=True)
-        _lines(axes[0], group, "value", knob)
-        _lines(axes[1], group, "gap_tv", "gap_tv (TV lower bound, method's own space)")
-        _lines(axes[2], group, "gap_map_tv", "gap_map_tv (TV lower bound, teacher space)")
+        fig, grid = plt.subplots(2, 2, figsize=(13, 9.5), sharey=True)
+        axes = grid.flatten()
+        _lines(axes[0], group, "value", f"{knob} (the knob; bars: 95% t interval)")
+        _lines(axes[1], group, "input_gap_tv", "input_gap_tv (the task's gap, no method)")
+        _lines(axes[2], group, "gap_tv", "gap_tv (TV lower bound, method's own space)")
+        _lines(axes[3], group, "gap_map_tv", "gap_map_tv (TV lower bound, teacher space)")
         seeds = group["seed"].nunique()
         fig.suptitle(
             f"{task}: target error vs {knob} and the measured gap "
