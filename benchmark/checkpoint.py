@@ -14,8 +14,11 @@ with `torch.load(weights_only=True)`, which never runs code from the file. A fil
 fingerprint (the cell's config hash, the torch thread count and the device) differs from
 the running cell's is ignored, so a changed setting never resumes from a stale state.
 
-Where: `<out>/checkpoints/<task>/<method>/seed<k>.pt`, next to the records; the file is
-removed once the cell's record is written.
+Where: `<out>/checkpoints/<task>/<method>/seed<k>.pt` (and `seed<k>.finetune.pt`), next to
+the records; the files are removed once the cell's record is written. Teacher and
+all-labels reference trainings checkpoint inside the cache, next to the entry they will
+become (`<cache>/teachers/teacher-<key>.partial/`), so whichever job takes the entry's lock
+next resumes them.
 """
 
 from __future__ import annotations
@@ -33,8 +36,17 @@ FORMAT = 1
 log = logging.getLogger(__name__)
 
 
-def checkpoint_path(out: Path, task: str, method: str, seed: int) -> Path:
-    return out / "checkpoints" / task / method / f"seed{seed}.pt"
+def checkpoint_path(out: Path, task: str, method: str, seed: int, stage: str = "distill") -> Path:
+    """A cell's checkpoint of one stage: distillation, or the few-label fine-tune that
+    follows it (which resumes only on top of a finished distillation checkpoint)."""
+    name = f"seed{seed}.pt" if stage == "distill" else f"seed{seed}.{stage}.pt"
+    return out / "checkpoints" / task / method / name
+
+
+def remove_cell_checkpoints(out: Path, task: str, method: str, seed: int) -> None:
+    folder = checkpoint_path(out, task, method, seed).parent
+    for path in [*folder.glob(f"seed{seed}.pt"), *folder.glob(f"seed{seed}.*.pt")]:
+        path.unlink(missing_ok=True)
 
 
 def fingerprint(config_hash: str, device: torch.device) -> str:

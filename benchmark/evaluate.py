@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmark.backbones import Backbone, TaskModel, resample
+from benchmark.checkpoint import EpochCheckpoint
 from benchmark.config import EvalConfig
 from benchmark.datasets.tasks import CLASSIFICATION, TaskData
 from benchmark.training import IGNORE_INDEX, Progress, fit, predict, score
@@ -101,7 +102,12 @@ def linear_probe(student: Backbone, data: TaskData, cfg: EvalConfig) -> dict[str
 
 
 def finetune(
-    student: Backbone, data: TaskData, cfg: EvalConfig, seed: int, progress: Progress | None = None
+    student: Backbone,
+    data: TaskData,
+    cfg: EvalConfig,
+    seed: int,
+    progress: Progress | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> dict[str, float]:
     """Fine-tune a copy of the student with a fresh head on the few labels."""
     few, test = data.few, data.test
@@ -122,16 +128,22 @@ def finetune(
         seed=seed,
         stream="finetune",
         progress=progress,
+        checkpoint=checkpoint,
     )
     return score(predict(model, test.target), test.labels, data.kind, data.num_classes)
 
 
 def evaluate(
-    student: Backbone, data: TaskData, cfg: EvalConfig, seed: int, progress: Progress | None = None
+    student: Backbone,
+    data: TaskData,
+    cfg: EvalConfig,
+    seed: int,
+    progress: Progress | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> dict[str, float]:
-    """All metrics of a cell, prefixed by protocol: probe_acc, finetune_miou, ..."""
+    """All metrics of a cell, prefixed by protocol: probe_acc, finetune_miou, ...
+    (`checkpoint` makes the fine-tune resumable; the probe is one deterministic solve)."""
     metrics = {f"probe_{k}": v for k, v in linear_probe(student, data, cfg).items()}
-    metrics.update(
-        {f"finetune_{k}": v for k, v in finetune(student, data, cfg, seed, progress).items()}
-    )
+    tuned = finetune(student, data, cfg, seed, progress, checkpoint)
+    metrics.update({f"finetune_{k}": v for k, v in tuned.items()})
     return metrics

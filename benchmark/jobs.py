@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import submitit
 
-from benchmark.checkpoint import checkpoint_path
+from benchmark.checkpoint import remove_cell_checkpoints
 from benchmark.config import RunConfig, config_hash
 from benchmark.locks import file_lock
 from benchmark.plan import Cell, cell_config, is_done
@@ -89,7 +89,7 @@ def record_cell(
         write_record(out, record)
         # Its folder stays: removing emptied folders could race another job creating its
         # checkpoint there.
-        checkpoint_path(out, cell.task, cell.method, cell.seed).unlink(missing_ok=True)
+        remove_cell_checkpoints(out, cell.task, cell.method, cell.seed)
         return record
 
 

@@ -27,7 +27,16 @@ from torch import Tensor, nn
 
 from benchmark.augment import ViewRecipe, random_view
 from benchmark.backbones import Backbone
-from benchmark.training import Progress, batches, seeded, sgd_cosine, steps_per_epoch
+from benchmark.checkpoint import EpochCheckpoint
+from benchmark.training import (
+    Progress,
+    batches,
+    resume,
+    save_epoch,
+    seeded,
+    sgd_cosine,
+    steps_per_epoch,
+)
 
 PROJECTION_DIM = 128
 
@@ -58,8 +67,10 @@ def simclr_pretrain(
     seed: int,
     progress: Progress | None = None,
     recipe: ViewRecipe | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> None:
-    """Train `backbone` in place on unlabelled images `x` with NT-Xent."""
+    """Train `backbone` in place on unlabelled images `x` with NT-Xent; with a `checkpoint`,
+    resumable epoch by epoch (the projection head is saved with the backbone)."""
     recipe = recipe or ViewRecipe()
     device = next(backbone.parameters()).device
     gen = seeded(seed, "simclr")
@@ -68,9 +79,11 @@ def simclr_pretrain(
     params = [*backbone.parameters(), *head.parameters()]
     total = epochs * steps_per_epoch(len(x), batch_size)
     opt, sched = sgd_cosine(params, lr, weight_decay, total)
+    both = nn.ModuleDict({"backbone": backbone, "head": head})
+    start = resume(checkpoint, both, opt, sched, gen, progress)
     backbone.train()
     head.train()
-    for _ in range(epochs):
+    for epoch in range(start, epochs):
         for idx in batches(len(x), batch_size, gen):
             xb = x[idx]
             v1, v2 = random_view(xb, recipe, gen), random_view(xb, recipe, gen)
@@ -80,6 +93,7 @@ def simclr_pretrain(
             loss.backward()
             opt.step()
             sched.step()
+        save_epoch(checkpoint, epoch, both, opt, sched, gen)
         if progress is not None:
             progress(1)
     backbone.eval()

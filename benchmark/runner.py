@@ -209,7 +209,11 @@ class CellRunner:
 
         clock = time.perf_counter()
         with self.reporter.stage(f"{cell.label} evaluate", cfg.eval.finetune_epochs) as adv:
-            record.metrics = evaluate(student, data, cfg.eval, cell.seed, adv)
+            tune = None
+            if self.out is not None:
+                path = checkpoint_path(self.out, cell.task, cell.method, cell.seed, "finetune")
+                tune = EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
+            record.metrics = evaluate(student, data, cfg.eval, cell.seed, adv, tune)
         record.seconds["evaluate"] = time.perf_counter() - clock
 
         # After evaluation, which leaves the student untouched (it fine-tunes a copy), so

@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import socket
 import time
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from typing import Any
 import torch
 
 from benchmark.backbones import Backbone, TaskModel
+from benchmark.checkpoint import EpochCheckpoint, fingerprint
 from benchmark.config import PROTOCOL_VERSION, RunConfig, TrainConfig, config_hash
 from benchmark.datasets.tasks import TaskData
 from benchmark.locks import file_lock
@@ -145,7 +147,10 @@ def _get_or_train(
             return Trained(model, key, False, info["seconds"], info["metrics"])
 
         start = time.perf_counter()
-        _train(model, recipe, role, x_train, y_train, seed, flip, progress)
+        # Epoch checkpoints of a training in progress, next to the entry it will become:
+        # whoever holds the lock next (a requeued job, a re-run) resumes from them.
+        partial = weights.with_suffix(".partial") if weights is not None else None
+        _train(model, recipe, role, x_train, y_train, seed, flip, progress, partial, key)
         metrics = score(predict(model, x_test), data.test.labels, data.kind, data.num_classes)
         seconds = time.perf_counter() - start
         if weights is not None and meta is not None:
@@ -163,6 +168,8 @@ def _get_or_train(
                 },
             )
             _log_training(weights.parent / "trained.jsonl", {"key": key, "task": data.name})
+        if partial is not None:
+            shutil.rmtree(partial, ignore_errors=True)
         return Trained(model, key, True, seconds, metrics)
 
 
@@ -175,9 +182,19 @@ def _train(
     seed: int,
     flip: bool,
     progress: Progress | None,
+    partial: Path | None = None,
+    key: str = "",
 ) -> None:
-    """Supervised training, or SimCLR on the images then the head on frozen features."""
+    """Supervised training, or SimCLR on the images then the head on frozen features;
+    with a `partial` folder, each loop checkpoints every epoch there and resumes."""
     simclr = recipe.pretrain == "simclr"
+    device = next(model.parameters()).device
+
+    def checkpoint(stage: str) -> EpochCheckpoint | None:
+        if partial is None:
+            return None
+        return EpochCheckpoint(partial / f"{stage}.pt", fingerprint(key, device))
+
     if simclr:
         simclr_pretrain(
             model.backbone,
@@ -189,6 +206,7 @@ def _train(
             temperature=recipe.simclr_temperature,
             seed=seed,
             progress=progress,
+            checkpoint=checkpoint("simclr"),
         )
     fit(
         model,
@@ -203,6 +221,7 @@ def _train(
         flip=flip,
         progress=progress,
         frozen=model.backbone if simclr else None,
+        checkpoint=checkpoint("fit"),
     )
 
 

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmark.checkpoint import EpochCheckpoint, restore_rng, rng_state
+
 Progress = Callable[[int], None]
 
 # Label of pixels (or samples) that carry no ground truth, e.g. invalid depth in real
@@ -79,21 +81,26 @@ def fit(
     flip: bool = False,
     progress: Progress | None = None,
     frozen: nn.Module | None = None,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> None:
     """Supervised training with cross-entropy; `model(x).logits` may be [B,K] or [B,K,H,W].
 
     `frozen` is a submodule kept in eval mode (and out of the optimiser): its batch-norm
-    statistics must not drift while a head is fitted on its features."""
+    statistics must not drift while a head is fitted on its features. With a `checkpoint`
+    the loop saves its whole state after every epoch and resumes from a matching one, so a
+    requeued teacher, reference or fine-tune continues where it stopped and ends in the
+    state an uninterrupted run ends in."""
     device = next(model.parameters()).device
     gen = seeded(seed, stream)
     if frozen is not None:
         frozen.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = sgd_cosine(params, lr, weight_decay, epochs * steps_per_epoch(len(x), batch_size))
+    start = resume(checkpoint, model, opt, sched, gen, progress)
     model.train()
     if frozen is not None:
         frozen.eval()
-    for _ in range(epochs):
+    for epoch in range(start, epochs):
         for idx in batches(len(x), batch_size, gen):
             xb, yb = x[idx], y[idx]
             if flip:
@@ -104,9 +111,51 @@ def fit(
             loss.backward()
             opt.step()
             sched.step()
+        save_epoch(checkpoint, epoch, model, opt, sched, gen)
         if progress is not None:
             progress(1)
     model.eval()
+
+
+def resume(
+    checkpoint: EpochCheckpoint | None,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    gen: torch.Generator,
+    progress: Progress | None,
+) -> int:
+    """Restore a loop's state from its checkpoint; the epoch to start from (0 if none)."""
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is None:
+        return 0
+    model.load_state_dict(saved["model"])
+    opt.load_state_dict(saved["optimizer"])
+    sched.load_state_dict(saved["scheduler"])
+    restore_rng(saved["rng"], gen)
+    if progress is not None:
+        progress(saved["epoch"])
+    return int(saved["epoch"])
+
+
+def save_epoch(
+    checkpoint: EpochCheckpoint | None,
+    epoch: int,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    gen: torch.Generator,
+) -> None:
+    if checkpoint is not None:
+        checkpoint.save(
+            {
+                "epoch": epoch + 1,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "rng": rng_state(gen),
+            }
+        )
 
 
 @torch.no_grad()

@@ -118,3 +118,85 @@ def test_record_cell_writes_once_and_removes_the_checkpoint(
     assert on_disk is not None and on_disk.metrics == record.metrics
     # Done cells are skipped, not recomputed.
     assert record_cell(runner, tmp_path, cell, {"executor": "test"}) is None
+
+
+def test_finetune_resumes_from_its_own_checkpoint(
+    longer: RunConfig, cache_dir: Path, tmp_path: Path
+) -> None:
+    """Killed during the few-label fine-tune: the distillation is not redone, the fine-tune
+    continues from its last epoch, and the metrics are those of an uninterrupted run."""
+    cfg = dataclasses.replace(longer, eval=dataclasses.replace(longer.eval, finetune_epochs=3))
+    cell = Cell("sketch-cls", "l2", 0)
+    whole = CellRunner(cfg, cache_dir, CPU, out=tmp_path / "whole").run(cell)
+    out = tmp_path / "killed"
+    with pytest.raises(_Killed):
+        CellRunner(cfg, cache_dir, CPU, _KillAfter("evaluate", 2), out=out).run(cell)
+    tune = checkpoint_path(out, cell.task, cell.method, cell.seed, "finetune")
+    assert torch.load(tune, weights_only=True)["epoch"] == 2
+    torch.manual_seed(999)
+    resumed = CellRunner(cfg, cache_dir, CPU, out=out).run(cell)
+    assert resumed.ok, resumed.reason
+    assert resumed.metrics == whole.metrics
+
+
+@pytest.mark.parametrize(
+    ("pretrain", "stage", "after"),
+    [
+        ("supervised", "teacher", 2),
+        ("simclr", "teacher", 1),  # inside SimCLR pre-training
+        ("simclr", "teacher", 4),  # inside the head fit on frozen features
+        ("supervised", "all-labels reference", 1),
+    ],
+)
+def test_teacher_and_reference_training_resume(
+    pretrain: str,
+    stage: str,
+    after: int,
+    smoke: RunConfig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reference cell killed while its teacher (supervised or SimCLR) or its all-labels
+    reference trains: run again, the training resumes from the epoch checkpoint kept next
+    to the cache entry, is logged as trained once, and ends in the uninterrupted weights."""
+    teacher = dataclasses.replace(smoke.teacher, epochs=3, head_epochs=2, pretrain=pretrain)
+    cfg = dataclasses.replace(smoke, teacher=teacher)
+    cell = Cell("depth-cls", "_reference", 0)
+    whole = CellRunner(cfg, tmp_path / "cache-whole", CPU).run(cell)
+    assert whole.ok, whole.reason
+
+    cache = tmp_path / "cache-killed"
+    with pytest.raises(_Killed):
+        CellRunner(cfg, cache, CPU, _KillAfter(stage, after)).run(cell)
+    role = "reference" if "reference" in stage else "teacher"
+    partial = list((cache / f"{role}s").glob("*.partial/*.pt"))
+    assert partial, "no epoch checkpoint was kept for the interrupted training"
+    loaded: list[tuple[str, int]] = []
+    load = EpochCheckpoint.load
+
+    def spy(self: EpochCheckpoint) -> dict | None:
+        state = load(self)
+        if state is not None:
+            loaded.append((self.path.stem, int(state["epoch"])))
+        return state
+
+    monkeypatch.setattr(EpochCheckpoint, "load", spy)
+    torch.manual_seed(4321)
+    resumed = CellRunner(cfg, cache, CPU).run(cell)
+    expected = {
+        ("supervised", "teacher", 2): [("fit", 2)],
+        ("simclr", "teacher", 1): [("simclr", 1)],
+        ("simclr", "teacher", 4): [("simclr", 3), ("fit", 1)],
+        ("supervised", "all-labels reference", 1): [("fit", 1)],
+    }
+    assert loaded == expected[(pretrain, stage, after)]
+    assert resumed.ok, resumed.reason
+    assert resumed.metrics == whole.metrics
+    for kind in ("teacher", "reference"):
+        (mine,) = (cache / f"{kind}s").glob(f"{kind}-*.pt")
+        (theirs,) = (tmp_path / "cache-whole" / f"{kind}s").glob(f"{kind}-*.pt")
+        a, b = torch.load(mine, weights_only=True), torch.load(theirs, weights_only=True)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        log = (cache / f"{kind}s" / "trained.jsonl").read_text().splitlines()
+        assert len(log) == 1
+    assert not list(cache.rglob("*.partial"))
