@@ -7,6 +7,8 @@ global average of the deepest map, which is what classification-style methods al
 
 from __future__ import annotations
 
+from typing import Any
+
 import timm
 import torch
 from torch import Tensor, nn
@@ -35,11 +37,27 @@ def check_backbone(name: str) -> str:
 class Backbone(nn.Module):
     """A timm feature extractor returning `Outputs(embedding, feature_maps)`."""
 
-    def __init__(self, name: str, in_chans: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        in_chans: int,
+        pretrained: bool = False,
+        pretrained_cfg_overlay: dict[str, Any] | None = None,
+    ) -> None:
+        """`pretrained` loads timm's weights for `name` (downloading them), or, with
+        `pretrained_cfg_overlay={"state_dict": ...}`, a given timm state dict; timm loads
+        them into the whole model before cutting it to `features_only`, which is why they
+        are passed here rather than loaded afterwards (see `benchmark.weights`)."""
         super().__init__()
         check_backbone(name)
         self.name = name
-        self.body = timm.create_model(name, features_only=True, in_chans=in_chans)
+        self.body = timm.create_model(
+            name,
+            features_only=True,
+            in_chans=in_chans,
+            pretrained=pretrained,
+            pretrained_cfg_overlay=pretrained_cfg_overlay,
+        )
         self.body.to(memory_format=MEMORY_FORMAT)
         self.channels: tuple[int, ...] = tuple(self.body.feature_info.channels())
         self.dim = self.channels[-1]

@@ -178,6 +178,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from benchmark.records import read_records
     from benchmark.runner import CellRunner
     from benchmark.status import add_run, plan_cells, run_entry
+    from benchmark.weights import fetch as fetch_weights
 
     if args.seeds < 1:
         raise UserError(f"--seeds {args.seeds} must be at least 1")
@@ -189,6 +190,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     tasks, skipped = resolve_tasks(args.tasks, data_root)  # real data checked up front
     check_backbone(cfg.teacher.backbone)
     check_backbone(cfg.student.backbone)
+    fetch_weights(cfg.teacher)  # timm: weights downloaded now, or one line before any cell
     for task in tasks:
         world_config(get_task(task), cfg.data, cfg.world)  # validates world knobs up front
     cells = expand(tasks, methods, list(range(args.seeds)))

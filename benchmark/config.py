@@ -53,6 +53,10 @@ class TrainConfig:
     pretrain: str = "supervised"
     simclr_temperature: float = 0.5
     head_epochs: int = 10
+    # Where the backbone starts (scratch | timm:<model-name> | a checkpoint file) and, when
+    # pretrained, whether it is fine-tuned or frozen under a fitted head: benchmark.weights.
+    weights: str = "scratch"
+    adapt: str = "finetune"
 
     def total_epochs(self) -> int:
         return self.epochs + (self.head_epochs if self.pretrain == "simclr" else 0)
@@ -226,6 +230,9 @@ def resolve(
             f"teacher.simclr_temperature={config.teacher.simclr_temperature} must be > 0 and "
             f"teacher.head_epochs={config.teacher.head_epochs} at least 1"
         )
+    from benchmark.weights import check as check_weights  # timm and torch: on use
+
+    check_weights(config.teacher)
     return config
 
 

@@ -104,6 +104,9 @@ def coerce(value: Any, kind: type, where: str) -> Any:
                 raise ValueError
             return float(value)
         if kind is str:
+            if isinstance(value, dict | list):  # YAML read `a: b` or `[a]`; str() hides it
+                shape = "mapping" if isinstance(value, dict) else "list"
+                raise UserError(f"{where}={value!r} is a YAML {shape}, not a str: quote it")
             return str(value)
         return kind(value)
     except (TypeError, ValueError):

@@ -17,6 +17,7 @@ from benchmark.errors import UserError, did_you_mean
 from benchmark.method import load_methods
 from benchmark.params import validate
 from benchmark.records import REFERENCE, load_record, record_path
+from benchmark.weights import key_settings
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
         "seed": cell.seed,
         "data": dataclasses.asdict(cfg.data),
         "world": dict(cfg.world),
-        "teacher": dataclasses.asdict(cfg.teacher),
+        "teacher": key_settings(cfg.teacher),  # scratch: as before the weights setting
         "student": dataclasses.asdict(cfg.student),
     }
     if cell.method != REFERENCE:

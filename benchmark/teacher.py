@@ -18,7 +18,9 @@ than it is (depth-seg at 32×32: 17% mIoU after 84 steps, 39% after 375).
 
 With `teacher.pretrain: simclr` the teacher's backbone never sees a source label: it is
 pre-trained with SimCLR on the source pool, frozen, and only its task head is fitted on
-the labels (see `benchmark.pretrain`).
+the labels (see `benchmark.pretrain`). With `teacher.weights` other than `scratch` the
+backbone starts from pretrained weights and is fine-tuned, or frozen under a fitted head
+(`teacher.adapt: probe`); see `benchmark.weights`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 
 import torch
 
-from benchmark.backbones import Backbone, TaskModel
+from benchmark.backbones import TaskModel
 from benchmark.checkpoint import EpochCheckpoint, fingerprint
 from benchmark.config import PROTOCOL_VERSION, RunConfig, TrainConfig, config_hash
 from benchmark.datasets.tasks import TaskData
@@ -45,6 +47,7 @@ from benchmark.locks import file_lock
 from benchmark.pretrain import simclr_pretrain
 from benchmark.storage import save_tensors, write_json
 from benchmark.training import Progress, fit, predict, score, steps_per_epoch
+from benchmark.weights import SCRATCH, key_settings, probing, teacher_backbone
 
 
 @dataclass
@@ -70,8 +73,9 @@ def digest(*tensors: torch.Tensor) -> str:
 
 def recipe_key(recipe: TrainConfig) -> dict[str, Any]:
     """The recipe as it enters the cache key: SimCLR-only settings count only under SimCLR,
-    so changing them never retrains a supervised model."""
-    values = dataclasses.asdict(recipe)
+    so changing them never retrains a supervised model; `weights`/`adapt` only when the
+    teacher is pretrained (a file by its content digest), so scratch keys never changed."""
+    values = key_settings(recipe)
     if recipe.pretrain != "simclr":
         for name in ("simclr_temperature", "head_epochs"):
             values.pop(name)
@@ -137,7 +141,7 @@ def _get_or_train(
     )
     with lock:
         torch.manual_seed(seed)
-        backbone = Backbone(recipe.backbone, in_chans=x_train.shape[1])
+        backbone = teacher_backbone(recipe, in_chans=x_train.shape[1])
         model = TaskModel(backbone, data.num_classes, data.kind).to(device)
         meta = weights.with_suffix(".json") if weights else None
         if weights is not None and meta is not None and weights.is_file() and meta.is_file():
@@ -220,7 +224,7 @@ def _train(
         stream=f"{role}-head" if simclr else role,
         flip=flip,
         progress=progress,
-        frozen=model.backbone if simclr else None,
+        frozen=model.backbone if simclr or probing(recipe) else None,
         checkpoint=checkpoint("fit"),
     )
 
@@ -275,7 +279,12 @@ def reference_recipe(data: TaskData, cfg: RunConfig) -> TrainConfig:
     n = len(data.paired) + len(data.few)
     epochs = max(1, round(teacher_steps / steps_per_epoch(n, cfg.teacher.batch_size)))
     return dataclasses.replace(
-        cfg.teacher, backbone=cfg.student.backbone, pretrain="supervised", epochs=epochs
+        cfg.teacher,
+        backbone=cfg.student.backbone,
+        pretrain="supervised",
+        epochs=epochs,
+        weights=SCRATCH,  # the student backbone from scratch, whatever the teacher starts from
+        adapt="finetune",
     )
 
 
