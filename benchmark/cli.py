@@ -140,6 +140,14 @@ def _other_commands(sub) -> None:  # argparse's subparsers action has no public 
         "--data-root", type=Path, default=None, help="folder holding real datasets ($XMD_DATA)"
     )
 
+    perf = sub.add_parser("perf", help="measure the harness against bare loops (one table)")
+    perf.add_argument("--quick", action="store_true", help="smoke-profile sizes (for tests)")
+    perf.add_argument(
+        "--full", action="store_true", help="also time bench run --methods all --tasks all"
+    )
+    perf.add_argument("--repeats", type=int, default=None, help="repeats per row (default 5)")
+    perf.add_argument("--threads", type=int, default=None, help="torch threads (default: cores)")
+
 
 def _resolve_config(args: argparse.Namespace):  # -> RunConfig
     from benchmark.config import load_yaml, parse_assignments, resolve
@@ -391,6 +399,24 @@ def cmd_data(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_perf(args: argparse.Namespace, console: Console) -> int:
+    import torch
+
+    from benchmark.config import resolve
+    from benchmark.executor_settings import ExecutorSettings
+    from benchmark.perf import measure, render
+
+    repeats = args.repeats if args.repeats is not None else (2 if args.quick else 5)
+    if repeats < 1:
+        raise UserError(f"--repeats {repeats} must be at least 1")
+    threads = ExecutorSettings(threads=args.threads).resolved_threads()
+    torch.set_num_threads(threads)
+    cfg = resolve("smoke" if args.quick else "quick")
+    rows = measure(cfg, repeats=repeats, full=args.full, cache_dir=default_cache_dir())
+    render(rows, console, f"bench perf · profile {cfg.profile} · {threads} threads · CPU")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     try:
@@ -404,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "validate": cmd_validate,
             "status": cmd_status,
             "data": cmd_data,
+            "perf": cmd_perf,
         }[args.command]
         return command(args, console)
     except UserError as err:
