@@ -2,15 +2,17 @@
 submitit's LocalExecutor) or `slurm` (job arrays through submitit's AutoExecutor).
 
 Every executor runs a cell the same way (`benchmark.jobs.record_cell`: cell lock, skip if
-done, resume from the epoch checkpoint, atomic record), with the same pinned torch thread
-count, so the same command gives identical records whichever executor runs it.
+done, resume from the epoch checkpoint, atomic record). With the same torch thread count
+(`--threads N`) the same command gives identical records whichever executor runs it; by
+default local workers split the cores (`benchmark.executor_settings`).
 
 Order: reference cells (which train the shared teachers) go first. On SLURM they are one
 array and the method cells a second array that starts `afterany` the first; `afterany`
 rather than `afterok`, so a reference cell that dies does not leave the method cells
 pending forever; they then train the teacher themselves. Locally a method cell starts
-once its (task, seed)'s reference cell has ended. Neither ordering is what makes teachers
-train once; the teacher cache's file lock is (see `benchmark.teacher`).
+once its (task, seed)'s reference cell has ended, longest work first (`_priority`).
+Neither ordering is what makes teachers train once; the teacher cache's file lock is (see
+`benchmark.teacher`).
 
 Settings (`benchmark.executor_settings`) are not part of any config hash: where a cell
 runs never changes its result.
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import submitit
 
 from benchmark.config import RunConfig
+from benchmark.datasets.tasks import SEGMENTATION, get_task
 from benchmark.errors import UserError
 from benchmark.executor_settings import (
     LOCAL_TIMEOUT_MIN,
@@ -120,7 +123,7 @@ def run_local(
             ]
             if not ready:
                 break
-            cell = ready[0]
+            cell = min(ready, key=lambda c: _priority(c, cells))
             queue.remove(cell)
             job = executor.submit(work, cell)
             entry = _entry("local", job)
@@ -136,6 +139,16 @@ def run_local(
             if cell.method == REFERENCE:
                 waiting_refs.discard((cell.task, cell.seed))
         running = still
+
+
+def _priority(cell: Cell, plan: list[Cell]) -> tuple[int, int, int]:
+    """Longest work first, so no worker idles at the end while one long cell finishes:
+    reference cells (teacher and all-labels training) before method cells, segmentation
+    (dense heads, the costliest cells of every profile) before classification, then plan
+    order. Starting the segmentation reference beside a classification one also keeps the
+    two first workers off each other's teacher lock (classification tasks share a teacher)."""
+    kind = get_task(cell.task).kind
+    return (cell.method != REFERENCE, kind != SEGMENTATION, plan.index(cell))
 
 
 def preflight(settings: ExecutorSettings) -> None:

@@ -220,3 +220,25 @@ def test_threads_per_executor(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ExecutorSettings("local", threads=3).resolved_workers() == 1
     assert ExecutorSettings("slurm").resolved_threads() == 4
     assert ExecutorSettings("inline", threads=1).resolved_threads() == 1
+
+
+def test_local_order_is_longest_work_first() -> None:
+    """References before method cells, segmentation before classification, then plan order."""
+    from benchmark.executors import _priority
+    from benchmark.plan import Cell
+    from benchmark.records import REFERENCE
+
+    plan = [
+        Cell(task, method, 0)
+        for task in ("sketch-cls", "depth-seg")
+        for method in (REFERENCE, "l2", "crd")
+    ]
+    order = sorted(plan, key=lambda c: _priority(c, plan))
+    assert [(c.task, c.method) for c in order] == [
+        ("depth-seg", REFERENCE),
+        ("sketch-cls", REFERENCE),
+        ("depth-seg", "l2"),
+        ("depth-seg", "crd"),
+        ("sketch-cls", "l2"),
+        ("sketch-cls", "crd"),
+    ]
