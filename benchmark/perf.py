@@ -274,6 +274,7 @@ def world_rows(cfg: RunConfig, n: int, repeats: int) -> list[Row]:
 
 # --- whole runs in a child process ---------------------------------------------------------
 
+_BENCH = "import sys; from benchmark.cli import main; sys.exit(main())"
 _CHILD = (
     "import resource, subprocess, sys, time\n"
     "t = time.perf_counter()\n"
@@ -284,28 +285,35 @@ _CHILD = (
 )
 
 
-def run_child(args: list[str], threads: int) -> tuple[float, float, Path, list[dict]]:
-    """`bench run ARGS` in a fresh process with an empty cache: (wall s, peak MB, out
-    folder, records). The wrapper reports the bench process's own peak RSS."""
-    tmp = Path(tempfile.mkdtemp(prefix="xmd-perf-"))
-    env = {**os.environ, "XMD_CACHE": str(tmp / "cache")}
-    env.pop("XMD_DATA", None)  # embedded tasks only: real ones are skipped under `all`
-    bench = [sys.executable, "-c", "import sys; from benchmark.cli import main; sys.exit(main())"]
-    command = [*bench, "run", *args, "--out", str(tmp / "out"), "--threads", str(threads)]
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, *command], env=env, capture_output=True, text=True
-    )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("PERF ")), "")
-    if not line or line.split()[1] != "0":
-        tail = (done.stdout + done.stderr)[-3000:]
-        raise RuntimeError(f"bench run {' '.join(args)} failed:\n{tail}")
-    _, _, wall, peak_kb = line.split()
-    runs = sorted((tmp / "out" / "runs").glob("*/*/seed*.json"))
-    return float(wall), float(peak_kb) / 1024, tmp, [json.loads(p.read_text()) for p in runs]
+def run_child(args: list[str], threads: int) -> tuple[float, float, list[dict]]:
+    """`bench run ARGS` in a fresh process with an empty cache, in a temporary folder that
+    is removed afterwards: (wall s, peak MB, records). A wrapper process reports the bench
+    process's own peak RSS."""
+    with tempfile.TemporaryDirectory(prefix="xmd-perf-") as name:
+        tmp = Path(name)
+        env = {**os.environ, "XMD_CACHE": str(tmp / "cache")}
+        env.pop("XMD_DATA", None)  # embedded tasks only: real ones are skipped under `all`
+        bench = [
+            sys.executable,
+            "-c",
+            "import sys; from benchmark.cli import main; sys.exit(main())",
+        ]
+        command = [*bench, "run", *args, "--out", str(tmp / "out"), "--threads", str(threads)]
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, *command], env=env, capture_output=True, text=True
+        )
+        line = next((x for x in done.stdout.splitlines() if x.startswith("PERF ")), "")
+        if not line or line.split()[1] != "0":
+            tail = (done.stdout + done.stderr)[-3000:]
+            raise RuntimeError(f"bench run {' '.join(args)} failed:\n{tail}")
+        _, _, wall, peak_kb = line.split()
+        runs = sorted((tmp / "out" / "runs").glob("*/*/seed*.json"))
+        records = [json.loads(p.read_text()) for p in runs]
+    return float(wall), float(peak_kb) / 1024, records
 
 
 def run_rows(group: str, args: list[str], threads: int) -> list[Row]:
-    wall, peak, _, records = run_child(args, threads)
+    wall, peak, records = run_child(args, threads)
     stages: dict[str, float] = {}
     for record in records:
         for stage, seconds in record["seconds"].items():
