@@ -90,7 +90,8 @@ def check(recipe: TrainConfig) -> None:
     """Reject a bad `teacher.weights` / `teacher.adapt` before anything runs: unknown
     model names, models without pretrained weights, missing, unreadable or ill-fitting
     checkpoint files, and combinations that mean nothing. For `timm:<name>` it sets
-    `recipe.backbone` to the model, so records name the network that really ran."""
+    `recipe.backbone` to the model, so records name the network that really ran; a file
+    path becomes absolute."""
     if recipe.adapt not in ADAPT_CHOICES:
         raise UserError(
             f"unknown teacher.adapt '{recipe.adapt}': {did_you_mean(recipe.adapt, ADAPT_CHOICES)}"
@@ -113,6 +114,8 @@ def check(recipe: TrainConfig) -> None:
     else:
         assert spec.path is not None
         fit_checkpoint(spec.path, recipe.backbone)
+        # Absolute, so a worker started in another folder (a SLURM job) finds the file.
+        recipe.weights = str(spec.path.resolve())
 
 
 def check_timm_name(name: str) -> str:

@@ -269,3 +269,12 @@ def test_an_empty_timm_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main([*argv, "--set", "teacher.weights=timm:"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a YAML mapping, not a str: quote it" in err
+
+
+def test_a_relative_path_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers started elsewhere (SLURM jobs) must find the file the user named."""
+    save_timm_state(tmp_path / "w.pt", seed=1)
+    monkeypatch.chdir(tmp_path)
+    cfg = config(weights="w.pt")
+    assert cfg.teacher.weights == str(tmp_path.resolve() / "w.pt")
+    assert recipe_key(cfg.teacher) == recipe_key(config(weights=str(tmp_path / "w.pt")).teacher)
