@@ -127,3 +127,25 @@ class TaskModel(nn.Module):
         else:
             out.logits = self.head(out.feature_maps, size=x.shape[-2:])
         return out
+
+
+@torch.no_grad()
+def forward_all(
+    model: nn.Module, x: Tensor, *, keep_maps: bool, on_cpu: bool, batch_size: int = 256
+) -> Outputs:
+    """A backbone's or task model's `Outputs` on all of `x`, in eval mode, batch by batch;
+    on CPU (for caching) or on the model's device (for modules that read them next)."""
+    model.eval()
+    device = next(model.parameters()).device
+
+    def place(t: Tensor) -> Tensor:
+        return t.cpu() if on_cpu else t
+
+    parts = [model(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+    logits = [place(p.logits) for p in parts if p.logits is not None]
+    levels = zip(*(p.feature_maps for p in parts), strict=True) if keep_maps else []
+    return Outputs(
+        embedding=torch.cat([place(p.embedding) for p in parts]),
+        feature_maps=[torch.cat([place(m) for m in level]).contiguous() for level in levels],
+        logits=torch.cat(logits) if logits else None,
+    )

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmark.backbones import forward_all
 from benchmark.datasets.tasks import TaskData
 from benchmark.method import Method, Outputs
 from benchmark.training import seeded
@@ -183,21 +184,6 @@ def estimate(
     return out
 
 
-@torch.no_grad()
-def forward_all(model: nn.Module, x: Tensor, *, keep_maps: bool) -> Outputs:
-    """A backbone's or task model's `Outputs` on all of x, in eval mode, in batches."""
-    model.eval()
-    device = next(model.parameters()).device
-    parts: list[Outputs] = [model(x[i : i + BATCH].to(device)) for i in range(0, len(x), BATCH)]
-    logits = [p.logits for p in parts if p.logits is not None]
-    maps = zip(*(p.feature_maps for p in parts), strict=True) if keep_maps else []
-    return Outputs(
-        embedding=torch.cat([p.embedding for p in parts]),
-        feature_maps=[torch.cat(level) for level in maps],
-        logits=torch.cat(logits) if logits else None,
-    )
-
-
 def _rows(out: Outputs, start: int, stop: int) -> Outputs:
     return Outputs(
         embedding=out.embedding[start:stop],
@@ -237,8 +223,8 @@ def gap_metrics(
     if test.source is None or test.target is None:
         raise ValueError(f"task {data.name}'s test split lacks paired source/target views")
     maps = method.uses_feature_maps
-    s_out = forward_all(student, test.target, keep_maps=maps)
-    t_out = forward_all(teacher, test.source, keep_maps=maps)
+    s_out = forward_all(student, test.target, keep_maps=maps, on_cpu=False)
+    t_out = forward_all(teacher, test.source, keep_maps=maps, on_cpu=False)
     common = estimate(s_out.embedding, t_out.embedding, seed, fit_map=True, prefix="gap_map")
     pair = aligned_features(method, s_out, t_out) if method.distills else None
     if pair is None:
@@ -263,8 +249,8 @@ def input_gap(teacher: nn.Module, data: TaskData, seed: int) -> dict[str, float]
     test = data.test
     if test.source is None or test.target is None:
         raise ValueError(f"task {data.name}'s test split lacks paired source/target views")
-    source = forward_all(teacher, test.source, keep_maps=False).embedding
+    source = forward_all(teacher, test.source, keep_maps=False, on_cpu=False).embedding
     target = forward_all(
-        teacher, adapt_channels(test.target, test.source.shape[1]), keep_maps=False
+        teacher, adapt_channels(test.target, test.source.shape[1]), keep_maps=False, on_cpu=False
     ).embedding
     return estimate(target, source, seed, fit_map=True, prefix="input_gap")

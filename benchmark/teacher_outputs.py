@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from benchmark.backbones import TaskModel
+from benchmark.backbones import TaskModel, forward_all
 from benchmark.config import config_hash
 from benchmark.locks import file_lock
 from benchmark.method import Outputs
@@ -41,21 +41,11 @@ from benchmark.teacher import Trained, digest
 FORMAT = 1
 
 
-@torch.no_grad()
 def teacher_outputs(
     teacher: TaskModel, x: Tensor, *, keep_maps: bool, batch_size: int = 256
 ) -> Outputs:
     """A live forward of the frozen teacher over all of `x`, batch by batch, on CPU."""
-    teacher.eval()
-    device = next(teacher.parameters()).device
-    parts = [teacher(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
-    logits = [p.logits.cpu() for p in parts if p.logits is not None]
-    levels = zip(*(p.feature_maps for p in parts), strict=True) if keep_maps else []
-    return Outputs(
-        embedding=torch.cat([p.embedding.cpu() for p in parts]),
-        feature_maps=[torch.cat([m.cpu() for m in level]).contiguous() for level in levels],
-        logits=torch.cat(logits) if logits else None,
-    )
+    return forward_all(teacher, x, keep_maps=keep_maps, on_cpu=True, batch_size=batch_size)
 
 
 def outputs_key(teacher_key: str, x: Tensor, device: torch.device) -> str:
