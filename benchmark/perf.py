@@ -45,9 +45,10 @@ from benchmark.config import DistillConfig, RunConfig
 from benchmark.datasets.tasks import TaskData, get_task, world_config
 from benchmark.datasets.world.config import chunk_size
 from benchmark.distill import distill, take
-from benchmark.method import Batch, Context, Method, Outputs, create_method
+from benchmark.method import Batch, Method, Outputs, create_method
+from benchmark.runner import initial_student, method_context
 from benchmark.teacher_outputs import teacher_outputs
-from benchmark.training import seeded
+from benchmark.training import batches, seeded
 
 PERF_TASK = "sketch-cls"
 LARGE_TEACHER = "resnet18"
@@ -84,21 +85,9 @@ def _fresh(
     method_name: str, data: TaskData, teacher: TaskModel, student_backbone: str
 ) -> tuple[Backbone, Method]:
     """A student and method built exactly as the runner builds them for a cell."""
-    torch.manual_seed(int(torch.randint(2**31, (1,), generator=seeded(0, "student"))))
-    student = Backbone(student_backbone, data.target_channels)
+    student = initial_student(student_backbone, data, 0)
     method = create_method(method_name)
-    method.setup(
-        Context(
-            student_dim=student.dim,
-            teacher_dim=teacher.backbone.dim,
-            student_channels=student.channels,
-            teacher_channels=teacher.backbone.channels,
-            num_classes=data.num_classes,
-            num_pairs=len(data.paired),
-            task_kind=data.kind,
-            teacher_head=teacher.head,
-        )
-    )
+    method.setup(method_context(student, teacher, data))
     return student, method
 
 
@@ -107,6 +96,20 @@ def _optimiser(student: Backbone, method: Method, cfg: DistillConfig) -> torch.o
     return torch.optim.SGD(
         params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
     )
+
+
+def _side_by_side(
+    first: Callable[[], float], second: Callable[[], float], samples: int, repeats: int
+) -> tuple[list[float], list[float]]:
+    """Samples/s of two runs, each returning the seconds of its own timed part, run
+    alternately A, B, A, B, ...; a first round, not kept, warms up allocator and kernels."""
+    rates: tuple[list[float], list[float]] = ([], [])
+    for r in range(repeats + 1):
+        for run, out in ((first, rates[0]), (second, rates[1])):
+            seconds = run()
+            if r:
+                out.append(samples / seconds)
+    return rates
 
 
 def _bare_loop(
@@ -150,21 +153,22 @@ def step_rows(
     outputs = teacher_outputs(teacher, paired.source, keep_maps=keep)
     one_epoch = dataclasses.replace(cfg, epochs=1)
     # The same batches the harness draws, made up front for the bare loop.
-    index = _batches(len(paired), cfg.batch_size, seeded(0, "distill"))
+    index = list(batches(len(paired), cfg.batch_size, seeded(0, "distill")))
     xs = [paired.target[i] for i in index]
     sliced = [take(outputs, i, torch.device("cpu")) for i in index]
     samples = len(index) * min(cfg.batch_size, len(paired))
-    bare, harness = [], []
-    for r in range(repeats + 1):  # the first round warms up allocator and kernels
+
+    def bare_run() -> float:
         s, m = _fresh(method_name, data, teacher, student_backbone)
-        t_bare = _bare_loop(s, m, xs, lambda step: sliced[step], index, cfg)
+        return _bare_loop(s, m, xs, lambda step: sliced[step], index, cfg)
+
+    def harness_run() -> float:
         s, m = _fresh(method_name, data, teacher, student_backbone)
         start = time.perf_counter()
         distill(s, m, outputs, paired.target, one_epoch, 0)
-        t_harness = time.perf_counter() - start
-        if r:
-            bare.append(samples / t_bare)
-            harness.append(samples / t_harness)
+        return time.perf_counter() - start
+
+    bare, harness = _side_by_side(bare_run, harness_run, samples, repeats)
     what = f"{method_name}, batch {cfg.batch_size}"
     return [
         Row.of("distill step", f"bare loop · {what}", bare, "samples/s"),
@@ -179,12 +183,6 @@ def step_rows(
     ]
 
 
-def _batches(n: int, batch_size: int, gen: torch.Generator) -> list[torch.Tensor]:
-    from benchmark.training import batches
-
-    return list(batches(n, batch_size, gen))
-
-
 def crd_rows(
     data: TaskData, cfg: DistillConfig, repeats: int, teacher_backbone: str, student_backbone: str
 ) -> list[Row]:
@@ -196,7 +194,7 @@ def crd_rows(
     index = []
     gen = seeded(0, "distill")
     for _ in range(cfg.epochs):
-        index.extend(_batches(len(paired), cfg.batch_size, gen))
+        index.extend(batches(len(paired), cfg.batch_size, gen))
     xs = [paired.target[i] for i in index]
     sources = [paired.source[i] for i in index]
     samples = len(index) * min(cfg.batch_size, len(paired))
@@ -205,18 +203,18 @@ def crd_rows(
     def live(step: int) -> Outputs:
         return teacher(sources[step])
 
-    repdistiller, harness = [], []
-    for r in range(repeats + 1):
+    def live_run() -> float:
         s, m = _fresh("crd", data, teacher, student_backbone)
-        t_live = _bare_loop(s, m, xs, live, index, cfg)
+        return _bare_loop(s, m, xs, live, index, cfg)
+
+    def harness_run() -> float:
         s, m = _fresh("crd", data, teacher, student_backbone)
         start = time.perf_counter()
         outputs = teacher_outputs(teacher, paired.source, keep_maps=False)
         distill(s, m, outputs, paired.target, cfg, 0)
-        t_harness = time.perf_counter() - start
-        if r:
-            repdistiller.append(samples / t_live)
-            harness.append(samples / t_harness)
+        return time.perf_counter() - start
+
+    repdistiller, harness = _side_by_side(live_run, harness_run, samples, repeats)
     what = f"teacher {teacher_backbone}, {cfg.epochs} epochs"
     return [
         Row.of("CRD", f"RepDistiller-style · {what}", repdistiller, "samples/s"),

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark.backbones import Backbone
+from benchmark.backbones import Backbone, TaskModel
 from benchmark.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
 from benchmark.config import RunConfig, config_hash
 from benchmark.datasets.tasks import TaskData, get_task
@@ -43,6 +43,27 @@ from benchmark.records import REFERENCE, Record
 from benchmark.teacher import Trained, get_all_labels_reference, get_teacher, reference_recipe
 from benchmark.teacher_outputs import cached_teacher_outputs
 from benchmark.training import seeded
+
+
+def initial_student(backbone: str, data: TaskData, seed: int) -> Backbone:
+    """The student before distillation. Its weights depend on the seed only, not on the
+    method, so every method of a (task, seed) starts from the same network."""
+    torch.manual_seed(int(torch.randint(2**31, (1,), generator=seeded(seed, "student"))))
+    return Backbone(backbone, data.target_channels)
+
+
+def method_context(student: Backbone, teacher: TaskModel, data: TaskData) -> Context:
+    """What a method sizes its modules by, for this student, teacher and task."""
+    return Context(
+        student_dim=student.dim,
+        teacher_dim=teacher.backbone.dim,
+        student_channels=student.channels,
+        teacher_channels=teacher.backbone.channels,
+        num_classes=data.num_classes,
+        num_pairs=len(data.paired),
+        task_kind=data.kind,
+        teacher_head=teacher.head,
+    )
 
 
 class CellRunner:
@@ -169,23 +190,9 @@ class CellRunner:
         record.teacher = self._teacher_fields(teacher)
         record.seconds["teacher"] = time.perf_counter() - clock
 
-        # The student's initial weights depend on the seed only, not on the method, so
-        # every method starts from the same network.
-        torch.manual_seed(int(torch.randint(2**31, (1,), generator=seeded(cell.seed, "student"))))
-        student = Backbone(cfg.student.backbone, data.target_channels).to(self.device)
+        student = initial_student(cfg.student.backbone, data, cell.seed).to(self.device)
         method = create_method(cell.method, **method_params(cfg, cell.method))
-        method.setup(
-            Context(
-                student_dim=student.dim,
-                teacher_dim=teacher.model.backbone.dim,
-                student_channels=student.channels,
-                teacher_channels=teacher.model.backbone.channels,
-                num_classes=data.num_classes,
-                num_pairs=len(data.paired),
-                task_kind=data.kind,
-                teacher_head=teacher.model.head,
-            )
-        )
+        method.setup(method_context(student, teacher.model, data))
         method.to(self.device)
 
         clock = time.perf_counter()

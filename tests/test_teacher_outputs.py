@@ -12,7 +12,8 @@ from benchmark.backbones import Backbone
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import get_task
 from benchmark.distill import take
-from benchmark.method import Batch, Context, create_method
+from benchmark.method import Batch, create_method
+from benchmark.runner import method_context
 from benchmark.teacher import Trained, get_teacher
 from benchmark.teacher_outputs import cached_teacher_outputs, outputs_key, teacher_outputs
 
@@ -82,18 +83,7 @@ def test_method_losses_identical_on_cached_and_live_outputs(
         torch.manual_seed(0)
         student = Backbone("test_resnet", data.target_channels)
         method = create_method(method_name)
-        method.setup(
-            Context(
-                student_dim=student.dim,
-                teacher_dim=teacher.model.backbone.dim,
-                student_channels=student.channels,
-                teacher_channels=teacher.model.backbone.channels,
-                num_classes=data.num_classes,
-                num_pairs=len(x),
-                task_kind=data.kind,
-                teacher_head=teacher.model.head,
-            )
-        )
+        method.setup(method_context(student, teacher.model, data))
         idx = torch.arange(8)
         terms = method.losses(student(data.paired.target[idx]), take(outputs, idx, CPU), Batch(idx))
         losses.append({k: v.item() for k, v in terms.items()})
