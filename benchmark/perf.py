@@ -1,7 +1,7 @@
 """`bench perf`: where the time goes, measured side by side in one process run.
 
 Every comparison runs both sides in the same process, interleaved repeat by repeat (A, B,
-A, B, ...), on the same tensors, and reports the median over repeats with min–max, so
+B, A, A, B, ...: each side goes first equally often), on the same tensors, and reports the median over repeats with min–max, so
 a ratio is not skewed by what else the machine was doing at one moment. Nothing here
 asserts a speed: the targets are read off the printed table (README shows this machine's).
 
@@ -102,10 +102,13 @@ def _side_by_side(
     first: Callable[[], float], second: Callable[[], float], samples: int, repeats: int
 ) -> tuple[list[float], list[float]]:
     """Samples/s of two runs, each returning the seconds of its own timed part, run
-    alternately A, B, A, B, ...; a first round, not kept, warms up allocator and kernels."""
+    A, B, B, A, A, B, ...: whichever runs second in a pair runs on a warmer allocator and
+    cache, so each side takes that place in every other pair. A first pair, not kept, warms
+    up allocator and kernels."""
     rates: tuple[list[float], list[float]] = ([], [])
+    sides = ((first, rates[0]), (second, rates[1]))
     for r in range(repeats + 1):
-        for run, out in ((first, rates[0]), (second, rates[1])):
+        for run, out in sides if r % 2 == 0 else sides[::-1]:
             seconds = run()
             if r:
                 out.append(samples / seconds)
