@@ -1,9 +1,10 @@
 """`bench perf`: where the time goes, measured side by side in one process run.
 
 Every comparison runs both sides in the same process, interleaved repeat by repeat (A, B,
-B, A, A, B, ...: each side goes first equally often), on the same tensors, and reports the median over repeats with min–max, so
-a ratio is not skewed by what else the machine was doing at one moment. Nothing here
-asserts a speed: the targets are read off the printed table (README shows this machine's).
+B, A, A, B, ...: each side goes first equally often), on the same tensors, and reports
+the median over repeats with min–max, so a ratio is not skewed by what else the machine
+was doing at one moment. Nothing here asserts a speed: the targets are read off the
+printed table (README shows this machine's).
 
 Rows:
 - *distill step*: a bare PyTorch loop (student forward, the method's losses, backward,
