@@ -13,7 +13,7 @@ import pytest
 import timm
 import torch
 
-from benchmark import weights
+from benchmark import timm_weights, weights
 from benchmark.cli import main
 from benchmark.config import RunConfig, TrainConfig, config_hash, resolve
 from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData
@@ -154,7 +154,7 @@ def test_timm_weights_offline_fail_in_one_line(monkeypatch: pytest.MonkeyPatch) 
             "again or make sure your Internet connection is on."
         )
 
-    monkeypatch.setattr(weights, "reachable", lambda url, timeout=5.0: True)
+    monkeypatch.setattr(timm_weights, "reachable", lambda url, timeout=5.0: True)
     monkeypatch.setattr("timm.models._builder.load_state_dict_from_hf", offline)
     cfg = config(weights=f"timm:{TINY_TIMM}")
     assert cfg.teacher.backbone == TINY_TIMM
@@ -167,7 +167,7 @@ def test_timm_weights_offline_fail_in_one_line(monkeypatch: pytest.MonkeyPatch) 
     assert "could not be downloaded" in message and "teacher.weights=FILE" in message
     assert "HF_HUB_OFFLINE=1" in message
 
-    monkeypatch.setattr(weights, "reachable", lambda url, timeout=5.0: False)
+    monkeypatch.setattr(timm_weights, "reachable", lambda url, timeout=5.0: False)
     with pytest.raises(UserError, match=r"huggingface\.co unreachable within 5 s"):
         weights.teacher_backbone(cfg.teacher, 3)
 
@@ -179,14 +179,14 @@ def test_a_real_timm_download_offline_stops_bench_run_quickly(
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # a real network attempt
-    if weights.reachable(constants.ENDPOINT, timeout=3.0):
+    if timm_weights.reachable(constants.ENDPOINT, timeout=3.0):
         pytest.skip("this machine reaches the Hugging Face hub: nothing offline to test")
     out = tmp_path / "out"
     argv = ["run", "--profile", "smoke", "--tasks", "sketch-cls", "--methods", "l2"]
     argv += ["--seeds", "1", "--out", str(out), "--set", f"teacher.weights=timm:{TINY_TIMM}"]
     start = time.perf_counter()
     assert main(argv) == 2
-    assert time.perf_counter() - start < weights.PROBE_TIMEOUT + 10
+    assert time.perf_counter() - start < timm_weights.PROBE_TIMEOUT + 10
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert f"timm:{TINY_TIMM}: the pretrained weights could not be downloaded" in err
