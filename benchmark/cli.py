@@ -7,21 +7,17 @@ value and how to fix it, exits with code 2, and leaves nothing half-written.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from rich.console import Console
 from rich.table import Table
 
 from benchmark.errors import UserError
 from benchmark.executor_settings import add_arguments
-
-if TYPE_CHECKING:  # imported lazily at run time, so `bench --help` stays fast
-    from benchmark.records import Record
+from benchmark.run_command import cmd_run, default_cache_dir, default_data_root
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,17 +25,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UserError(f"{message} (see '{self.prog} --help')")
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("XMD_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "xmd-bench"
-
-
-def default_data_root() -> Path | None:
-    """Where real datasets live: `--data-root`, else $XMD_DATA, else none (embedded only)."""
-    env = os.environ.get("XMD_DATA")
-    return Path(env) if env else None
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -147,135 +132,6 @@ def _other_commands(sub) -> None:  # argparse's subparsers action has no public 
     )
     perf.add_argument("--repeats", type=int, default=None, help="repeats per row (default 5)")
     perf.add_argument("--threads", type=int, default=None, help="torch threads (default: cores)")
-
-
-def _resolve_config(args: argparse.Namespace):  # -> RunConfig
-    from benchmark.config import load_yaml, parse_assignments, resolve
-    from benchmark.method import list_methods
-    from benchmark.plan import check_method_settings
-
-    file_overrides = load_yaml(args.config) if args.config else {}
-    # Where cells run is not what they compute: kept out of RunConfig and its hashes.
-    args.executor_section = file_overrides.pop("executor", None)
-    sets = parse_assignments(args.sets, list_methods())
-    cfg = resolve(args.profile, file_overrides, sets)
-    check_method_settings(cfg)
-    return cfg
-
-
-def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    import torch
-
-    from benchmark.backbones import check_backbone
-    from benchmark.datasets.real import resolve_tasks
-    from benchmark.datasets.tasks import get_task, world_config
-    from benchmark.executor_settings import from_args
-    from benchmark.executors import (
-        PlanRun,
-        preflight,
-        run_inline,
-        run_local,
-        submit_slurm,
-        wait_slurm,
-    )
-    from benchmark.leaderboard import write_outputs
-    from benchmark.method import load_methods
-    from benchmark.plan import cell_config, expand, is_done
-    from benchmark.progress import RichReporter
-    from benchmark.provenance import default_device
-    from benchmark.records import read_records
-    from benchmark.runner import CellRunner
-    from benchmark.status import add_run, plan_cells, run_entry
-    from benchmark.weights import fetch as fetch_weights
-
-    if args.seeds < 1:
-        raise UserError(f"--seeds {args.seeds} must be at least 1")
-    cfg = _resolve_config(args)
-    settings = from_args(args, args.executor_section)
-    preflight(settings)
-    methods = load_methods().resolve(args.methods)
-    data_root = args.data_root or default_data_root()
-    tasks, skipped = resolve_tasks(args.tasks, data_root)  # real data checked up front
-    check_backbone(cfg.teacher.backbone)
-    check_backbone(cfg.student.backbone)
-    fetch_weights(cfg.teacher)  # timm: weights downloaded now, or one line before any cell
-    for task in tasks:
-        world_config(get_task(task), cfg.data, cfg.world)  # validates world knobs up front
-    cells = expand(tasks, methods, list(range(args.seeds)))
-    for cell in cells:
-        cell_config(cell, cfg)
-    pending = [c for c in cells if args.force or not is_done(args.out, c, cfg)]
-
-    threads = settings.resolved_threads()
-    torch.set_num_threads(threads)
-    cache_dir = args.cache_dir or default_cache_dir()
-    plan = PlanRun(cfg, args.out, cache_dir, data_root, threads, args.force)
-    add_run(args.out, run_entry(plan, settings, len(cells)), plan_cells(cells, cfg))
-    device = default_device()
-    console.print(
-        f"[bold]bench run[/] · profile {cfg.profile} · {len(tasks)} task(s) × "
-        f"{len(methods)} method(s) × {args.seeds} seed(s) · {len(cells)} cells, "
-        f"{len(cells) - len(pending)} already done · device {device} · "
-        f"{torch.get_num_threads()} threads · executor {settings.kind}"
-    )
-    if skipped:
-        console.print(f"skipped (no data; see 'bench data check'): {', '.join(skipped)}")
-    start = time.perf_counter()
-    finished = []
-    if settings.kind == "slurm":
-        jobs = submit_slurm(plan, pending, settings)
-        arrays = sorted({j["job_id"].split("_")[0] for j in jobs.values()})
-        console.print(f"SLURM job(s) {', '.join(arrays) or '(none)'} · logs in {args.out}/jobs")
-        if not settings.wait:
-            console.print(f"not waiting: follow with 'bench status --out {args.out}'")
-            return 0
-    with RichReporter(len(pending)) as reporter:
-
-        def done(record: Record) -> None:
-            finished.append(record)
-            reporter.cell_done()
-
-        if settings.kind == "inline":
-            runner = CellRunner(cfg, cache_dir, device, reporter, data_root, args.out, threads)
-            run_inline(plan, pending, runner, done)
-        elif settings.kind == "local":
-            run_local(plan, pending, settings, done)
-        else:
-            wait_slurm(plan, pending, jobs, settings, done)
-    board = write_outputs(read_records(args.out), args.out)
-    _summary(console, finished)
-    failed = [r for r in finished if not r.ok]
-    console.print(
-        f"{len(finished)} cell(s) run in {time.perf_counter() - start:.0f} s, "
-        f"{len(failed)} failed · records in {args.out / 'runs'} · "
-        f"table {args.out / 'results.csv'} · leaderboard {board}"
-    )
-    return 1 if failed else 0
-
-
-def _summary(console: Console, records: list) -> None:
-    if not records:
-        return
-    table = Table(title="cells run")
-    for col in ("task", "method", "seed", "status", "fine-tune", "probe", "seconds"):
-        table.add_column(col, justify="right" if col in {"seed", "seconds"} else "left")
-    for r in records:
-        m = r.metrics
-        ft = m.get(
-            "finetune_acc",
-            m.get("finetune_miou", m.get("all_labels_acc", m.get("all_labels_miou"))),
-        )
-        pr = m.get("probe_acc", m.get("probe_miou", m.get("teacher_acc", m.get("teacher_miou"))))
-        table.add_row(
-            r.task,
-            r.method,
-            str(r.seed),
-            r.status if r.ok else f"[red]failed[/]: {r.reason[:60]}",
-            "—" if ft is None else f"{100 * ft:.1f}",
-            "—" if pr is None else f"{100 * pr:.1f}",
-            f"{sum(r.seconds.values()):.1f}",
-        )
-    console.print(table)
 
 
 def cmd_sweep(args: argparse.Namespace, console: Console) -> int:

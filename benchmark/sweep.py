@@ -92,13 +92,13 @@ def _value_args(args: argparse.Namespace, knob: str, value: str) -> argparse.Nam
 def check(args: argparse.Namespace, knob: str, values: list[str]) -> None:
     """Resolve every point's config before any runs, so a bad knob or value stops the
     sweep with one line before anything is written."""
-    from benchmark.cli import _resolve_config, default_data_root
     from benchmark.datasets.real import resolve_tasks
     from benchmark.datasets.tasks import get_task, world_config
+    from benchmark.run_command import default_data_root, resolve_config
 
     tasks, _ = resolve_tasks(args.tasks, args.data_root or default_data_root())
     for value in values:
-        cfg = _resolve_config(_value_args(args, knob, value))
+        cfg = resolve_config(_value_args(args, knob, value))
         for task in tasks:
             world_config(get_task(task), cfg.data, cfg.world)
 
