@@ -3,10 +3,19 @@
 Every value that can change a result lives here (or in a method's declared parameters),
 is resolved before anything runs, and is hashed into the record, so a re-run can tell
 whether an existing record still answers the same question.
+
+Each of the three sources may also hold a `tasks` section of per-task values (e.g. the
+`paper` profile's image size per dataset, or `--set tasks.sketch-cls.data.image_size=48`).
+Precedence, lowest first: defaults, profile, profile's `tasks.<task>`, YAML file, file's
+`tasks.<task>`, `--set`, `--set tasks.<task>...`. So a value the user sets for the whole
+run beats what the profile chose for one task, and a value the user sets for one task
+beats everything. A record hashes the settings its task ran with (`for_task`), never
+the `tasks` section itself, so values for one task leave every other task's records valid.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -98,9 +107,21 @@ class RunConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-method params
+    # Per-task values, by canonical task name, already ordered by precedence (`resolve`).
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def for_task(self, task: str) -> RunConfig:
+        """The settings `task`'s cells run with: the run's, under the task's own values."""
+        own = self.tasks.get(task)
+        if not own:
+            return self
+        config = copy.deepcopy(self)
+        config.tasks = {}
+        _merge(config, own, f"tasks.{task}")
+        return config
 
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -113,7 +134,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     # The default: `--methods all --tasks all`, one seed, in about ten minutes on 2 cores.
     "quick": {},
-    # Full sizes, for GPUs.
+    # Full sizes and schedules, for GPUs; real datasets at their own resolution.
     "paper": {
         "data": {
             "image_size": 64,
@@ -126,10 +147,37 @@ PROFILES: dict[str, dict[str, Any]] = {
         "student": {"backbone": "resnet18"},
         "distill": {"epochs": 100, "batch_size": 128},
         "eval": {"probe_steps": 500, "finetune_epochs": 100},
+        # Real datasets at their own scale (README, "The paper profile per dataset").
+        "tasks": {
+            # Photos and sketches rendered at 256×256, seen at the 224×224 of ImageNet
+            # CNNs; 125 classes of ImageNet-like photos get an ImageNet-sized teacher.
+            "sketchy-sketch-cls": {
+                "data": {"image_size": 224},
+                "teacher": {"backbone": "resnet50"},
+            },
+            # 640×480 frames squeezed to 224×224; 795 training frames would make 6 steps
+            # an epoch at batch 128, so the small batch of segmentation practice.
+            **{
+                task: {
+                    "data": {"image_size": 224},
+                    "teacher": {"batch_size": 16},
+                    "distill": {"batch_size": 16},
+                    "eval": {"finetune_batch_size": 16},
+                }
+                for task in ("nyuv2-depth-seg", "nyuv2-depth-seg13")
+            },
+            "nyuv2-depth-cls": {
+                "data": {"image_size": 224},
+                "teacher": {"batch_size": 32},
+                "distill": {"batch_size": 32},
+            },
+            # MNIST digits at their native 28×28 (the audio side is a 32×32 log-mel).
+            "avmnist-audio-cls": {"data": {"image_size": 28}},
+        },
     },
 }
 
-_SECTIONS = {f.name for f in dataclasses.fields(RunConfig)} - {"profile"}
+_SECTIONS = {f.name for f in dataclasses.fields(RunConfig)} - {"profile", "tasks"}
 
 
 def _merge(config: RunConfig, overrides: dict[str, Any], origin: str) -> None:
@@ -137,6 +185,8 @@ def _merge(config: RunConfig, overrides: dict[str, Any], origin: str) -> None:
     for section, values in overrides.items():
         if section == "profile":
             continue
+        if section == "tasks" and origin.startswith("tasks."):
+            raise UserError(f"{origin} cannot hold a 'tasks' section of its own")
         if section not in _SECTIONS:
             raise UserError(
                 f"unknown config section '{section}' in {origin}: "
@@ -164,7 +214,9 @@ def _merge(config: RunConfig, overrides: dict[str, Any], origin: str) -> None:
 
 
 def parse_assignments(items: list[str], method_names: list[str]) -> dict[str, Any]:
-    """`--set a.b=v` items → nested dict. `l2.weight=2` is short for `methods.l2.weight=2`."""
+    """`--set a.b=v` items → nested dict. `l2.weight=2` is short for `methods.l2.weight=2`,
+    and `tasks.T.l2.weight=2` for `tasks.T.methods.l2.weight=2`. A task name holding a dot
+    (a `pairs:` folder) cannot be addressed here; its values go in the YAML file."""
     nested: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -176,6 +228,8 @@ def parse_assignments(items: list[str], method_names: list[str]) -> dict[str, An
             )
         if parts[0] in method_names:
             parts = ["methods", *parts]
+        elif parts[0] == "tasks" and len(parts) > 3 and parts[2] in method_names:
+            parts = [*parts[:2], "methods", *parts[2:]]
         value: Any = yaml.safe_load(raw) if raw.strip() else ""
         node = nested
         for part in parts[:-1]:
@@ -205,35 +259,98 @@ def resolve(
     file_overrides: dict[str, Any] | None = None,
     set_overrides: dict[str, Any] | None = None,
 ) -> RunConfig:
-    """Defaults, then the profile, then the YAML file, then `--set`, in that order."""
+    """Defaults, then the profile, then the YAML file, then `--set`, each source's
+    `tasks.<task>` values right after its run-wide ones (module docstring)."""
     file_overrides = file_overrides or {}
     name = profile or file_overrides.get("profile") or "quick"
     if name not in PROFILES:
         raise UserError(f"unknown profile '{name}': {did_you_mean(name, PROFILES)}")
     config = RunConfig(profile=name)
-    _merge(config, PROFILES[name], f"profile '{name}'")
-    _merge(config, file_overrides, "the config file")
-    _merge(config, set_overrides or {}, "--set")
+    per_task: dict[str, dict[str, Any]] = {}
+    sources = (
+        (f"profile '{name}'", PROFILES[name]),
+        ("the config file", file_overrides),
+        ("--set", set_overrides or {}),
+    )
+    for origin, overrides in sources:
+        run_wide = {k: v for k, v in overrides.items() if k != "tasks"}
+        _merge(config, run_wide, origin)
+        for values in per_task.values():  # a later run-wide value beats an earlier task's
+            _drop_leaves(values, run_wide)
+        for task, values in _task_sections(overrides.get("tasks"), origin).items():
+            _deep_update(per_task.setdefault(task, {}), values)
+    _check(config, "")
+    config.tasks = per_task
+    for task in per_task:
+        own = config.for_task(task)
+        _check(own, f"tasks.{task}.")
+        # Weights resolution may rename the backbone or make a path absolute: keep that.
+        teacher = per_task[task].get("teacher")
+        if teacher is not None:
+            teacher.update(weights=own.teacher.weights, backbone=own.teacher.backbone)
+    return config
+
+
+def _check(config: RunConfig, where: str) -> None:
+    """Values that parse but mean nothing; `where` prefixes the setting's name."""
     for key in ("source_pool", "paired", "labels_per_class", "test", "image_size"):
         if getattr(config.data, key) < 1:
-            raise UserError(f"data.{key}={getattr(config.data, key)} must be at least 1")
+            raise UserError(f"{where}data.{key}={getattr(config.data, key)} must be at least 1")
     for section in (config.teacher, config.distill):
         if section.batch_size < 1 or section.lr <= 0:
-            raise UserError("batch_size must be ≥ 1 and lr > 0 in teacher and distill")
+            raise UserError(f"{where}batch_size must be ≥ 1 and lr > 0 in teacher and distill")
     if config.teacher.pretrain not in PRETRAIN_CHOICES:
         raise UserError(
-            f"unknown teacher.pretrain '{config.teacher.pretrain}': "
+            f"unknown {where}teacher.pretrain '{config.teacher.pretrain}': "
             f"{did_you_mean(config.teacher.pretrain, PRETRAIN_CHOICES)}"
         )
     if config.teacher.simclr_temperature <= 0 or config.teacher.head_epochs < 1:
         raise UserError(
-            f"teacher.simclr_temperature={config.teacher.simclr_temperature} must be > 0 and "
-            f"teacher.head_epochs={config.teacher.head_epochs} at least 1"
+            f"{where}teacher.simclr_temperature={config.teacher.simclr_temperature} must be "
+            f"> 0 and {where}teacher.head_epochs={config.teacher.head_epochs} at least 1"
         )
     from benchmark.weights import check as check_weights  # timm and torch: on use
 
     check_weights(config.teacher)
-    return config
+
+
+def _task_sections(raw: Any, origin: str) -> dict[str, dict[str, Any]]:
+    """A source's `tasks` section, keyed by canonical task name (an alias such as
+    `pairs:/data/x` becomes the name records use)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise UserError(f"config section 'tasks' in {origin} must map task names to sections")
+    from benchmark.datasets import real  # noqa: F401  (registers the real-data tasks)
+    from benchmark.datasets.tasks import TASKS
+
+    sections: dict[str, dict[str, Any]] = {}
+    for task, values in raw.items():
+        if not isinstance(values, dict):
+            raise UserError(f"tasks.{task} in {origin} must be a mapping of config sections")
+        sections[TASKS.canonical(str(task))] = values
+    return sections
+
+
+def _deep_update(into: dict[str, Any], values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_update(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+def _drop_leaves(values: dict[str, Any], setting: dict[str, Any]) -> None:
+    """Remove from `values` every setting that `setting` sets (its leaves)."""
+    for key, value in setting.items():
+        if key not in values:
+            continue
+        if isinstance(value, dict) and isinstance(values[key], dict):
+            _drop_leaves(values[key], value)
+            if not values[key]:
+                del values[key]
+        else:
+            del values[key]
 
 
 def config_hash(payload: dict[str, Any]) -> str:

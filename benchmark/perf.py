@@ -336,6 +336,7 @@ def run_rows(group: str, args: list[str], threads: int) -> list[Row]:
 
 def measure(cfg: RunConfig, *, repeats: int, full: bool, cache_dir: Path | None) -> list[Row]:
     threads = torch.get_num_threads()
+    cfg = cfg.for_task(PERF_TASK)
     data = get_task(PERF_TASK).load(cfg.data, cfg.world, 0, cache_dir)
     rows: list[Row] = []
     student = cfg.student.backbone

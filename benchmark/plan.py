@@ -39,19 +39,23 @@ def method_params(cfg: RunConfig, method: str) -> dict[str, Any]:
 
 
 def check_method_settings(cfg: RunConfig) -> None:
-    """Every `methods.<name>` section names a registered method with valid values."""
+    """Every `methods.<name>` section, run-wide or in `tasks.<task>`, names a registered
+    method with valid values."""
     registry = load_methods()
-    for name in cfg.methods:
-        if name not in registry:
-            raise UserError(
-                f"config names unknown method 'methods.{name}': "
-                f"{did_you_mean(name, registry.names())}"
-            )
-        method_params(cfg, registry.canonical(name))
+    for where, own in [("", cfg), *((f"tasks.{t}.", cfg.for_task(t)) for t in cfg.tasks)]:
+        for name in own.methods:
+            if name not in registry:
+                raise UserError(
+                    f"config names unknown method '{where}methods.{name}': "
+                    f"{did_you_mean(name, registry.names())}"
+                )
+            method_params(own, registry.canonical(name))
 
 
 def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
-    """Exactly the settings that can change this cell's result (what the hash covers)."""
+    """Exactly the settings that can change this cell's result (what the hash covers):
+    those its task runs with, so another task's `tasks.<name>` values never enter it."""
+    cfg = cfg.for_task(cell.task)
     payload: dict[str, Any] = {
         "protocol": PROTOCOL_VERSION,
         "task": cell.task,

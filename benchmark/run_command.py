@@ -82,11 +82,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     methods = load_methods().resolve(args.methods)
     data_root = args.data_root or default_data_root()
     tasks, skipped = resolve_tasks(args.tasks, data_root)  # real data checked up front
-    check_backbone(cfg.teacher.backbone)
-    check_backbone(cfg.student.backbone)
-    fetch_weights(cfg.teacher)  # timm: weights downloaded now, or one line before any cell
     for task in tasks:
-        world_config(get_task(task), cfg.data, cfg.world)  # validates world knobs up front
+        own = cfg.for_task(task)
+        check_backbone(own.teacher.backbone)
+        check_backbone(own.student.backbone)
+        fetch_weights(own.teacher)  # timm: weights downloaded now, or one line before any cell
+        world_config(get_task(task), own.data, own.world)  # validates world knobs up front
     cells = expand(tasks, methods, list(range(args.seeds)))
     for cell in cells:
         cell_config(cell, cfg)

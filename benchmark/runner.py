@@ -95,9 +95,10 @@ class CellRunner:
 
     def data(self, task: str, seed: int) -> TaskData:
         if self._data is None or self._data[0] != (task, seed):
+            cfg = self.cfg.for_task(task)
             with self._data_lock(task, seed):
                 loaded = get_task(task).load(
-                    self.cfg.data, self.cfg.world, seed, self.cache_dir, self.data_root
+                    cfg.data, cfg.world, seed, self.cache_dir, self.data_root
                 )
             self._data = ((task, seed), loaded)
         return self._data[1]
@@ -107,15 +108,17 @@ class CellRunner:
         with this lock the first generates them and the others then read the cache."""
         if self.cache_dir is None:
             return contextlib.nullcontext()
-        what = {"task": task, "seed": seed, "data": dataclasses.asdict(self.cfg.data)}
-        what.update(world=self.cfg.world, root=str(self.data_root))
+        cfg = self.cfg.for_task(task)
+        what = {"task": task, "seed": seed, "data": dataclasses.asdict(cfg.data)}
+        what.update(world=cfg.world, root=str(self.data_root))
         return file_lock(self.cache_dir / "locks" / f"data-{config_hash(what)}.lock")
 
     def teacher(self, data: TaskData, seed: int) -> Trained:
         if self._teacher is None or self._teacher[0] != (data.name, seed):
-            epochs = self.cfg.teacher.total_epochs()
+            cfg = self.cfg.for_task(data.name)
+            epochs = cfg.teacher.total_epochs()
             with self.reporter.stage(f"{data.name} teacher", epochs) as adv:
-                trained = get_teacher(data, self.cfg, seed, self.cache_dir, self.device, adv)
+                trained = get_teacher(data, cfg, seed, self.cache_dir, self.device, adv)
             self._teacher = ((data.name, seed), trained)
         return self._teacher[1]
 
@@ -168,10 +171,11 @@ class CellRunner:
         record.seconds["data"] = time.perf_counter() - start
         teacher = self.teacher(data, cell.seed)
         record.teacher = self._teacher_fields(teacher)
-        epochs = reference_recipe(data, self.cfg).epochs
+        cfg = self.cfg.for_task(cell.task)
+        epochs = reference_recipe(data, cfg).epochs
         with self.reporter.stage(f"{cell.task} all-labels reference", epochs) as advance:
             ref = get_all_labels_reference(
-                data, self.cfg, cell.seed, self.cache_dir, self.device, advance
+                data, cfg, cell.seed, self.cache_dir, self.device, advance
             )
         record.seconds["teacher"] = teacher.seconds if teacher.trained_now else 0.0
         record.seconds["reference"] = ref.seconds if ref.trained_now else 0.0
@@ -182,7 +186,7 @@ class CellRunner:
         record.seconds["gap"] = time.perf_counter() - clock
 
     def _method(self, cell: Cell, record: Record) -> None:
-        cfg, clock = self.cfg, time.perf_counter()
+        cfg, clock = self.cfg.for_task(cell.task), time.perf_counter()
         data = self.data(cell.task, cell.seed)
         record.seconds["data"] = time.perf_counter() - clock
         clock = time.perf_counter()

@@ -100,7 +100,8 @@ def check(args: argparse.Namespace, knob: str, values: list[str]) -> None:
     for value in values:
         cfg = resolve_config(_value_args(args, knob, value))
         for task in tasks:
-            world_config(get_task(task), cfg.data, cfg.world)
+            own = cfg.for_task(task)
+            world_config(get_task(task), own.data, own.world)
 
 
 def run_sweep(args: argparse.Namespace, console: Console, run: RunCommand) -> int:
