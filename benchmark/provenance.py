@@ -13,11 +13,16 @@ import torch
 
 import benchmark
 
+# Outputs committed as reference results: a run that rewrites them (the reference run
+# itself) changes the checkout without changing the code that computes a cell.
+OUTPUTS = ("results", "LEADERBOARD.md")
+
 
 @functools.cache
 def git_commit() -> str:
-    """The commit of the checkout this package runs from, '+dirty' when it has changes;
-    'unknown' outside a git checkout (an installed wheel)."""
+    """The commit of the checkout this package runs from, '+dirty' when its code differs
+    from that commit (changes under `OUTPUTS` do not count); 'unknown' outside a git
+    checkout (an installed wheel)."""
     root = Path(benchmark.__file__).resolve().parent.parent
     try:
         sha = subprocess.run(
@@ -29,7 +34,15 @@ def git_commit() -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                *(f":(exclude){path}" for path in OUTPUTS),
+            ],
             cwd=root,
             capture_output=True,
             text=True,
