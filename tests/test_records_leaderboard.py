@@ -125,3 +125,33 @@ def test_commit_keeps_the_dirty_mark() -> None:
 
 def test_render_without_results() -> None:
     assert "No finished cells yet." in render([], "x")
+
+
+def test_dirty_means_the_code_changed_not_the_committed_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    import benchmark
+    from benchmark.provenance import git_commit
+
+    repo = tmp_path / "checkout"
+    (repo / "benchmark").mkdir(parents=True)
+    (repo / "results").mkdir()
+    code, record = repo / "benchmark" / "__init__.py", repo / "results" / "r.json"
+    code.write_text("x = 1\n")
+    record.write_text("{}\n")
+    (repo / "LEADERBOARD.md").write_text("# board\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    monkeypatch.setattr(benchmark, "__file__", str(code))
+    commit = git_commit.__wrapped__
+    clean = commit()
+    assert len(clean) == 40 and not clean.endswith("+dirty")
+    record.write_text('{"new": 1}\n')
+    (repo / "LEADERBOARD.md").write_text("# board, re-rendered\n")
+    assert commit() == clean  # outputs rewritten by a reference run
+    code.write_text("x = 2\n")
+    assert commit() == clean + "+dirty"
