@@ -328,7 +328,10 @@ def _task_sections(raw: Any, origin: str) -> dict[str, dict[str, Any]]:
     for task, values in raw.items():
         if not isinstance(values, dict):
             raise UserError(f"tasks.{task} in {origin} must be a mapping of config sections")
-        sections[TASKS.canonical(str(task))] = values
+        try:
+            sections[TASKS.canonical(str(task))] = values
+        except UserError as err:
+            raise UserError(f"tasks.{task} in {origin}: {err}") from None
     return sections
 
 

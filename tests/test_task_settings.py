@@ -76,7 +76,10 @@ def test_task_names_are_canonical(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("tasks", "message"),
     [
-        ({"skech-cls": {"data": {"test": 5}}}, r"unknown task 'skech-cls'.*sketch-cls"),
+        (
+            {"skech-cls": {"data": {"test": 5}}},
+            r"tasks.skech-cls in the config file: unknown task 'skech-cls'.*sketch-cls",
+        ),
         ({"sketch-cls": {"data": {"tset": 5}}}, r"'data\.tset' in tasks\.sketch-cls"),
         ({"sketch-cls": {"data": {"image_size": 0}}}, r"tasks\.sketch-cls\.data\.image_size=0"),
         ({"sketch-cls": {"teacher": {"pretrain": "moco"}}}, r"tasks\.sketch-cls\.teacher"),
