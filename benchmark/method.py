@@ -70,12 +70,16 @@ class Method(nn.Module):
     Class attributes a method may set:
     - `distills = False` skips the distillation stage entirely (the `scratch` reference);
     - `uses_feature_maps = True` asks the runner to keep teacher feature maps, which cost
-      memory, not only embeddings and logits.
+      memory, not only embeddings and logits;
+    - `version`: raise it when a change alters what the method computes (even in the last
+      bits), so its existing records stop matching and are recomputed; other methods'
+      records stay valid. Version 1 leaves the record hash as it was before versions.
     """
 
     name: ClassVar[str] = ""
     distills: ClassVar[bool] = True
     uses_feature_maps: ClassVar[bool] = False
+    version: ClassVar[int] = 1
     params: ClassVar[dict[str, Param]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

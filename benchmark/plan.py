@@ -67,6 +67,9 @@ def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
     }
     if cell.method != REFERENCE:
         payload["method"] = {"name": cell.method, "params": method_params(cfg, cell.method)}
+        version = load_methods().get(cell.method).version
+        if version != 1:  # version 1 keeps the hashes made before methods had versions
+            payload["method"]["version"] = version
         payload["distill"] = dataclasses.asdict(cfg.distill)
         payload["eval"] = dataclasses.asdict(cfg.eval)
     return payload
