@@ -82,12 +82,15 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     methods = load_methods().resolve(args.methods)
     data_root = args.data_root or default_data_root()
     tasks, skipped = resolve_tasks(args.tasks, data_root)  # real data checked up front
-    for task in tasks:
-        own = cfg.for_task(task)
-        check_backbone(own.teacher.backbone)
-        check_backbone(own.student.backbone)
-        fetch_weights(own.teacher)  # timm: weights downloaded now, or one line before any cell
-        world_config(get_task(task), own.data, own.world)  # validates world knobs up front
+    own = {task: cfg.for_task(task) for task in tasks}  # each task's settings
+    for task, task_cfg in own.items():
+        world_config(get_task(task), task_cfg.data, task_cfg.world)  # world knobs, up front
+    backbones = {b for c in own.values() for b in (c.teacher.backbone, c.student.backbone)}
+    for backbone in sorted(backbones):
+        check_backbone(backbone)
+    # timm: weights downloaded now, or one line before any cell; once per distinct spec.
+    for recipe in {c.teacher.weights: c.teacher for c in own.values()}.values():
+        fetch_weights(recipe)
     cells = expand(tasks, methods, list(range(args.seeds)))
     for cell in cells:
         cell_config(cell, cfg)
