@@ -2,26 +2,38 @@
 
 Zhao, Jin, Song, Chen, Miao, Hu, "Cross-Modal Distillation For Widely Differing
 Modalities", arXiv 2507.16296 (2025), extending Jin et al., "Cross-Modal Distillation for
-Speaker Recognition", AAAI 2023 (margin-based KD and quality-based adaptive weights).
-Their argument: between widely differing modalities a hard constraint (L2, forcing the
-student to equal the teacher) overfits to modality-specific content, so the student is
-only pulled towards the teacher while it is further away than a margin, at the feature
-level and at the classifier level, and each sample's pull is weighted by the quality of
-its teacher-side input.
+Speaker Recognition", AAAI 2023, whose MKD (margin-based knowledge distillation) puts "a
+loose constraint" on the alignment of student and teacher and "can easily adapt to various
+existing knowledge distillation methods", and whose QAW module weights each sample by its
+quantified input quality. Their argument: between widely differing modalities a hard
+constraint (L2, forcing the student to equal the teacher) overfits to modality-specific
+content, so the student is only pulled towards the teacher while it is further away than
+a margin, at the feature level and at the classifier level.
 
 The papers' exact equations were not available to this project (only their abstracts
-were); this file implements this project's reading of the three components:
+were); this file implements this project's reading, a margin on two existing distances
+(FitNets' regressed feature match, Romero et al. ICLR 2015; Hinton's KD, 2015):
 
-    feature level     L_feat = mean_i w_i · max(0, 1 − cos(f_s,i, g(f_t,i)) − m)
+    feature level     L_feat = mean_i w_i · max(0, 1 − cos(g(f_s,i), f_t,i) − m)
     classifier level  L_cls  = mean_i w_i · max(0, T²·KL(σ(z_t,i/T) ‖ σ(z_s,i/T)) − δ)
                       with z_s,i = h_t(a(f_s,i)), h_t the frozen teacher classifier
     quality weights   w_i = q_i / mean_j q_j  (no gradient), q_i = ‖f_t,i‖ ("norm",
                       feature norm as a quality proxy, as in face-recognition quality
                       work) or max_k σ(z_t,i)_k ("confidence"), or w_i = 1 ("none")
 
-f are pooled embeddings; g is a trainable two-layer MLP (teacher_dim → teacher_dim →
-student_dim) on the teacher's features, which gives the teacher side room to meet the
-student; a is a learned linear adapter into the teacher's feature space, so the teacher's
+f are pooled embeddings; g is a trainable two-layer MLP (student_dim → student_dim →
+teacher_dim) on the student's features, FitNets' regressor: the target of the feature
+level is the frozen teacher's own embedding, so the hinge is met only where g(f_s,i) lies
+within cosine distance m of f_t,i sample by sample, and a student collapsed to one
+output meets it only if the whole batch of teacher embeddings lies within m of one
+direction (so m must stay small against the spread of the teacher's embeddings, which as
+pooled post-ReLU features share a positive direction). Version 1 put g on the teacher
+side (cos(f_s, g(f_t))): nothing anchored g, so a constant g with the student collapsed
+onto it met every hinge, the feature level transferred nothing and the `feature`-only
+ablation was degenerate (`tests/test_collapse.py` keeps that reading as a regression
+case).
+
+a is a learned linear adapter into the teacher's feature space, so the teacher's
 classifier scores the student's features. For segmentation the classifier level is per
 pixel: the student's stages pass through per-stage 1×1 adapters into the teacher's dense
 head, the hinge is applied to each pixel's KL and averaged over pixels; "confidence" is
@@ -111,6 +123,7 @@ class SoftProj(Method):
     temperature: float = param(4.0, low=0.05, high=100.0, help="softmax temperature T")
 
     uses_feature_maps = True  # the segmentation classifier level reads the student's stages
+    version = 2  # the feature level's projection moved from the teacher to the student side
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**values)
@@ -121,9 +134,9 @@ class SoftProj(Method):
         self.dense = ctx.task_kind == "segmentation"
         if self.feature:
             self.project = nn.Sequential(
-                nn.Linear(ctx.teacher_dim, ctx.teacher_dim),
+                nn.Linear(ctx.student_dim, ctx.student_dim),
                 nn.ReLU(inplace=True),
-                nn.Linear(ctx.teacher_dim, ctx.student_dim),
+                nn.Linear(ctx.student_dim, ctx.teacher_dim),
             )
         if self.classifier:
             if ctx.teacher_head is None:
@@ -167,9 +180,8 @@ class SoftProj(Method):
         w = self.weights(teacher)
         terms: dict[str, Tensor] = {}
         if self.feature:
-            target = self.project(teacher.embedding.detach())
             terms["soft_feat"] = self.feature_weight * feature_hinge(
-                student.embedding, target, w, self.feature_margin
+                self.project(student.embedding), teacher.embedding.detach(), w, self.feature_margin
             )
         if self.classifier:
             if teacher.logits is None:
@@ -181,12 +193,12 @@ class SoftProj(Method):
         return terms
 
     def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor] | None:
-        """The feature level's space (the student's embedding against the projected
-        teacher embedding g(f_t)); without it, for classification, the adapter's space
+        """The feature level's space (the projected student embedding g(f_s) against the
+        teacher's embedding f_t); without it, for classification, the adapter's space
         a(f_s) against f_t, where the teacher's classifier reads both. A dense classifier
         level alone aligns per-pixel maps only: None, so the gap uses the fitted map."""
         if self.feature:
-            return student.embedding, self.project(teacher.embedding)
+            return self.project(student.embedding), teacher.embedding
         if not self.dense:
             return self.adapt(student.embedding), teacher.embedding
         return None

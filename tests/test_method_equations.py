@@ -265,6 +265,65 @@ def test_soft_proj_scores_student_features_with_the_teachers_classifier() -> Non
     assert "_teacher_head" not in dict(method.named_modules())
 
 
+def _soft_proj_feature_only(quality: str = "none") -> nn.Module:
+    """soft-proj's feature level alone, with g set by hand to g(f_s) = [relu(f_s), 0]
+    (student width 5, teacher width 6)."""
+    method = create_method("soft-proj", classifier=False, quality=quality)
+    method.setup(context(teacher_head=nn.Linear(6, 3)))
+    first, second = method.project[0], method.project[2]
+    with torch.no_grad():
+        first.weight.copy_(torch.eye(5))
+        first.bias.zero_()
+        second.weight.copy_(torch.eye(6, 5))
+        second.bias.zero_()
+    return method
+
+
+def test_soft_proj_feature_level_projects_the_student_onto_the_fixed_teacher() -> None:
+    """Version 2: L_feat = mean_i w_i · max(0, 1 − cos(g(f_s,i), f_t,i) − m), g on the
+    student side, the teacher's embedding itself the target."""
+    assert METHODS.get("soft-proj").version == 2
+    e_s = torch.tensor([[1.0, 0, 0, 0, 0], [1.0, 1.0, 0, 0, 0]], requires_grad=True)
+    e_t = torch.tensor([[3.0, 0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0, 0]], requires_grad=True)
+    # Sample 0: cos 1, inside the margin. Sample 1: cos 1/√2, hinge 1 − 1/√2 − 0.1.
+    hinge = 1 - 1 / math.sqrt(2) - 0.1
+    method = _soft_proj_feature_only()
+    loss = method.losses(Outputs(e_s), Outputs(e_t), Batch(None))["soft_feat"]
+    assert loss.item() == pytest.approx(hinge / 2, rel=1e-6)
+    loss.backward()
+    assert e_t.grad is None, "the teacher's embedding is a constant target"
+    assert e_s.grad is not None and e_s.grad[1].abs().sum() > 0 and e_s.grad[0].abs().sum() == 0
+    assert all(p.grad is not None for p in method.project.parameters())
+    # "norm" quality: w ∝ ‖f_t‖ = (3, 1), mean 1, so w = (1.5, 0.5).
+    method = _soft_proj_feature_only("norm")
+    got = method.losses(Outputs(e_s), Outputs(e_t), Batch(None))["soft_feat"].item()
+    assert got == pytest.approx(0.5 * hinge / 2, rel=1e-6)
+    s, t = method.aligned(Outputs(e_s), Outputs(e_t))
+    assert torch.equal(s, method.project(e_s)) and torch.equal(t, e_t)
+
+
+def test_soft_proj_feature_level_has_no_constant_minimiser() -> None:
+    """A constant g(f_s) cannot meet the hinge of two orthogonal teacher embeddings: the
+    best constant, their bisector, leaves 1 − 1/√2 − m on each. Version 1's reading,
+    cos(f_s, g(f_t)) with g on the teacher side, is met exactly by a constant g and a
+    student collapsed onto it."""
+    e_t = torch.tensor([[1.0, 0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0, 0]])
+    floor = 1 - 1 / math.sqrt(2) - 0.1
+    method = _soft_proj_feature_only()
+    gen = torch.Generator().manual_seed(0)
+    losses = []
+    for c in [torch.tensor([1.0, 1.0, 0, 0, 0, 0]), *torch.randn(20, 6, generator=gen)]:
+        with torch.no_grad():  # g(f_s) = c for every input
+            method.project[2].weight.zero_()
+            method.project[2].bias.copy_(c)
+        e_s = torch.randn(2, 5, generator=gen)
+        losses.append(method.losses(Outputs(e_s), Outputs(e_t), Batch(None))["soft_feat"].item())
+    assert losses[0] == pytest.approx(floor, rel=1e-6)  # the bisector
+    assert min(losses) >= floor - 1e-6
+    c = torch.randn(1, 5, generator=gen).expand(2, 5)  # version 1: g(f_t) = c = f_s
+    assert feature_hinge(c, c, torch.ones(2), margin=0.1).item() == 0.0
+
+
 # --- CMD -------------------------------------------------------------------------------
 
 
