@@ -3,6 +3,11 @@
 The teacher is frozen, so its outputs on the paired set are computed once per teacher
 (`benchmark.teacher_outputs`, cached with it) and sliced per batch here; a method cannot
 tell them from a live forward, and no method pays for teacher forwards.
+
+Each batch's `Batch.source_id` is the paired split's `source_ids` at the batch's indices
+(None when the split has none), so contrastive methods can mask negatives that share the
+anchor's input; the ids are only sliced, never drawn, so they add no RNG draw and leave a
+run without them exactly as it was.
 """
 
 from __future__ import annotations
@@ -32,6 +37,13 @@ def take(outputs: Outputs, index: Tensor, device: torch.device) -> Outputs:
     )
 
 
+def batch_of(index: Tensor, source_ids: Tensor | None, device: torch.device) -> Batch:
+    """The `Batch` of pair indices `index`, with their source ids when the split has them."""
+    if source_ids is None:
+        return Batch(index.to(device))
+    return Batch(index.to(device), source_ids[index].to(device))
+
+
 def distill(
     student: Backbone,
     method: Method,
@@ -41,6 +53,7 @@ def distill(
     seed: int,
     progress: Progress | None = None,
     checkpoint: EpochCheckpoint | None = None,
+    source_ids: Tensor | None = None,
 ) -> dict[str, float]:
     """Train `student` (and the method's modules) on the pairs with the method's losses.
 
@@ -50,7 +63,12 @@ def distill(
     With a `checkpoint`, the loop's whole state is saved after every epoch and, when a
     matching checkpoint exists, restored first, so the loop continues where a killed run
     stopped and ends in exactly the state an uninterrupted run ends in.
+
+    `source_ids` [N] is the paired split's `Split.source_ids`, one per row of `target`:
+    each batch carries its rows of it as `Batch.source_id`.
     """
+    if source_ids is not None and len(source_ids) != len(target):
+        raise ValueError(f"{len(source_ids)} source ids for {len(target)} pairs")
     device = next(student.parameters()).device
     gen = seeded(seed, "distill")
     params = [p for p in [*student.parameters(), *method.parameters()] if p.requires_grad]
@@ -76,7 +94,9 @@ def distill(
         count = 0
         for idx in batches(len(target), cfg.batch_size, gen):
             student_out = student(target[idx].to(device))
-            terms = method.losses(student_out, take(teacher, idx, device), Batch(idx.to(device)))
+            terms = method.losses(
+                student_out, take(teacher, idx, device), batch_of(idx, source_ids, device)
+            )
             total = torch.stack(list(terms.values())).sum()
             for name, value in terms.items():
                 v = value.item()

@@ -40,9 +40,16 @@ class Batch:
 
     `index` holds each sample's position in the paired set, so memory banks and queues
     can be keyed by instance.
+
+    `source_id` [B] (long) holds each sample's shared-input id, the paired split's
+    `source_ids` at `index`: samples with equal ids were built from one input file (two
+    sketches of one photo), so a contrastive method must not use one as the other's
+    negative. None when every pair has inputs of its own (the embedded world): a method
+    then computes exactly what it computed before the field existed.
     """
 
     index: Tensor
+    source_id: Tensor | None = None
 
 
 @dataclass
@@ -51,6 +58,10 @@ class Context:
 
     `teacher_head` is the teacher's frozen classifier (linear for classification, the
     dense head for segmentation), for methods that route student features through it.
+
+    `source_ids` [num_pairs] (long) is the paired split's `source_ids`, for methods whose
+    memory banks hold every pair and must know which bank rows share an anchor's input;
+    None when every pair has inputs of its own.
     """
 
     student_dim: int
@@ -61,6 +72,7 @@ class Context:
     num_pairs: int
     task_kind: str
     teacher_head: nn.Module | None = None
+    source_ids: Tensor | None = None
 
 
 class Method(nn.Module):

@@ -34,9 +34,23 @@ SEGMENTATION = "segmentation"
 
 @dataclass
 class Split:
+    """One split's tensors, row i of each the same sample.
+
+    `source_ids` (LongTensor [N], or None) groups samples that share an input: two rows
+    with equal ids were built from one and the same file, so they are not each other's
+    negatives in a contrastive loss and must not straddle the halves of an estimate fitted
+    on one half and scored on the other. The id is a stable integer of the shared file
+    (its index in the dataset's file list, the same in every split and seed). Where it is
+    the source that repeats (Sketchy: several sketches of one photo) it is the source
+    file's; where only the target repeats (AV-MNIST: one FSDD recording heard with several
+    MNIST digits) it is the target file's. None means every sample has inputs of its own:
+    the embedded world (each pair its own scene), NYU-Depth V2, `pairs:` folders.
+    """
+
     source: Tensor | None = None
     target: Tensor | None = None
     labels: Tensor | None = None
+    source_ids: Tensor | None = None
 
     def __len__(self) -> int:
         for tensor in (self.target, self.source, self.labels):

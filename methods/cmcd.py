@@ -35,6 +35,33 @@ move the targets), and the student gets a projection head p_s into the teacher's
 teacher is frozen, so entries never go stale, and a longer queue would only repeat
 pairs. Queue and pointer are buffers, so they survive `state_dict()`.
 
+False negatives (pairs that share an input: Sketchy's sketches of one photo, AV-MNIST's
+digits heard with one recording; `Batch.source_id`):
+- CMC *masks* them. Two in-batch pairs i ≠ j with one source id have identical inputs on
+  one side, so S_ij scores the same thing as a positive; as a negative it would push the
+  pair away from itself. Their off-diagonal logits S_ij and S_ji are set to −∞ before both
+  cross-entropies, i.e. dropped from both softmax denominators, and the positives on the
+  diagonal are kept. Masking, not redrawing the batch, because in-batch negatives are
+  whatever the batch holds: the mask removes exactly the false ones and leaves every
+  true negative and the batch order untouched. The ids are `Batch.source_id`, else the
+  paired set's `Context.source_ids` at `Batch.index`. Without ids (the embedded world)
+  nothing is masked and the loss is computed by the same operations as before, bit for
+  bit.
+- CMD needs no mask, on purpose. Its queue does hold same-source entries (it holds every
+  pair once the first epoch is through, the anchor's own earlier embedding included, as
+  SEED's queue does), but CMD has no negatives to get wrong: each row's target is the
+  teacher's own similarity distribution over the same entries, so the student is asked
+  for the teacher's weight on an entry, never pushed from it as noise. Where the shared
+  input is the teacher's (Sketchy's photo) a same-source entry is the anchor's teacher
+  embedding again: the target gives it the positive's weight and the student's logit for
+  it equals its positive's, a second positive, as SEED treats the anchor's own entry.
+  Where it is the student's (AV-MNIST's recording) the entry is another teacher embedding
+  and gets the teacher's weight; the student, one input for two pairs, can only meet the
+  mean of their two targets, a limit of the data that no mask removes (L2 and KD meet it
+  too). Masking same-source entries while the anchor's own entry stays would also treat
+  identical entries differently, so CMD ignores `Batch.source_id`; its numerics are the
+  same with or without ids.
+
 The paper's equation numbers were not available to this project; the formulas above
 are the CLIP and SEED objectives the paper builds on.
 """
@@ -62,9 +89,19 @@ def projector(kind: str, dim_in: int, dim_out: int) -> nn.Module:
     )
 
 
-def cmc_loss(z_s: Tensor, z_t: Tensor, scale: Tensor | float) -> Tensor:
-    """Symmetric InfoNCE over S = scale · z_s z_tᵀ, positives on the diagonal."""
+def cmc_loss(
+    z_s: Tensor, z_t: Tensor, scale: Tensor | float, source_id: Tensor | None = None
+) -> Tensor:
+    """Symmetric InfoNCE over S = scale · z_s z_tᵀ, positives on the diagonal.
+
+    With `source_id` [B], an off-diagonal S_ij whose pairs share an id is −∞: a pair is
+    never a negative of another pair built from the same input (both directions, since
+    the relation is symmetric)."""
     logits = scale * z_s @ z_t.T
+    if source_id is not None:
+        same = source_id[:, None] == source_id[None, :]
+        same.fill_diagonal_(False)
+        logits = logits.masked_fill(same, float("-inf"))
     target = torch.arange(len(z_s), device=z_s.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
@@ -94,6 +131,10 @@ class CMC(Method):
         self.proj_t = projector(self.projector, ctx.teacher_dim, self.proj_dim)
         if self.learn_temperature:
             self.log_scale = nn.Parameter(torch.tensor(math.log(1.0 / self.temperature)))
+        # Every pair's source id, for batches that carry only their indices; not state (it
+        # is the data's, handed over again by every setup), so not in `state_dict()`.
+        ids = None if ctx.source_ids is None else torch.as_tensor(ctx.source_ids).long()
+        self.register_buffer("pair_source_ids", ids, persistent=False)
 
     def scale(self) -> Tensor | float:
         if self.learn_temperature:
@@ -107,7 +148,10 @@ class CMC(Method):
 
     def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
         z_s, z_t = self.embed(student, teacher)
-        return {"cmc": self.weight * cmc_loss(z_s, z_t, self.scale())}
+        source_id = batch.source_id
+        if source_id is None and self.pair_source_ids is not None:
+            source_id = self.pair_source_ids[batch.index]
+        return {"cmc": self.weight * cmc_loss(z_s, z_t, self.scale(), source_id)}
 
     def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor]:
         """The shared projection space of the InfoNCE (both projectors, normalised): the

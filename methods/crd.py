@@ -35,6 +35,26 @@ This project's reading:
   the same dot products as RepDistiller's gather-then-bmm, 1.6× faster for a whole CRD
   epoch at the quick profile (torch.profiler: the gather and bmm were 35% of it), equal
   up to floating-point summation order.
+
+False negatives (pairs that share an input). On real data several pairs can be built from
+one file (Sketchy: sketches of one photo; AV-MNIST: one recording for several digits):
+their bank rows hold the anchor's own positive, or its twin, and scoring them as noise
+would push the anchor away from itself. Approach: *exclusion from the draw*, not masking
+in the loss. `setup` reads the paired set's `Context.source_ids` (the source id of every
+bank row) and the sampler gives every row that shares the anchor's id the same
+never-picked key as the positive, so the K negatives are drawn uniformly without
+replacement from the pairs of *other* sources: RepDistiller's own recipe when labels
+exist, where the negatives of an anchor are drawn from the other classes only. K is then
+capped at N − (largest group of pairs sharing one id), so every anchor has K of them and
+Eq. 18 keeps one K for the batch; the noise stays Pn = 1/N and Z = N·mean, as
+RepDistiller keeps 1/N when it excludes the anchor's class. Drawing instead of masking
+keeps the K+1 columns, the NCE normaliser and Eq. 18 exactly as they are, with no slot
+wasted on a masked column. Without source ids (the embedded world: every pair its own
+scene) the sampler, K and the loss are bit for bit those of before, no extra RNG draw, so
+version 2's records stay valid. The anchor's id is read from the bank's ids at
+`Batch.index` (what `Batch.source_id` holds, sliced from the same split), so anchor and
+bank rows are always judged by one list; a `Batch.source_id` given without
+`Context.source_ids` is an error (the bank rows' ids would be unknown).
 """
 
 from __future__ import annotations
@@ -66,15 +86,39 @@ def momentum_update(memory: Tensor, index: Tensor, value: Tensor, momentum: floa
 
 
 def sample_contrast_index(
-    index: Tensor, num_data: int, k: int, generator: torch.Generator
+    index: Tensor,
+    num_data: int,
+    k: int,
+    generator: torch.Generator,
+    source_ids: Tensor | None = None,
 ) -> Tensor:
     """[B, k+1] bank rows: column 0 the positive `index`, then k distinct other rows drawn
-    uniformly. Drawn on the CPU from `generator`, returned on `index`'s device."""
+    uniformly. Drawn on the CPU from `generator`, returned on `index`'s device.
+
+    With `source_ids` [num_data] (the source id of every bank row), the rows that share
+    the anchor's source are excluded from the draw like the positive itself: the k
+    negatives are uniform without replacement over the other sources' rows, so k must not
+    exceed num_data minus the largest group of one id. The same keys are drawn with or
+    without ids, so the ids add no RNG draw."""
     pos = index.detach().cpu().long()
     keys = torch.rand(len(pos), num_data, generator=generator)
-    keys[torch.arange(len(pos)), pos] = 2.0  # above every uniform key: never picked
+    if source_ids is None:
+        keys[torch.arange(len(pos)), pos] = 2.0  # above every uniform key: never picked
+    else:
+        ids = source_ids.detach().cpu()
+        keys[ids[pos][:, None] == ids[None, :]] = 2.0  # the positive and its same-source rows
     negatives = keys.topk(k, dim=1, largest=False).indices
     return torch.cat([pos[:, None], negatives], dim=1).to(index.device)
+
+
+def bank_source_ids(ctx: Context) -> Tensor | None:
+    """The paired set's source id of every bank row (CPU, long), or None."""
+    if ctx.source_ids is None:
+        return None
+    ids = torch.as_tensor(ctx.source_ids).detach().cpu().long()
+    if ids.shape != (ctx.num_pairs,):
+        raise ValueError(f"{tuple(ids.shape)} source ids for {ctx.num_pairs} pairs")
+    return ids
 
 
 class Embed(nn.Module):
@@ -108,7 +152,14 @@ class CRD(Method):
         if ctx.num_pairs < 2:
             raise ValueError("crd needs at least 2 pairs: negatives are other pairs")
         self.num_data = ctx.num_pairs
-        self.k = min(self.nce_k, ctx.num_pairs - 1)
+        self.source_ids = bank_source_ids(ctx)
+        if self.source_ids is None:
+            self.k = min(self.nce_k, ctx.num_pairs - 1)
+        else:  # every anchor needs K pairs of other sources
+            largest = int(torch.unique(self.source_ids, return_counts=True)[1].max())
+            if largest == ctx.num_pairs:
+                raise ValueError("crd needs pairs of at least 2 sources: all share one input")
+            self.k = min(self.nce_k, ctx.num_pairs - largest)
         self.embed_s = Embed(ctx.student_dim, self.feat_dim)
         self.embed_t = Embed(ctx.teacher_dim, self.feat_dim)
         stdv = 1.0 / (self.feat_dim / 3) ** 0.5
@@ -156,8 +207,13 @@ class CRD(Method):
     def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
         v_s = self.embed_s(student.embedding)
         v_t = self.embed_t(teacher.embedding.detach())
+        if batch.source_id is not None and self.source_ids is None:
+            raise ValueError(
+                "crd got Batch.source_id but no Context.source_ids: it cannot tell which "
+                "bank rows share an anchor's source"
+            )
         contrast_index = sample_contrast_index(
-            batch.index, self.num_data, self.k, self._generator()
+            batch.index, self.num_data, self.k, self._generator(), self.source_ids
         )
         loss_s, loss_t = self.contrast(v_s, v_t, batch.index, contrast_index)
         return {"crd_s": self.weight * loss_s, "crd_t": self.weight * loss_t}

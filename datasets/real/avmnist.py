@@ -15,7 +15,11 @@ numbered 0-4 are its test set, 5 and up its training set (the FSDD README).
 Pairing: AV-MNIST pairs MNIST images with spoken digits of the same class at random; FSDD
 stands in for the audio because it is freely available. Every MNIST image of a split gets
 a recording of the same digit from the same partition, drawn uniformly by a seeded
-generator; a recording serves several images (FSDD is far smaller than MNIST).
+generator; a recording serves several images (FSDD is far smaller than MNIST). The MNIST
+images of a split are distinct, but pairs that drew one recording have identical student
+inputs, so they are false negatives of each other just as Sketchy's pairs of one photo
+are: the paired and test splits' `Split.source_ids` hold each pair's recording (its index
+in the sorted recording list), the shared input that groups them.
 
 Source: the digit as 3 identical channels in [0,1], resized bilinearly, so RGB backbones
 and ImageNet-pretrained teachers apply unchanged (as they do to the embedded `rgb`).
@@ -203,10 +207,14 @@ def load(
             source=_digits(train_img, paired, size),
             target=feats[paired_rec],
             labels=train_y[paired],
+            source_ids=paired_rec,
         ),
         few=Split(target=feats[few], labels=rec.digit[few]),
         test=Split(
-            source=_digits(test_img, test, size), target=feats[test_rec_rows], labels=test_y[test]
+            source=_digits(test_img, test, size),
+            target=feats[test_rec_rows],
+            labels=test_y[test],
+            source_ids=test_rec_rows,
         ),
         info={
             "dataset": "avmnist",

@@ -12,7 +12,10 @@ subsample of the train partition, drawn from independent streams. They may share
 when the train partition is small (NYU has 795 images): as in the papers, the teacher and
 the student see the same training scenes; only the test split is held out. A split asks
 for `DataConfig` sizes and gets all there is when the partition is smaller; `info["sizes"]`
-records what was used.
+records what was used. Where several samples of a split share one input file (Sketchy's
+photos, AV-MNIST's recordings) the adapter fills `Split.source_ids` with that file's index.
+Real data is read from its files on every load, never cached, so there is no stored split
+that would lack the field.
 """
 
 from __future__ import annotations

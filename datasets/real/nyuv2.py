@@ -34,6 +34,9 @@ check` warns when one of the nine never occurs.
 Images are resized to image_size × image_size (the 4:3 frame is squeezed, nothing is
 cropped): RGB bilinear in [0,1]; depth as inverse depth NEAR_M / z clamped to [0,1] (nearer
 is brighter, 0 = no depth), the embedded world's depth convention; labels nearest.
+
+A pair is one frame's RGB and its own depth, and a split draws frames without replacement,
+so no two pairs of a split share an input: `Split.source_ids` stays None.
 """
 
 from __future__ import annotations

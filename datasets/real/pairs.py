@@ -25,7 +25,9 @@ its class folder and file name without extension):
 Splits: the source pool draws from every source/train file, the paired set from the train
 pairs, the few-label set from every target/train file, the test split from the test pairs
 (all seeded subsamples, see `common`). Files present in only one modality are used where a
-split needs only that modality.
+split needs only that modality. A pair is one source file and one target file of its own
+(one name in one class folder), drawn without replacement, so no two pairs of a split share
+a file: `Split.source_ids` stays None.
 
 Naming: `<path>` is absolute, or relative to --data-root when that folder exists there,
 else to the working directory. Records and the leaderboard name the task
