@@ -29,7 +29,8 @@ from benchmark.errors import UserError, did_you_mean
 from benchmark.params import annotation_kind, coerce
 
 # Bump when the protocol changes what a cell computes, so old records stop matching.
-PROTOCOL_VERSION = 2  # 2: channels-last convolutions (benchmark.backbones)
+PROTOCOL_VERSION = 3  # 3: larger test sets, fine-tune restarts, per-sample outcomes
+MAX_SEEDS = 1000  # a bound on any seed count, so a typo cannot ask for a billion cells
 
 
 @dataclass
@@ -40,7 +41,10 @@ class DataConfig:
     source_pool: int = 2000  # labelled source samples to train the teacher
     paired: int = 1000  # unlabelled (source, target) pairs to distill on
     labels_per_class: int = 10  # few-label target set: k per class (segmentation: k·C images)
-    test: int = 500  # target test set (its source view scores the teacher)
+    # Target test set (its source view scores the teacher). Large, because test sampling
+    # is nearly free here and its variance would otherwise blur every comparison; real
+    # datasets always use their whole test partition instead (datasets/real/common.py).
+    test: int = 5000
 
 
 PRETRAIN_CHOICES = ("supervised", "simclr")
@@ -84,6 +88,11 @@ class DistillConfig:
     batch_size: int = 64
     lr: float = 0.05
     weight_decay: float = 5e-4
+    # 0: the seed's own run. Another value re-draws only the training's own randomness
+    # (distillation batch order, the method's head initialisation, the fine-tune
+    # restarts' heads and batch order), keeping data, teacher, student initialisation and
+    # test set: re-running a seed so, `bench power` measures the training noise.
+    training_noise: int = 0
 
 
 @dataclass
@@ -95,11 +104,16 @@ class EvalConfig:
     finetune_epochs: int = 25
     finetune_batch_size: int = 32
     finetune_lr: float = 0.01
+    # Fine-tunes per cell from the same distilled student, averaged (benchmark.evaluate).
+    finetune_restarts: int = 3
 
 
 @dataclass
 class RunConfig:
     profile: str = "quick"
+    # Seeds a run takes unless `--seeds` says otherwise (the profile's choice: enough for
+    # the resolution README reports). Not a cell setting, so never in a record's hash.
+    seeds: int = 3
     data: DataConfig = field(default_factory=DataConfig)
     world: dict[str, Any] = field(default_factory=dict)  # WorldConfig knob overrides
     teacher: TrainConfig = field(default_factory=TrainConfig)
@@ -132,8 +146,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         "distill": {"epochs": 1, "batch_size": 32},
         "eval": {"probe_steps": 10, "finetune_epochs": 1, "finetune_batch_size": 16},
     },
-    # The default: `--methods all --tasks all`, one seed, in about ten minutes on 2 cores.
-    "quick": {},
+    # The default: CPU-sized (README, "Resolving power": its resolution and cost).
+    "quick": {
+        # 2,000 test scenes of ~1,000 labelled pixels each already make test sampling a
+        # small part of a segmentation difference's variance (`bench power`), at 2/5 of
+        # the probe's memory and time for 5,000.
+        "tasks": {"depth-seg": {"data": {"test": 2000}}},
+    },
     # Full sizes and schedules, for GPUs; real datasets at their own resolution.
     "paper": {
         "data": {
@@ -177,13 +196,18 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
-_SECTIONS = {f.name for f in dataclasses.fields(RunConfig)} - {"profile", "tasks"}
+_SECTIONS = {f.name for f in dataclasses.fields(RunConfig)} - {"profile", "tasks", "seeds"}
 
 
 def _merge(config: RunConfig, overrides: dict[str, Any], origin: str) -> None:
     """Overlay nested `overrides` onto `config`, coercing each value to its field type."""
     for section, values in overrides.items():
         if section == "profile":
+            continue
+        if section == "seeds" and not origin.startswith("tasks."):
+            config.seeds = coerce(values, int, "seeds")
+            if not 1 <= config.seeds <= MAX_SEEDS:
+                raise UserError(f"seeds={config.seeds} in {origin} must be 1..{MAX_SEEDS}")
             continue
         if section == "tasks" and origin.startswith("tasks."):
             raise UserError(f"{origin} cannot hold a 'tasks' section of its own")
@@ -299,6 +323,14 @@ def _check(config: RunConfig, where: str) -> None:
     for section in (config.teacher, config.distill):
         if section.batch_size < 1 or section.lr <= 0:
             raise UserError(f"{where}batch_size must be ≥ 1 and lr > 0 in teacher and distill")
+    if not 1 <= config.eval.finetune_restarts <= 100:
+        raise UserError(
+            f"{where}eval.finetune_restarts={config.eval.finetune_restarts} must be 1..100"
+        )
+    if config.distill.training_noise < 0:
+        raise UserError(
+            f"{where}distill.training_noise={config.distill.training_noise} must be ≥ 0"
+        )
     if config.teacher.pretrain not in PRETRAIN_CHOICES:
         raise UserError(
             f"unknown {where}teacher.pretrain '{config.teacher.pretrain}': "

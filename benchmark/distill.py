@@ -70,7 +70,9 @@ def distill(
     if source_ids is not None and len(source_ids) != len(target):
         raise ValueError(f"{len(source_ids)} source ids for {len(target)} pairs")
     device = next(student.parameters()).device
-    gen = seeded(seed, "distill")
+    # `training_noise` re-draws the batch order only (benchmark.config.DistillConfig).
+    noise = cfg.training_noise
+    gen = seeded(seed, "distill" if noise == 0 else f"distill/noise{noise}")
     params = [p for p in [*student.parameters(), *method.parameters()] if p.requires_grad]
     total_steps = cfg.epochs * steps_per_epoch(len(target), cfg.batch_size)
     opt, sched = sgd_cosine(params, cfg.lr, cfg.weight_decay, total_steps)

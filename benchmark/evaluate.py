@@ -9,16 +9,20 @@ solved full-batch with L-BFGS, which is deterministic and needs no learning rate
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmark import outcomes
 from benchmark.backbones import Backbone, TaskModel, resample
 from benchmark.checkpoint import EpochCheckpoint
 from benchmark.config import EvalConfig
 from benchmark.datasets.tasks import CLASSIFICATION, TaskData
-from benchmark.training import IGNORE_INDEX, Progress, fit, predict, score
+from benchmark.training import IGNORE_INDEX, Progress, fit, predict, seeded
 
 PROBE_REDUCTION = 4  # segmentation probe: features resampled to 1/4 of the input size
 
@@ -75,7 +79,8 @@ def _fit_linear(
     return layer
 
 
-def linear_probe(student: Backbone, data: TaskData, cfg: EvalConfig) -> dict[str, float]:
+def linear_probe(student: Backbone, data: TaskData, cfg: EvalConfig) -> np.ndarray:
+    """The probe's per-sample outcomes on the test set (`benchmark.outcomes`)."""
     few, test = data.few, data.test
     assert few.target is not None and few.labels is not None
     assert test.target is not None and test.labels is not None
@@ -94,11 +99,21 @@ def linear_probe(student: Backbone, data: TaskData, cfg: EvalConfig) -> dict[str
             size,
         )
     test_feats = (probe_features(student, test.target, data.kind) - mean) / std
+    preds = []
     with torch.no_grad():
-        logits = layer(test_feats)
-        if size is not None:
-            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-    return score(logits.argmax(1), test.labels, data.kind, data.num_classes)
+        for i in range(0, len(test_feats), 256):  # dense logits of a large test set: batched
+            logits = layer(test_feats[i : i + 256])
+            if size is not None:
+                logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+            preds.append(logits.argmax(1))
+    return outcomes.per_sample(torch.cat(preds), test.labels, data.kind, data.num_classes)
+
+
+def restart_stream(restart: int, noise: int) -> str:
+    """The random stream of one fine-tune restart: restart 0 of the unperturbed run keeps
+    the seed's own stream; `noise` (`distill.training_noise`) shifts every restart."""
+    name = "finetune" if restart == 0 else f"finetune/restart{restart}"
+    return name if noise == 0 else f"{name}/noise{noise}"
 
 
 def finetune(
@@ -106,14 +121,17 @@ def finetune(
     data: TaskData,
     cfg: EvalConfig,
     seed: int,
+    stream: str = "finetune",
     progress: Progress | None = None,
     checkpoint: EpochCheckpoint | None = None,
-) -> dict[str, float]:
-    """Fine-tune a copy of the student with a fresh head on the few labels."""
+) -> np.ndarray:
+    """Fine-tune a copy of the student with a fresh head on the few labels; the per-sample
+    outcomes on the test set. The head's initialisation and the batch order come from
+    `stream`, so restarts differ in exactly those."""
     few, test = data.few, data.test
     assert few.target is not None and few.labels is not None
     assert test.target is not None and test.labels is not None
-    torch.manual_seed(seed)
+    torch.manual_seed(int(torch.randint(2**31, (1,), generator=seeded(seed, f"{stream}/head"))))
     model = TaskModel(copy.deepcopy(student), data.num_classes, data.kind)
     model = model.to(next(student.parameters()).device)
     model.requires_grad_(True)
@@ -126,11 +144,20 @@ def finetune(
         lr=cfg.finetune_lr,
         weight_decay=5e-4,
         seed=seed,
-        stream="finetune",
+        stream=stream,
         progress=progress,
         checkpoint=checkpoint,
     )
-    return score(predict(model, test.target), test.labels, data.kind, data.num_classes)
+    pred = predict(model, test.target)
+    return outcomes.per_sample(pred, test.labels, data.kind, data.num_classes)
+
+
+@dataclass
+class Evaluation:
+    """A cell's metrics and the per-sample outcomes they were computed from."""
+
+    metrics: dict[str, float]
+    outcomes: dict[str, np.ndarray]  # "probe": [N, ...]; "finetune": [R, N, ...]
 
 
 def evaluate(
@@ -138,12 +165,33 @@ def evaluate(
     data: TaskData,
     cfg: EvalConfig,
     seed: int,
+    noise: int = 0,
     progress: Progress | None = None,
-    checkpoint: EpochCheckpoint | None = None,
-) -> dict[str, float]:
+    checkpoints: Callable[[int], EpochCheckpoint | None] | None = None,
+) -> Evaluation:
     """All metrics of a cell, prefixed by protocol: probe_acc, finetune_miou, ...
-    (`checkpoint` makes the fine-tune resumable; the probe is one deterministic solve)."""
-    metrics = {f"probe_{k}": v for k, v in linear_probe(student, data, cfg).items()}
-    tuned = finetune(student, data, cfg, seed, progress, checkpoint)
-    metrics.update({f"finetune_{k}": v for k, v in tuned.items()})
-    return metrics
+
+    The fine-tune runs `cfg.finetune_restarts` times from the same distilled student, each
+    with its own head initialisation and batch order, and reports the mean of the
+    restarts' metrics: the few-label fine-tune is itself a noisy training run, and
+    averaging restarts removes part of that noise from every method's score alike.
+    `checkpoints(r)` makes restart r resumable; the probe is one deterministic solve."""
+    probe = linear_probe(student, data, cfg)
+    runs = [
+        finetune(
+            student,
+            data,
+            cfg,
+            seed,
+            restart_stream(r, noise),
+            progress,
+            checkpoints(r) if checkpoints is not None else None,
+        )
+        for r in range(cfg.finetune_restarts)
+    ]
+    tuned = np.stack(runs)
+    metrics = {f"probe_{k}": v for k, v in outcomes.scores(probe, data.kind).items()}
+    metrics.update(
+        {f"finetune_{k}": v for k, v in outcomes.restart_scores(tuned, data.kind).items()}
+    )
+    return Evaluation(metrics, {"probe": probe, "finetune": tuned})

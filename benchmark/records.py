@@ -19,7 +19,7 @@ import pandas as pd
 
 from benchmark.storage import write_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: per-sample test outcomes (benchmark.outcomes)
 REFERENCE = "_reference"  # the method slot of a (task, seed)'s teacher/all-labels record
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,12 @@ class Record:
     teacher: dict[str, Any] = field(default_factory=dict)
     losses: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    # What the cell's data was: split sizes, class count, which test split, the loader's
+    # warnings (`benchmark.runner.data_facts`).
+    data: dict[str, Any] = field(default_factory=dict)
+    # Per-sample test outcomes the metrics were computed from, by protocol ("probe",
+    # "finetune"), encoded by `benchmark.outcomes.encode`.
+    outcomes: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     git: str = "unknown"
     host: str = ""

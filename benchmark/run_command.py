@@ -53,6 +53,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     import torch
 
     from benchmark.backbones import check_backbone
+    from benchmark.config import MAX_SEEDS
     from benchmark.datasets.real import resolve_tasks
     from benchmark.datasets.tasks import get_task, world_config
     from benchmark.executor_settings import from_args
@@ -74,9 +75,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from benchmark.status import add_run, plan_cells, run_entry
     from benchmark.weights import fetch as fetch_weights
 
-    if args.seeds < 1:
-        raise UserError(f"--seeds {args.seeds} must be at least 1")
     cfg = resolve_config(args)
+    if args.seeds is None:
+        args.seeds = cfg.seeds
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        raise UserError(f"--seeds {args.seeds} must be between 1 and {MAX_SEEDS}")
     settings = from_args(args, args.executor_section)
     preflight(settings)
     methods = load_methods().resolve(args.methods)

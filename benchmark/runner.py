@@ -24,9 +24,11 @@ import dataclasses
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from benchmark import outcomes
 from benchmark.backbones import Backbone, TaskModel
 from benchmark.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
 from benchmark.config import RunConfig, config_hash
@@ -63,7 +65,24 @@ def method_context(student: Backbone, teacher: TaskModel, data: TaskData) -> Con
         num_pairs=len(data.paired),
         task_kind=data.kind,
         teacher_head=teacher.head,
+        source_ids=data.paired.source_ids,
     )
+
+
+def data_facts(data: TaskData) -> dict[str, Any]:
+    """The facts a record keeps about its data: the sizes every split actually had (a
+    real dataset gives all it has when it holds fewer than asked), the class count, and
+    what the loader reports (its test split's origin, warnings, the world's knobs)."""
+    splits = ("source_pool", "paired", "few", "test")
+    facts: dict[str, Any] = {
+        "kind": data.kind,
+        "num_classes": data.num_classes,
+        "sizes": {name: len(getattr(data, name)) for name in splits},
+    }
+    facts.update({k: v for k, v in data.info.items() if k != "sizes"})
+    facts.setdefault("test_split", "seeded draw of the embedded world")
+    facts.setdefault("warnings", [])
+    return facts
 
 
 class CellRunner:
@@ -168,6 +187,7 @@ class CellRunner:
     def _reference(self, cell: Cell, record: Record) -> None:
         start = time.perf_counter()
         data = self.data(cell.task, cell.seed)
+        record.data = data_facts(data)
         record.seconds["data"] = time.perf_counter() - start
         teacher = self.teacher(data, cell.seed)
         record.teacher = self._teacher_fields(teacher)
@@ -188,6 +208,7 @@ class CellRunner:
     def _method(self, cell: Cell, record: Record) -> None:
         cfg, clock = self.cfg.for_task(cell.task), time.perf_counter()
         data = self.data(cell.task, cell.seed)
+        record.data = data_facts(data)
         record.seconds["data"] = time.perf_counter() - clock
         clock = time.perf_counter()
         teacher = self.teacher(data, cell.seed)
@@ -196,6 +217,9 @@ class CellRunner:
 
         student = initial_student(cfg.student.backbone, data, cell.seed).to(self.device)
         method = create_method(cell.method, **method_params(cfg, cell.method))
+        if cfg.distill.training_noise:  # re-draw the method's own initialisation only
+            stream = f"method/noise{cfg.distill.training_noise}"
+            torch.manual_seed(int(torch.randint(2**31, (1,), generator=seeded(cell.seed, stream))))
         method.setup(method_context(student, teacher.model, data))
         method.to(self.device)
 
@@ -212,19 +236,37 @@ class CellRunner:
                 ckpt = EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
             with self.reporter.stage(f"{cell.label} distill", cfg.distill.epochs) as advance:
                 record.losses = distill(
-                    student, method, t_out, paired.target, cfg.distill, cell.seed, advance, ckpt
+                    student,
+                    method,
+                    t_out,
+                    paired.target,
+                    cfg.distill,
+                    cell.seed,
+                    advance,
+                    ckpt,
+                    source_ids=paired.source_ids,
                 )
             if ckpt is not None and ckpt.resumed_epoch:
                 record.config.setdefault("run", {})["resumed_epoch"] = ckpt.resumed_epoch
         record.seconds["distill"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        with self.reporter.stage(f"{cell.label} evaluate", cfg.eval.finetune_epochs) as adv:
-            tune = None
-            if self.out is not None:
-                path = checkpoint_path(self.out, cell.task, cell.method, cell.seed, "finetune")
-                tune = EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
-            record.metrics = evaluate(student, data, cfg.eval, cell.seed, adv, tune)
+        restarts = cfg.eval.finetune_restarts
+        with self.reporter.stage(
+            f"{cell.label} evaluate", restarts * cfg.eval.finetune_epochs
+        ) as adv:
+
+            def checkpoints(restart: int) -> EpochCheckpoint | None:
+                if self.out is None:
+                    return None
+                stage = "finetune" if restart == 0 else f"finetune{restart}"
+                path = checkpoint_path(self.out, cell.task, cell.method, cell.seed, stage)
+                return EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
+
+            noise = cfg.distill.training_noise
+            result = evaluate(student, data, cfg.eval, cell.seed, noise, adv, checkpoints)
+        record.metrics = result.metrics
+        record.outcomes = {name: outcomes.encode(o) for name, o in result.outcomes.items()}
         record.seconds["evaluate"] = time.perf_counter() - clock
 
         # After evaluation, which leaves the student untouched (it fine-tunes a copy), so

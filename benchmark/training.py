@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmark import outcomes
 from benchmark.checkpoint import EpochCheckpoint, restore_rng, rng_state
 
 Progress = Callable[[int], None]
@@ -170,25 +171,7 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 256) -> Tensor:
     return torch.cat(out)
 
 
-def accuracy(pred: Tensor, labels: Tensor) -> float:
-    return (pred == labels).float().mean().item()
-
-
-def segmentation_scores(pred: Tensor, labels: Tensor, num_classes: int) -> dict[str, float]:
-    """mIoU over classes present in prediction or ground truth, and pixel accuracy, from one
-    confusion matrix over the whole test set (not averaged per image)."""
-    valid = (labels >= 0) & (labels < num_classes)
-    flat = labels[valid] * num_classes + pred[valid]
-    conf = torch.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
-    conf = conf.double()
-    inter = conf.diag()
-    union = conf.sum(0) + conf.sum(1) - inter
-    present = union > 0
-    miou = (inter[present] / union[present]).mean().item() if present.any() else 0.0
-    return {"miou": miou, "pixel_acc": (inter.sum() / conf.sum().clamp(min=1)).item()}
-
-
 def score(pred: Tensor, labels: Tensor, kind: str, num_classes: int) -> dict[str, float]:
-    if kind == "classification":
-        return {"acc": accuracy(pred, labels)}
-    return segmentation_scores(pred, labels, num_classes)
+    """Top-1 accuracy, or mIoU and pixel accuracy over one confusion summary of the whole
+    test set, computed from the per-sample outcomes the records keep (`benchmark.outcomes`)."""
+    return outcomes.scores(outcomes.per_sample(pred, labels, kind, num_classes), kind)

@@ -3,7 +3,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmark.training import batches, seeded, segmentation_scores, steps_per_epoch
+from benchmark.training import batches, score, seeded, steps_per_epoch
+
+
+def segmentation_scores(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict:
+    return score(pred, labels, "segmentation", num_classes)
 
 
 def test_segmentation_scores_by_hand() -> None:
