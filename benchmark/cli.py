@@ -74,7 +74,9 @@ def _run_args(run: argparse.ArgumentParser) -> None:
     """The arguments of `bench run`, which `bench sweep` shares."""
     run.add_argument("--methods", default="all", help="'all' or comma-separated names")
     run.add_argument("--tasks", default="all", help="'all' or comma-separated names")
-    run.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    run.add_argument(
+        "--seeds", type=int, default=None, help="number of seeds 0..N-1 (default: the profile's)"
+    )
     _config_args(run)
     run.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     run.add_argument("--force", action="store_true", help="recompute finished cells")
@@ -111,6 +113,17 @@ def _other_commands(sub) -> None:  # argparse's subparsers action has no public 
         type=Path,
         default=None,
         help="where to write the leaderboard (default OUT/LEADERBOARD.md)",
+    )
+
+    power = sub.add_parser(
+        "power", help="resolution: where a paired difference's variance comes from, and the MDE"
+    )
+    power.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+    power.add_argument(
+        "--replicate",
+        type=Path,
+        default=None,
+        help="output folder of the same cells re-run with --set distill.training_noise=1",
     )
 
     val = sub.add_parser("validate", help="check a YAML config without running anything")
@@ -204,6 +217,25 @@ def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_power(args: argparse.Namespace, console: Console) -> int:
+    from benchmark.datasets.tasks import CLASSIFICATION, SEGMENTATION
+    from benchmark.power import decompose, power_table
+    from benchmark.records import read_records
+
+    folders = [args.out] + ([args.replicate] if args.replicate is not None else [])
+    for folder in folders:
+        if not (folder / "runs").is_dir():
+            raise UserError(f"no records under '{folder / 'runs'}': pass the folder of a bench run")
+    records = read_records(args.out)
+    replicate = read_records(args.replicate) if args.replicate is not None else None
+    kinds = {r.task: SEGMENTATION if "probe_miou" in r.metrics else CLASSIFICATION for r in records}
+    components = decompose(records, kinds, replicate)
+    if not components:
+        raise UserError(f"no method records with per-sample outcomes under '{args.out}'")
+    print(power_table(components))
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from benchmark.config import load_yaml, resolve
     from benchmark.executor_settings import parse_settings
@@ -283,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "plot": cmd_plot,
             "list": cmd_list,
             "leaderboard": cmd_leaderboard,
+            "power": cmd_power,
             "validate": cmd_validate,
             "status": cmd_status,
             "data": cmd_data,

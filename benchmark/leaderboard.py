@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from benchmark.power import mde, pooled_sd, seeds_for
 from benchmark.records import REFERENCE, Record, records_frame
 from benchmark.stats import Paired, mean_ci, paired_test, t975
 from benchmark.storage import write_text
@@ -26,11 +28,26 @@ BASELINE = "scratch"
 GAPS = ("gap_tv", "gap_cka")  # per-method gap columns (means over seeds)
 
 
+# The metric each task kind is ranked by, and the other protocol shown beside it. The
+# segmentation board ranks by the frozen-feature dense probe: the few-label fine-tune
+# retrains the whole backbone under the shared schedule and left every method within a
+# point of `scratch` (README, "Resolving power"), so it cannot show distillation working.
+PRIMARY = {
+    "classification": ("finetune_acc", "probe_acc"),
+    "segmentation": ("probe_miou", "finetune_miou"),
+}
+
+
 def primary_metrics(frame: pd.DataFrame) -> tuple[str, str]:
-    """(ranking metric, probe metric) for a task's rows: mIoU for segmentation."""
-    if "finetune_miou" in frame.columns and frame["finetune_miou"].notna().any():
-        return "finetune_miou", "probe_miou"
-    return "finetune_acc", "probe_acc"
+    """(ranking metric, the other protocol's metric) for a task's rows."""
+    if "probe_miou" in frame.columns and frame["probe_miou"].notna().any():
+        return PRIMARY["segmentation"]
+    return PRIMARY["classification"]
+
+
+def metric_suffix(metric: str) -> str:
+    """`finetune_acc` → `acc`: the name the reference records use for the same metric."""
+    return metric.split("_", 1)[1]
 
 
 def summarize(records: list[Record]) -> pd.DataFrame:
@@ -72,8 +89,63 @@ def summarize(records: list[Record]) -> pd.DataFrame:
             rows.append(row)
     table = pd.DataFrame(rows)
     if len(table):
-        table["rank"] = table.groupby("task")["mean"].rank(ascending=False, method="min")
+        table["rank"] = [
+            tie_rank(method, _task_scores(frame, task))
+            for task, method in zip(table.task, table.method, strict=True)
+        ]
     return table
+
+
+def _task_scores(frame: pd.DataFrame, task: str) -> dict[str, pd.Series]:
+    group = frame[frame.task == task]
+    metric, _ = primary_metrics(group)
+    return {m: g.set_index("seed")[metric] for m, g in group.groupby("method")}
+
+
+def tie_rank(method: str, scores: dict[str, pd.Series]) -> int:
+    """1 + the number of methods that beat `method` with a paired 95% interval excluding
+    zero: methods no test tells apart share a rank, so an ordering the intervals do not
+    support is never printed as one."""
+    better = 0
+    for other, values in scores.items():
+        if other == method:
+            continue
+        test = paired_test(values, scores[method])
+        better += int(test.excludes_zero and test.mean > 0)
+    return 1 + better
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How small a paired difference a task's records can resolve (`benchmark.power`)."""
+
+    sd: float  # per-seed SD of a paired difference, pooled over method pairs
+    pairs: int
+    seeds: int
+    mde: float
+    seeds_for_2: int
+    seeds_for_1: int
+
+
+def resolution(records: list[Record], task: str) -> Resolution:
+    frame = records_frame([r for r in records if r.ok and r.method != REFERENCE])
+    scores = _task_scores(frame, task) if len(frame) else {}
+    sd, pairs = pooled_sd(scores)
+    seeds = max((len(v.dropna()) for v in scores.values()), default=0)
+    return Resolution(sd, pairs, seeds, mde(sd, seeds), seeds_for(sd, 0.02), seeds_for(sd, 0.01))
+
+
+def resolution_line(res: Resolution) -> list[str]:
+    if math.isnan(res.sd):
+        return []
+    return [
+        f"Resolution: a paired difference between two methods has a per-seed SD of "
+        f"{100 * res.sd:.2f} points (pooled over {res.pairs} method pairs); over "
+        f"{res.seeds} seeds the minimum detectable difference (95% two-sided, 80% power) "
+        f"is **{100 * res.mde:.2f} points**. 2 points take {res.seeds_for_2} seeds, "
+        f"1 point {res.seeds_for_1}.",
+        "",
+    ]
 
 
 def _paired_columns(name: str, test: Paired | None) -> dict[str, float | bool]:
@@ -102,7 +174,7 @@ def headroom_lines(table: pd.DataFrame, refs: pd.DataFrame) -> list[str]:
         "|---|---:|---:|---:|---:|",
     ]
     for task, group in table.groupby("task", sort=True):
-        suffix = group["metric"].iloc[0].removeprefix("finetune_")
+        suffix = metric_suffix(group["metric"].iloc[0])
         task_refs = refs[refs.task == task] if len(refs) else refs
         teacher = mean_ci(task_refs.get(f"teacher_{suffix}", pd.Series(dtype=float)))
         ceiling = mean_ci(task_refs.get(f"all_labels_{suffix}", pd.Series(dtype=float)))
@@ -157,7 +229,7 @@ def render(records: list[Record], source: str) -> str:
         metric, probe = group["metric"].iloc[0], group["probe_metric"].iloc[0]
         lines += [f"## {task}", ""]
         task_refs = refs[refs.task == task] if len(refs) else refs
-        suffix = metric.removeprefix("finetune_")
+        suffix = metric_suffix(metric)
         if len(task_refs):
             teacher = mean_ci(task_refs.get(f"teacher_{suffix}", pd.Series(dtype=float)))
             ceiling = mean_ci(task_refs.get(f"all_labels_{suffix}", pd.Series(dtype=float)))
@@ -167,6 +239,7 @@ def render(records: list[Record], source: str) -> str:
                 "",
             ]
             lines += input_gap_line(task_refs)
+        lines += resolution_line(resolution(records, task))
         lines += [
             f"| rank | method | {metric} (%) | Δ vs {BASELINE} | Δ vs best other | "
             f"{probe} (%) | gap_tv | gap_cka | seeds |",
@@ -193,25 +266,36 @@ def render(records: list[Record], source: str) -> str:
 
 
 FOOTNOTE = [
-    "Ranked by the few-label fine-tune score on the target test set (mIoU for "
-    "segmentation). ± is the half-width of a 95% Student-t interval over seeds. "
-    "The probe column is a linear probe on the frozen distilled features.",
+    "Ranked by each task's primary metric on the target test set (named in its table's "
+    "header). ± is the half-width of a 95% Student-t interval over seeds. The fine-tune "
+    "score of a cell is the mean of its fine-tune restarts; the probe is a linear probe "
+    "on the frozen distilled features.",
     "",
     f"Δ vs {BASELINE} and Δ vs best other (the other method with the highest mean on the "
-    "task, named in brackets) are mean per-seed differences with a **paired t test**: "
-    "a seed fixes the data, the teacher and the student's initial weights, so the "
-    "difference within a seed removes the variance the two methods share, and with "
-    "few seeds the t distribution (not the normal) gives honest 95% intervals. "
-    "**\\*** marks an interval that excludes zero (p < 0.05, two-sided); with 3 seeds "
-    "(t = 4.30) that means the seeds agree, and no correction is made for the number "
-    "of comparisons.",
+    "task, named in brackets) are mean per-seed differences with a **paired t test**. "
+    "The pairing is two-level: within a seed both methods are scored on the same test "
+    "samples (so the difference carries only the test-sampling variance of their "
+    "disagreements), and a seed fixes the data, the teacher and the student's initial "
+    "weights (so the difference removes the variance the two methods share). Each seed "
+    "draws its own test set, so the spread of the per-seed differences holds every "
+    "source of variance, test sampling included, and the t interval over seeds is the "
+    "exact interval of this balanced nested design; a bootstrap over so few seeds would "
+    "under-cover. **\\*** marks an interval that excludes zero (p < 0.05, two-sided); no "
+    "correction is made for the number of comparisons.",
+    "",
+    "Rank is 1 + the number of methods that beat the row with a paired interval "
+    "excluding zero, so methods no test separates share a rank. Resolution: the "
+    "minimum detectable difference (MDE) of a paired t test over the task's seeds at "
+    "95% confidence and 80% power, from the per-seed SD of paired differences pooled "
+    "over the task's method pairs (`bench power` splits that SD into test sampling, "
+    "training noise and seed).",
     "",
     "gap_tv is a lower bound on the total variation between the teacher's and the "
-    "student's held-out features in the method's alignment space (a two-sample "
-    "classifier, TV ≥ 2·accuracy − 1), gap_cka their linear CKA (1 = same up to "
-    "rotation and scale); means over seeds. The input gap is the same estimate for "
-    "the source-trained teacher on the source vs the target view. See README, "
-    "'The modality gap'.",
+    "student's held-out features, gap_cka their debiased CKA, both in one space every "
+    "method shares (the teacher's top principal directions, the student's embedding "
+    "mapped in by a ridge fit on disjoint pairs, a fixed number of pairs); means over "
+    "seeds. The input gap is the same estimate for the source-trained teacher on the "
+    "source vs the target view. See README, 'The modality gap'.",
 ]
 
 

@@ -84,9 +84,18 @@ def test_summary_gains_are_paired_by_seed_and_ranked() -> None:
     # per-seed differences 0.10 and 0.12: mean 0.11, sd 0.01414, t(1) = 12.706
     assert row["gain"] == pytest.approx(0.11)
     assert row["gain_ci"] == pytest.approx(12.706 * math.sqrt(2e-4) / math.sqrt(2))
-    assert row["rank"] == 1 and table.loc[("a", "scratch"), "rank"] == 2
-    assert table.loc[("b", "l2"), "metric"] == "finetune_miou"
+    # The interval includes zero (0.11 ± 0.127): no resolved win, so a shared rank.
+    assert row["rank"] == 1 and table.loc[("a", "scratch"), "rank"] == 1
+    # Segmentation ranks by the dense probe (leaderboard.PRIMARY).
+    assert table.loc[("b", "l2"), "metric"] == "probe_miou"
     assert table.loc[("b", "scratch"), "rank"] == 1
+    third = [
+        _rec("a", "scratch", 2, finetune_acc=0.50, probe_acc=0.3),
+        _rec("a", "l2", 2, finetune_acc=0.61, probe_acc=0.4),
+    ]
+    table = summarize(records + third).set_index(["task", "method"])
+    assert table.loc[("a", "l2"), "gain_sig"]  # 0.10, 0.12, 0.11: resolved on 3 seeds
+    assert table.loc[("a", "l2"), "rank"] == 1 and table.loc[("a", "scratch"), "rank"] == 2
 
 
 def test_render_shows_references_ranks_failures_and_provenance(tmp_path: Path) -> None:
@@ -155,3 +164,18 @@ def test_dirty_means_the_code_changed_not_the_committed_results(
     assert commit() == clean  # outputs rewritten by a reference run
     code.write_text("x = 2\n")
     assert commit() == clean + "+dirty"
+
+
+def test_each_task_prints_its_resolution_from_the_records() -> None:
+    # Differences l2 − scratch of 0.10, 0.12, 0.11 over 3 seeds (one pair): SD 0.01, so
+    # MDE = (t_{0.975,2} + t_{0.80,2}) · 0.01 / √3 = (4.303 + 1.061) · 0.01 / √3.
+    records = [
+        _rec("a", m, s, finetune_acc=acc, probe_acc=0.3)
+        for s, (lo, hi) in enumerate([(0.40, 0.50), (0.60, 0.72), (0.50, 0.61)])
+        for m, acc in (("scratch", lo), ("l2", hi))
+    ]
+    text = render(records, "out/runs")
+    expected = 100 * (4.303 + 1.061) * 0.01 / math.sqrt(3)
+    assert "per-seed SD of 1.00 points (pooled over 1 method pairs)" in text
+    assert f"is **{expected:.2f} points**" in text
+    assert "2 points take" in text

@@ -1,0 +1,241 @@
+"""Resolving power: how small a difference between two methods a set of records can show,
+and where the variance of a paired difference comes from.
+
+A cell's score varies for three reasons, and a paired difference between two methods of
+one (task, seed) inherits each of them:
+
+- **test sampling** — which test samples the seed drew. Both methods are scored on the
+  same samples, so the within-seed variance of their difference follows from the
+  per-sample outcomes (`benchmark.outcomes`): for accuracy, the sample variance of the
+  per-sample difference x_i = c_a,i − c_b,i over N, the discordance formula (McNemar's
+  setting); for mIoU, which is not a mean over images, a bootstrap over test images.
+- **training noise** — the seed fixed, only the training's own randomness re-drawn
+  (`distill.training_noise`, batch order and heads): the fine-tune part is read off the
+  restarts inside every cell; distillation and fine-tune together off a second run of the
+  same seeds with `--set distill.training_noise=1` (`bench power --replicate DIR`), as
+  E[(D⁰ − D¹)²]/2 over seeds.
+- **the seed itself** — the data draw, the teacher and the student's initialisation: what
+  is left of the variance of D over seeds once the two above are taken out.
+
+The per-seed standard deviation σ of a paired difference, pooled over the method pairs of
+a task, sets the task's *minimum detectable difference*: the smallest true difference a
+paired t test over n seeds finds at two-sided level 5% with probability 80%,
+MDE = (t_{0.975, n−1} + t_{0.80, n−1}) · σ / √n (the usual power approximation with the
+noncentral t replaced by a shifted central t; e.g. Cohen, "Statistical Power Analysis",
+1988, ch. 2). A board whose MDE is above the margin being argued about cannot settle it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from benchmark import outcomes
+from benchmark.records import REFERENCE, Record
+
+ALPHA, POWER = 0.05, 0.80
+BOOTSTRAP = 400  # resamples of the test images for a segmentation difference's variance
+MAX_SEEDS = 10_000
+
+
+def mde(sd: float, n: int) -> float:
+    """Minimum detectable paired difference over n seeds at per-seed SD `sd`."""
+    if n < 2 or math.isnan(sd):
+        return math.nan
+    df = n - 1
+    return float((sps.t.ppf(1 - ALPHA / 2, df) + sps.t.ppf(POWER, df)) * sd / math.sqrt(n))
+
+
+def seeds_for(sd: float, target: float) -> int:
+    """The fewest seeds whose MDE is at most `target` (0 when sd is unknown)."""
+    if math.isnan(sd) or target <= 0:
+        return 0
+    n = 2
+    while mde(sd, n) > target and n < MAX_SEEDS:
+        n += 1
+    return n
+
+
+def pooled_sd(scores: dict[str, pd.Series]) -> tuple[float, int]:
+    """Per-seed SD of a paired difference, pooled over every method pair (variances
+    averaged with their degrees of freedom); and the number of pairs pooled."""
+    total, df, pairs = 0.0, 0, 0
+    for a, b in itertools.combinations(sorted(scores), 2):
+        diff = (scores[a] - scores[b]).dropna()
+        if len(diff) < 2:
+            continue
+        total += float(diff.var(ddof=1)) * (len(diff) - 1)
+        df += len(diff) - 1
+        pairs += 1
+    return (math.sqrt(total / df) if df else math.nan), pairs
+
+
+# ---- the within-seed variance of a paired difference from per-sample outcomes --------
+
+
+def _metric_name(kind: str) -> str:
+    return "acc" if kind == outcomes.CLASSIFICATION else "miou"
+
+
+def sampling_variance(a: np.ndarray, b: np.ndarray, kind: str, seed: int = 0) -> float:
+    """Variance, due to test sampling alone, of the difference of two methods' scores on
+    the same test samples. `a` and `b` are outcome arrays of equal shape: [N, ...] for one
+    prediction, or [R, N, ...] for R fine-tune restarts (the score is their mean)."""
+    if a.shape != b.shape:
+        raise ValueError(f"outcomes of shapes {a.shape} and {b.shape} are not paired")
+    restarts = a.ndim == (2 if kind == outcomes.CLASSIFICATION else 4)
+    a3, b3 = (a, b) if restarts else (a[None], b[None])
+    n = a3.shape[1]
+    if kind == outcomes.CLASSIFICATION:
+        x = a3.astype(np.float64).mean(0) - b3.astype(np.float64).mean(0)
+        return float(x.var(ddof=1) / n) if n > 1 else math.nan
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=BOOTSTRAP).astype(np.float64)
+    diffs = np.zeros(BOOTSTRAP)
+    for sign, side in ((1.0, a3), (-1.0, b3)):
+        for restart in side:
+            flat = restart.reshape(n, -1).astype(np.float64)
+            totals = (weights @ flat).reshape(BOOTSTRAP, 3, -1)
+            inter, predicted, truth = totals[:, 0], totals[:, 1], totals[:, 2]
+            union = predicted + truth - inter
+            iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), np.nan)
+            diffs += sign * np.nanmean(iou, axis=1) / len(side)
+    return float(diffs.var(ddof=1))
+
+
+def restart_variance(finetune: np.ndarray, kind: str) -> float:
+    """Variance of the mean over restarts due to the fine-tune's own training noise:
+    the restarts' sample variance over R (nan with a single restart)."""
+    each = [outcomes.scores(o, kind)[_metric_name(kind)] for o in finetune]
+    return float(np.var(each, ddof=1) / len(each)) if len(each) > 1 else math.nan
+
+
+# ---- the decomposition of one task's records -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Components:
+    """Per-seed variances (in squared metric units) of a paired difference, pooled over
+    a task's method pairs, for one evaluation protocol ("probe" or "finetune")."""
+
+    task: str
+    protocol: str
+    metric: str
+    seeds: int
+    pairs: int
+    total: float  # variance of D over seeds
+    test: float  # test sampling, within seed
+    finetune_noise: float  # the fine-tune restarts' noise in their mean (nan for the probe)
+    training: float  # all training noise, from a replicate run (nan without one)
+
+    @property
+    def seed_part(self) -> float:
+        """What is left for the seed once test sampling and training noise are out."""
+        train = self.training if not math.isnan(self.training) else self.finetune_noise
+        return self.total - self.test - (0.0 if math.isnan(train) else train)
+
+    def dominant(self) -> str:
+        parts = {"test sampling": self.test, "seed": self.seed_part}
+        if not math.isnan(self.training):
+            parts["training noise"] = self.training
+        elif not math.isnan(self.finetune_noise):
+            parts["fine-tune noise"] = self.finetune_noise
+        return max(parts, key=lambda k: parts[k])
+
+
+def _cells(records: list[Record]) -> dict[tuple[str, str, int], Record]:
+    return {
+        (r.task, r.method, r.seed): r
+        for r in records
+        if r.ok and r.method != REFERENCE and r.outcomes
+    }
+
+
+def decompose(
+    records: list[Record], kinds: dict[str, str], replicate: list[Record] | None = None
+) -> list[Components]:
+    """The variance components of every task in `records` (`kinds`: task → task kind),
+    for the probe and the fine-tune; `replicate` holds the same cells re-run with another
+    `distill.training_noise`."""
+    cells, again = _cells(records), _cells(replicate or [])
+    out = []
+    for task in sorted({t for t, _, _ in cells}):
+        kind = kinds[task]
+        name = _metric_name(kind)
+        methods = sorted({m for t, m, _ in cells if t == task})
+        seeds = sorted({s for t, _, s in cells if t == task})
+        for protocol in ("probe", "finetune"):
+            metric = f"{protocol}_{name}"
+            scores = {
+                m: pd.Series(
+                    {s: cells[(task, m, s)].metrics[metric] for s in seeds if (task, m, s) in cells}
+                )
+                for m in methods
+            }
+            sd, pairs = pooled_sd(scores)
+            tests, tunes, trains = [], [], []
+            for a, b in itertools.combinations(methods, 2):
+                for s in seeds:
+                    if (task, a, s) not in cells or (task, b, s) not in cells:
+                        continue
+                    oa = outcomes.decode(cells[(task, a, s)].outcomes[protocol])
+                    ob = outcomes.decode(cells[(task, b, s)].outcomes[protocol])
+                    tests.append(sampling_variance(oa, ob, kind, s))
+                    if protocol == "finetune":
+                        tunes.append(restart_variance(oa, kind) + restart_variance(ob, kind))
+                    if (task, a, s) in again and (task, b, s) in again:
+                        d0 = scores[a][s] - scores[b][s]
+                        ra, rb = again[(task, a, s)], again[(task, b, s)]
+                        d1 = ra.metrics[metric] - rb.metrics[metric]
+                        trains.append((d0 - d1) ** 2 / 2)
+            out.append(
+                Components(
+                    task=task,
+                    protocol=protocol,
+                    metric=metric,
+                    seeds=len(seeds),
+                    pairs=pairs,
+                    total=sd**2,
+                    test=_mean(tests),
+                    finetune_noise=_mean(tunes),
+                    training=_mean(trains),
+                )
+            )
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def _pts(variance: float) -> str:
+    """A variance in squared fractions as an SD in points."""
+    return "—" if math.isnan(variance) else f"{100 * math.sqrt(max(variance, 0.0)):.2f}"
+
+
+def power_table(components: list[Components]) -> str:
+    """The decomposition as a markdown table, SDs in points, with each task's MDE."""
+    lines = [
+        "| task | metric | seeds | pairs | SD of D | test sampling | fine-tune restarts | "
+        "training (replicate) | seed | dominant | MDE | seeds for 2 pts | seeds for 1 pt |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for c in components:
+        sd = math.sqrt(c.total) if not math.isnan(c.total) else math.nan
+        lines.append(
+            f"| {c.task} | {c.metric} | {c.seeds} | {c.pairs} | {_pts(c.total)} | "
+            f"{_pts(c.test)} | {_pts(c.finetune_noise)} | {_pts(c.training)} | "
+            f"{_pts(c.seed_part)} | {c.dominant()} | {_num(100 * mde(sd, c.seeds))} | "
+            f"{seeds_for(sd, 0.02)} | {seeds_for(sd, 0.01)} |"
+        )
+    return "\n".join(lines)
+
+
+def _num(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2f}"
