@@ -6,8 +6,8 @@ Two kinds of figure:
   reference lines;
 - per task of a sweep (`sweep-<knob>-<task>`): target error (1 − the fine-tune score)
   against the knob value, against the task's measured input gap `input_gap_tv`, against
-  `gap_tv` in the method's own alignment space, and against `gap_map_tv` in the one
-  space every method shares (the teacher's embedding, through a fitted map), one line
+  `gap_tv` and the debiased `gap_cka`, both in the one space every method shares (the
+  teacher's top principal directions, the student mapped in: `benchmark.gaps`), one line
   per method, each legend entry carrying Spearman's ρ between error and the x axis over
   that method's cells (every value and seed).
 
@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import UserError
-from benchmark.leaderboard import primary_metrics
+from benchmark.leaderboard import metric_suffix, primary_metrics
 from benchmark.records import REFERENCE, Record, read_records, records_frame
 from benchmark.stats import mean_ci, spearman
 from benchmark.storage import write_text
@@ -75,7 +75,7 @@ def task_scores(records: list[Record]) -> pd.DataFrame:
                 )
             )
         refs = group[group.method == REFERENCE]
-        suffix = metric.removeprefix("finetune_")
+        suffix = metric_suffix(metric)
         for label, column in (
             ("teacher", f"teacher_{suffix}"),
             ("all labels", f"all_labels_{suffix}"),
@@ -104,7 +104,7 @@ def sweep_points(frame: pd.DataFrame) -> pd.DataFrame:
         part = group[["knob", "value", "task", "method", "seed"]].copy()
         part["metric"] = metric
         part["error"] = 1.0 - group[metric]
-        for gap in ("gap_tv", "gap_map_tv", "input_gap_tv"):
+        for gap in ("gap_tv", "gap_cka", "input_gap_tv"):
             part[gap] = group.get(gap, math.nan)
         rows.append(part)
     columns = [
@@ -116,7 +116,7 @@ def sweep_points(frame: pd.DataFrame) -> pd.DataFrame:
         "metric",
         "error",
         "gap_tv",
-        "gap_map_tv",
+        "gap_cka",
         "input_gap_tv",
     ]
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
@@ -197,7 +197,7 @@ def _lines(ax: Any, points: pd.DataFrame, x: str, label_x: str) -> None:
 
 def plot_sweep(folder: Path, figures: Path) -> list[Path]:
     """Per task of a sweep: error against the knob, `input_gap_tv`, `gap_tv` and
-    `gap_map_tv`."""
+    `gap_cka`."""
     plt = _pyplot()
     points = sweep_points(sweep_frame(folder))
     knob = folder.name
@@ -207,8 +207,8 @@ def plot_sweep(folder: Path, figures: Path) -> list[Path]:
         axes = grid.flatten()
         _lines(axes[0], group, "value", f"{knob} (the knob; bars: 95% t interval)")
         _lines(axes[1], group, "input_gap_tv", "input_gap_tv (the task's gap, no method)")
-        _lines(axes[2], group, "gap_tv", "gap_tv (TV lower bound, method's own space)")
-        _lines(axes[3], group, "gap_map_tv", "gap_map_tv (TV lower bound, teacher space)")
+        _lines(axes[2], group, "gap_tv", "gap_tv (TV lower bound, common space)")
+        _lines(axes[3], group, "gap_cka", "gap_cka (debiased CKA, common space)")
         seeds = group["seed"].nunique()
         fig.suptitle(
             f"{task}: target error vs {knob} and the measured gap "

@@ -39,8 +39,15 @@ def test_every_method_on_every_task(
     assert record.ok, record.reason
     assert record.metrics, "a cell must produce metrics"
     for name, value in record.metrics.items():
-        top = 2.0 if name.endswith("_pair") else 1.0  # cosine distance lies in [0, 2]
-        assert math.isfinite(value) and 0.0 <= value <= top, (name, value)
+        assert math.isfinite(value), (name, value)
+        if name.endswith(("_n", "_dim")):  # the gap estimates' sample size and width
+            assert value >= 1 and value == int(value), (name, value)
+        elif name.endswith("_pair"):  # cosine distance lies in [0, 2]
+            assert 0.0 <= value <= 2.0, (name, value)
+        elif "gap" in name:  # 2a − 1 unclipped, its interval, debiased CKA: [−1, 1]
+            assert -1.0 <= value <= 1.0, (name, value)
+        else:
+            assert 0.0 <= value <= 1.0, (name, value)
     gaps = {"gap_tv", "gap_tv_lo", "gap_tv_hi", "gap_cka", "gap_pair", "input_gap_tv"}
     assert gaps <= set(record.metrics), "every ok record carries the gap estimates"
     assert record.metrics["gap_tv_lo"] <= record.metrics["gap_tv"] <= record.metrics["gap_tv_hi"]

@@ -113,7 +113,7 @@ def _sweep_records(out: Path) -> list[tuple[str, Record]]:
                     seed,
                     finetune_acc=0.6 - shift - 0.01 * seed,
                     gap_tv=0.5 + shift,
-                    gap_map_tv=0.4 + shift,
+                    gap_cka=0.4 + shift,
                     input_gap_tv=shift,
                 ),
                 _rec(
@@ -122,7 +122,7 @@ def _sweep_records(out: Path) -> list[tuple[str, Record]]:
                     seed,
                     finetune_acc=0.5 + 0.01 * seed,
                     gap_tv=0.9,
-                    gap_map_tv=0.8,
+                    gap_cka=0.8,
                     input_gap_tv=shift,
                 ),
             ]

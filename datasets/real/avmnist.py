@@ -193,7 +193,7 @@ def load(
     paired = draw(len(train_img), data.paired, seed, "paired")
     paired_rec = _pair(train_y[paired], train_rec, rec.digit, seed, "pairing")
     few = train_rec[few_per_class(rec.digit[train_rec], data.labels_per_class, DIGITS, seed)]
-    test = draw(len(test_img), data.test, seed, "test")
+    test = draw(len(test_img), len(test_img), seed, "test")  # the whole t10k partition
     test_rec_rows = _pair(test_y[test], test_rec, rec.digit, seed, "test-pairing")
     size = data.image_size
     return TaskData(

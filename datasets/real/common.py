@@ -6,11 +6,13 @@ and where the dataset is published), draw its splits the same seeded way and ans
 `bench data check`; keeping that here leaves each adapter with nothing but its file format.
 
 Split policy, common to all real tasks: the dataset's own train/test partition is kept (a
-published list where there is one), the test split is a seeded subsample of the test
-partition, and the source pool, the paired set and the few-label set are each a seeded
-subsample of the train partition, drawn from independent streams. They may share samples
-when the train partition is small (NYU has 795 images): as in the papers, the teacher and
-the student see the same training scenes; only the test split is held out. A split asks
+published list where there is one), the test split is the *whole* test partition at every
+profile (`data.test` sizes the embedded world's test split only: a subsample of a real
+test set would add test-sampling noise for no saving worth having), and the source pool,
+the paired set and the few-label set are each a seeded subsample of the train partition,
+drawn from independent streams. They may share samples when the train partition is small
+(NYU has 795 images): as in the papers, the teacher and the student see the same training
+scenes; only the test split is held out. A split asks
 for `DataConfig` sizes and gets all there is when the partition is smaller; `info["sizes"]`
 records what was used. Where several samples of a split share one input file (Sketchy's
 photos, AV-MNIST's recordings) the adapter fills `Split.source_ids` with that file's index.

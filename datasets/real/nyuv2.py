@@ -292,7 +292,7 @@ def _loader(kind: str, classes: int) -> RealLoader:
             ids = [SCENES.index(s) if s in SCENES else len(SCENES) - 1 for s in files.scenes]
             scene = torch.tensor(ids)
             few = train[few_per_class(scene[train], data.labels_per_class, SCENES, seed)]
-        tested = test[draw(len(test), data.test, seed, "test")]
+        tested = test[draw(len(test), len(test), seed, "test")]  # all 654 test frames
         rows = sorted(set(torch.cat([pool, paired, few, tested]).tolist()))
         with _open(files.mat) as f:
             arrays = _read(f, rows, files, data.image_size, kind)

@@ -249,7 +249,7 @@ def load(
 
     pool = pick(src_train, data.source_pool, "pool")
     paired = pick(index.pairs["train"], data.paired, "paired")
-    test = pick(index.pairs["test"], data.test, "test")
+    test = pick(index.pairs["test"], len(index.pairs["test"]), "test")  # every test pair
     tgt_labels = torch.tensor([label[c] for c, _ in tgt_train])
     few_rows = few_per_class(tgt_labels, data.labels_per_class, index.classes, seed)
     few = [tgt_train[i] for i in few_rows]

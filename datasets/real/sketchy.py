@@ -209,7 +209,7 @@ def load(
     paired = train_pairs[draw(len(train_pairs), data.paired, seed, "paired")]
     pair_labels = photo_class[sketch_photo[train_pairs]]
     few = train_pairs[few_per_class(pair_labels, data.labels_per_class, index.classes, seed)]
-    test = test_pairs[draw(len(test_pairs), data.test, seed, "test")]
+    test = test_pairs[draw(len(test_pairs), len(test_pairs), seed, "test")]  # all sketches
 
     def photos(rows: torch.Tensor) -> torch.Tensor:
         return load_images([index.photos[i] for i in rows.tolist()], "RGB", size, resize)
