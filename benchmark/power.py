@@ -108,11 +108,17 @@ def sampling_variance(a: np.ndarray, b: np.ndarray, kind: str, seed: int = 0) ->
     return float(diffs.var(ddof=1))
 
 
-def restart_variance(finetune: np.ndarray, kind: str) -> float:
-    """Variance of the mean over restarts due to the fine-tune's own training noise:
-    the restarts' sample variance over R (nan with a single restart)."""
-    each = [outcomes.scores(o, kind)[_metric_name(kind)] for o in finetune]
-    return float(np.var(each, ddof=1) / len(each)) if len(each) > 1 else math.nan
+def restart_variance(a: np.ndarray, b: np.ndarray, kind: str) -> float:
+    """Variance of a paired difference of restart means due to the fine-tune's own
+    training noise. Restart r of every method uses the same random stream (head
+    initialisation, batch order), so the restarts are paired too and their noise is
+    partly shared: the sample variance over r of (a_r − b_r), over R (nan for R = 1)."""
+    name = _metric_name(kind)
+    diffs = [
+        outcomes.scores(x, kind)[name] - outcomes.scores(y, kind)[name]
+        for x, y in zip(a, b, strict=True)
+    ]
+    return float(np.var(diffs, ddof=1) / len(diffs)) if len(diffs) > 1 else math.nan
 
 
 # ---- the decomposition of one task's records -----------------------------------------
@@ -187,7 +193,7 @@ def decompose(
                     ob = outcomes.decode(cells[(task, b, s)].outcomes[protocol])
                     tests.append(sampling_variance(oa, ob, kind, s))
                     if protocol == "finetune":
-                        tunes.append(restart_variance(oa, kind) + restart_variance(ob, kind))
+                        tunes.append(restart_variance(oa, ob, kind))
                     if (task, a, s) in again and (task, b, s) in again:
                         d0 = scores[a][s] - scores[b][s]
                         ra, rb = again[(task, a, s)], again[(task, b, s)]

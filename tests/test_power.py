@@ -137,10 +137,15 @@ def test_segmentation_bootstrap_matches_redrawn_test_sets() -> None:
     assert np.mean(predicted) == pytest.approx(np.var(diffs, ddof=1), rel=0.35)
 
 
-def test_restart_variance_by_hand() -> None:
-    runs = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [1, 0, 0, 0]], dtype=np.uint8)  # 0.5, .75, .25
-    assert restart_variance(runs, "classification") == pytest.approx(0.0625 / 3)
-    assert math.isnan(restart_variance(runs[:1], "classification"))
+def test_restart_variance_pairs_the_restarts_by_hand() -> None:
+    a = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [1, 0, 0, 0]], dtype=np.uint8)  # .5, .75, .25
+    b = np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0]], dtype=np.uint8)  # .25, .5, 0
+    # a_r − b_r = 0.25 for every restart: shared restart noise cancels completely.
+    assert restart_variance(a, b, "classification") == pytest.approx(0.0)
+    c = np.array([[0, 0, 0, 0], [1, 1, 1, 1], [1, 1, 0, 0]], dtype=np.uint8)  # 0, 1, .5
+    # a − c = 0.5, −0.25, −0.25: variance 0.1875, over 3 restarts.
+    assert restart_variance(a, c, "classification") == pytest.approx(0.1875 / 3)
+    assert math.isnan(restart_variance(a[:1], c[:1], "classification"))
 
 
 def test_paired_interval_covers_a_known_difference_in_nested_simulations() -> None:

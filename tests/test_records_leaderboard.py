@@ -86,8 +86,7 @@ def test_summary_gains_are_paired_by_seed_and_ranked() -> None:
     assert row["gain_ci"] == pytest.approx(12.706 * math.sqrt(2e-4) / math.sqrt(2))
     # The interval includes zero (0.11 ± 0.127): no resolved win, so a shared rank.
     assert row["rank"] == 1 and table.loc[("a", "scratch"), "rank"] == 1
-    # Segmentation ranks by the dense probe (leaderboard.PRIMARY).
-    assert table.loc[("b", "l2"), "metric"] == "probe_miou"
+    assert table.loc[("b", "l2"), "metric"] == "finetune_miou"
     assert table.loc[("b", "scratch"), "rank"] == 1
     third = [
         _rec("a", "scratch", 2, finetune_acc=0.50, probe_acc=0.3),

@@ -1,0 +1,43 @@
+"""Every paired comparison of a results folder: for each task, each pair of methods, the
+mean per-seed difference of the task's primary metric with its 95% paired t interval,
+and whether the interval excludes zero. README's claims about orderings are read off it.
+
+    python scripts/pairwise.py --out results [--method cmcd-cmc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+from benchmark.leaderboard import primary_metrics
+from benchmark.records import REFERENCE, read_records, records_frame
+from benchmark.stats import paired_test
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("results"))
+    parser.add_argument("--method", default=None, help="only the pairs that include this one")
+    args = parser.parse_args()
+    frame = records_frame([r for r in read_records(args.out) if r.ok and r.method != REFERENCE])
+    print("| task | metric | a | b | a − b (points) | seeds | resolved |")
+    print("|---|---|---|---|---:|---:|---|")
+    for task, group in frame.groupby("task", sort=True):
+        metric, _ = primary_metrics(group)
+        scores = {m: g.set_index("seed")[metric] for m, g in group.groupby("method")}
+        for a, b in itertools.combinations(sorted(scores), 2):
+            if args.method is not None and args.method not in (a, b):
+                continue
+            if args.method == b:
+                a, b = b, a
+            test = paired_test(scores[a], scores[b])
+            print(
+                f"| {task} | {metric} | {a} | {b} | {100 * test.mean:+.2f} ± "
+                f"{100 * test.half:.2f} | {test.n} | {'yes' if test.excludes_zero else 'no'} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
