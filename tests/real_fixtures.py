@@ -6,7 +6,11 @@ loaders run in CI on files shaped like the published ones (only smaller).
 - NYU-Depth V2: an HDF5 `nyu_depth_v2_labeled.mat` with a MATLAB v7.3 user block, the
   datasets' dtypes and MATLAB's transposed axis order, cell arrays as object references to
   uint16 character arrays; `splits.mat` and `classMapping40.mat` as MATLAB v5 files;
-- AV-MNIST: big-endian IDX files (train gzipped, t10k plain) and 8 kHz 16-bit WAVs named
+- AV-MNIST as MultiBench distributes it: `avmnist/{image,audio}/{train,test}_data.npy`
+  and `avmnist/{train,test}_labels.npy`, rows of 784 image values (float64) and 112 × 112
+  spectrograms (float32) on a 0..255 scale, and uint8 digits (MultiBench's loader fixes
+  the names, shapes and scale, not the dtypes; any numeric dtype is read);
+- MNIST + FSDD: big-endian IDX files (train gzipped, t10k plain) and 8 kHz 16-bit WAVs named
   `<digit>_<speaker>_<n>.wav`;
 - a `pairs:` folder of PNG images paired with .npy arrays or WAV sounds.
 
@@ -50,6 +54,7 @@ def write_all(root: Path) -> Path:
     """Every real dataset under `root`, laid out as `--data-root` expects."""
     write_sketchy(root)
     write_nyuv2(root)
+    write_avmnist(root)
     write_mnist(root)
     write_fsdd(root)
     return root
@@ -123,16 +128,20 @@ def write_nyuv2(
     raw_labels: int = RAW_LABELS,
     images_shape: tuple[int, ...] | None = None,
     drop: str = "",
+    scenes: list[str] | None = None,
 ) -> Path:
     """nyu_depth_v2_labeled.mat (+ splits.mat, classMapping40.mat) with `n` images of
     width × height, h5py shapes as MATLAB writes them: images (n, 3, W, H) and so on; 60% of
     the images are training images. Fewer `raw_labels` than NYU's 894 write faster (each
     name is an HDF5 object); `images_shape` and `drop` (a dataset to leave out) make
-    malformed variants."""
+    malformed variants; `scenes` gives each image's scene type (default: SCENE_TYPES in
+    turn)."""
     rng = _rng("nyuv2")
     folder = root / "nyuv2"
     folder.mkdir(parents=True, exist_ok=True)
-    scenes = [SCENE_TYPES[i % len(SCENE_TYPES)] for i in range(n)]
+    if scenes is None:
+        scenes = [SCENE_TYPES[i % len(SCENE_TYPES)] for i in range(n)]
+    assert len(scenes) == n and set(scenes) <= set(SCENE_TYPES)
     scene_id = np.array([SCENE_TYPES.index(s) for s in scenes])
     # H×W maps first, then transposed to MATLAB's W×H as h5py sees it.
     rows = np.arange(height)[None, :, None]
@@ -182,7 +191,31 @@ def write_nyuv2(
     return folder
 
 
-# --- AV-MNIST -------------------------------------------------------------------------------
+# --- AV-MNIST (MultiBench's arrays) ------------------------------------------------------------
+
+
+def write_avmnist(root: Path, train: int = 96, test: int = 64) -> Path:
+    """MultiBench's avmnist folder: image rows of 784 values (a bar whose height is the
+    digit, then MNIST-like PCA residue: values around the 0..255 scale, some negative) and
+    112 × 112 spectrograms with a band whose frequency is the digit, over noise."""
+    rng = _rng("avmnist")
+    folder = root / "avmnist"
+    for sub in ("image", "audio"):
+        (folder / sub).mkdir(parents=True)
+    for part, n in (("train", train), ("test", test)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = rng.normal(0.0, 8.0, (n, 28, 28))
+        audio = np.abs(rng.normal(0.0, 10.0, (n, 112, 112)))
+        for i, digit in enumerate(labels):
+            images[i, 4 + 2 * digit : 8 + 2 * digit, 6:22] += 200.0
+            audio[i, 8 + 9 * digit : 14 + 9 * digit, :] += 180.0
+        np.save(folder / "image" / f"{part}_data.npy", images.reshape(n, 784))
+        np.save(folder / "audio" / f"{part}_data.npy", audio.astype(np.float32))
+        np.save(folder / f"{part}_labels.npy", labels)
+    return folder
+
+
+# --- MNIST + FSDD -----------------------------------------------------------------------------
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

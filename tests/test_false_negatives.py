@@ -502,8 +502,10 @@ def test_sketchy_gives_the_sketches_of_one_photo_one_source_id(
         assert not any(index.test_photo[p] for p in data.paired.source_ids.tolist())
 
 
-def test_avmnist_groups_digits_heard_with_one_recording(data_root: Path, smoke: RunConfig) -> None:
-    data = get_task("avmnist-audio-cls").load(smoke.data, {}, 0, None, data_root)
+def test_mnist_fsdd_groups_digits_heard_with_one_recording(
+    data_root: Path, smoke: RunConfig
+) -> None:
+    data = get_task("mnist-fsdd-audio-cls").load(smoke.data, {}, 0, None, data_root)
     for split in (data.paired, data.test):
         assert split.source_ids is not None and split.target is not None
         _groups_share_rows(split.source_ids, split.target)

@@ -1,6 +1,7 @@
 """The real-dataset adapters on tiny files in each dataset's exact on-disk format
 (tests/real_fixtures.py): what they read, the one-line error for every missing or malformed
-piece, `bench data check`, and `bench run --data-root` end to end."""
+piece, `bench data check` (its sizes check and `--deep` decoding), and `bench run
+--data-root` end to end."""
 
 from __future__ import annotations
 
@@ -13,18 +14,21 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
+from PIL import Image
 
 from benchmark.cli import main
-from benchmark.config import RunConfig
-from benchmark.datasets.real import check_all, real_tasks, resolve_tasks
-from benchmark.datasets.real.avmnist import _pair, read_idx
+from benchmark.config import RunConfig, resolve
+from benchmark.datasets.real import check_all, inspect, real_tasks, resolve_tasks
+from benchmark.datasets.real.mnist_fsdd import _pair, read_idx
 from benchmark.datasets.real.nyuv2 import MAP_40_TO_13, SCENES
 from benchmark.datasets.real.sketchy import scan as scan_sketchy
 from benchmark.datasets.tasks import TASKS, get_task, list_tasks
 from benchmark.errors import UserError
 from benchmark.records import read_records
 from tests.real_fixtures import (
+    SCENE_TYPES,
     idx_bytes,
+    write_avmnist,
     write_fsdd,
     write_mnist,
     write_nyuv2,
@@ -32,8 +36,8 @@ from tests.real_fixtures import (
     write_sketchy,
 )
 
-REAL = ("avmnist-audio-cls", "nyuv2-depth-cls", "nyuv2-depth-seg", "nyuv2-depth-seg13")
-REAL += ("sketchy-sketch-cls",)
+REAL = ("avmnist-audio-cls", "mnist-fsdd-audio-cls", "nyuv2-depth-cls", "nyuv2-depth-seg")
+REAL += ("nyuv2-depth-seg13", "sketchy-sketch-cls")
 
 
 def test_real_tasks_are_registered_and_listed() -> None:
@@ -87,7 +91,7 @@ def test_the_13_class_table_covers_the_40_classes_once() -> None:
     assert len(MAP_40_TO_13) == 41
 
 
-def test_avmnist_pairs_digits_with_recordings_of_the_same_digit() -> None:
+def test_mnist_fsdd_pairs_digits_with_recordings_of_the_same_digit() -> None:
     digit = torch.arange(40) % 10
     labels = torch.randint(10, (200,), generator=torch.Generator().manual_seed(0))
     chosen = _pair(labels, torch.arange(40), digit, 0, "t")
@@ -100,6 +104,28 @@ def test_idx_round_trip_and_gzip(tmp_path: Path, data_root: Path) -> None:
     (tmp_path / "x-idx3-ubyte").write_bytes(idx_bytes(images))
     assert np.array_equal(read_idx(tmp_path / "x-idx3-ubyte", 3), images)
     assert read_idx(data_root / "mnist" / "train-labels-idx1-ubyte.gz", 1).shape == (150,)
+
+
+def test_avmnist_reads_multibench_arrays_and_keeps_validation_out(
+    data_root: Path, tmp_path: Path, smoke: RunConfig
+) -> None:
+    data = get_task("avmnist-audio-cls").load(smoke.data, {"n_mels": 16}, 0, None, data_root)
+    # smoke asks for 120 pool images: all 88 of MultiBench's training rows, none of the 8
+    # validation rows (the fixture has 96 training rows, 1/12 of them validation)
+    assert data.info["sizes"] == {"source_pool": 88, "paired": 88, "few": 20, "test": 64}
+    assert data.source_pool.source.shape == (88, 3, 32, 32)
+    assert data.paired.target.shape == (88, 1, 16, 32)  # n_mels × audio_frames
+    assert data.paired.source_ids is None and data.test.source_ids is None
+    # the band's frequency row tells the digit: it survives the resize, in row order
+    band = data.test.target[:, 0].mean(dim=2).argmax(dim=1)
+    per_digit = [int(band[data.test.labels == d].float().mean()) for d in range(10)]
+    assert per_digit == sorted(per_digit) and per_digit[0] < per_digit[9]
+    # MultiBench's 0..255 scale divided by 255, as its loader does
+    assert 0.7 < float(data.test.source.amax()) < 1.0
+    write_avmnist(tmp_path, train=24, test=12)  # images as N × 28 × 28 also read
+    images = np.load(tmp_path / "avmnist/image/train_data.npy")
+    np.save(tmp_path / "avmnist/image/train_data.npy", images.reshape(24, 28, 28))
+    assert get_task("avmnist-audio-cls").check(tmp_path)[0] == "found"
 
 
 def test_pairs_folders_of_arrays_and_sounds(tmp_path: Path, smoke: RunConfig) -> None:
@@ -128,9 +154,17 @@ def _nyuv2(root: Path) -> None:
     write_nyuv2(root, n=24, raw_labels=60)
 
 
-def _avmnist(root: Path) -> None:
+def _mnist_fsdd(root: Path) -> None:
     write_mnist(root, train=20, test=10)
     write_fsdd(root, speakers=("theo",), takes=6)
+
+
+def _avmnist(root: Path) -> None:
+    write_avmnist(root, train=24, test=12)
+
+
+def _npy(root: Path, name: str, array: np.ndarray) -> None:
+    np.save(root / "avmnist" / name, array)
 
 
 def _save_splits(root: Path, train: np.ndarray, test: np.ndarray) -> None:
@@ -219,34 +253,77 @@ CASES: list[tuple[str, Write, Write | None, str, str]] = [
         "classMapping40.mat — download the 40-class mapping",
     ),
     (
-        "avmnist-audio-cls",
-        _avmnist,
+        "mnist-fsdd-audio-cls",
+        _mnist_fsdd,
         lambda r: (r / "mnist/t10k-labels-idx1-ubyte").unlink(),
         "missing",
-        "missing file {root}/mnist/t10k-labels-idx1-ubyte — download MNIST",
+        "missing file {root}/mnist/t10k-labels-idx1-ubyte — download MNIST's four .gz files "
+        "from https://ossci-datasets.s3.amazonaws.com/mnist/ (torchvision's mirror; also "
+        "https://storage.googleapis.com/cvdf-datasets/mnist/)",
     ),
     (
-        "avmnist-audio-cls",
-        _avmnist,
+        "mnist-fsdd-audio-cls",
+        _mnist_fsdd,
         lambda r: (r / "mnist/t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x0d\x01" + bytes(8)),
         "malformed",
         "IDX type 0x0d with 1 dimensions, expected 0x08 with 1",
     ),
     (
-        "avmnist-audio-cls",
-        _avmnist,
+        "mnist-fsdd-audio-cls",
+        _mnist_fsdd,
         lambda r: [p.unlink() for p in (r / "fsdd/recordings").glob("3_*_[0-4].wav")],
         "malformed",
         "empty test split: no recording of digit 3",
     ),
     (
-        "avmnist-audio-cls",
-        _avmnist,
+        "mnist-fsdd-audio-cls",
+        _mnist_fsdd,
         lambda r: (r / "fsdd/recordings/three.wav").write_bytes(b""),
         "malformed",
         "three.wav: name is not '<digit>_<speaker>_<n>.wav'",
     ),
+    (
+        "avmnist-audio-cls",
+        _avmnist,
+        lambda r: (r / "avmnist/audio/test_data.npy").unlink(),
+        "missing",
+        "missing file {root}/avmnist/audio/test_data.npy — download AV-MNIST (MultiBench's "
+        "avmnist.tar.gz, linked from its README) from https://github.com/pliang279/MultiBench",
+    ),
+    (
+        "avmnist-audio-cls",
+        _avmnist,
+        lambda r: _npy(r, "audio/train_data.npy", np.zeros((24, 64, 64), np.float32)),
+        "malformed",
+        "audio/train_data.npy: shape (24, 64, 64), expected (N, 12544) or (N, 112, 112)",
+    ),
+    (
+        "avmnist-audio-cls",
+        _avmnist,
+        lambda r: _npy(r, "image/test_data.npy", np.zeros((11, 784))),
+        "malformed",
+        "image/test_data.npy: 11 rows for 12 labels",
+    ),
+    (
+        "avmnist-audio-cls",
+        _avmnist,
+        lambda r: _npy(r, "test_labels.npy", np.full(12, 10, np.uint8)),
+        "malformed",
+        "test_labels.npy: labels must be the digits 0..9",
+    ),
+    (
+        "avmnist-audio-cls",
+        _avmnist,
+        lambda r: _truncate(r / "avmnist/image/train_data.npy"),
+        "malformed",
+        "image/train_data.npy: not a readable .npy array",
+    ),
 ]
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
 
 
 @pytest.mark.parametrize(("task", "write", "damage", "status", "message"), CASES)
@@ -323,19 +400,22 @@ def test_data_check_without_a_root_lists_every_task_missing(
     for task in REAL:
         (row,) = [line for line in out.splitlines() if f" {task} " in line]
         assert "missing" in row and "no data root" in row and "http" in row
-    assert all(status == "missing" for _, status, _ in check_all(None))
+    assert all(row.status == "missing" for row in check_all(None))
 
 
 def test_data_check_found_and_malformed(
     data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], wide: None
 ) -> None:
-    assert main(["data", "check", "--data-root", str(data_root)]) == 0
+    assert main(["data", "check", "--data-root", str(data_root), "--profile", "smoke"]) == 0
     out = capsys.readouterr().out
     assert all("found" in next(x for x in out.splitlines() if f" {t} " in x) for t in REAL)
+    assert main(["data", "check", "--data-root", str(data_root)]) == 0  # quick: 10 a class
+    out = capsys.readouterr().out
+    assert "unusable" in next(x for x in out.splitlines() if " nyuv2-depth-cls " in x)
     _nyuv2(tmp_path)
     (tmp_path / "nyuv2" / "nyu_depth_v2_labeled.mat").write_text("not hdf5")
     assert main(["data", "check", "--data-root", str(tmp_path)]) == 0
-    rows = {t: s for t, s, _ in check_all(tmp_path)}
+    rows = {row.task: row.status for row in check_all(tmp_path)}
     assert rows["nyuv2-depth-seg"] == "malformed" and rows["sketchy-sketch-cls"] == "missing"
     assert "malformed" in capsys.readouterr().out
 
@@ -357,11 +437,117 @@ def test_run_checks_named_real_tasks_before_any_cell(
     assert set(skipped) == set(REAL) and "sketch-cls" in run
 
 
+# --- the sizes check: what `run` would fail on at the profile's sizes ------------------------
+
+
+def _nyu_with_one_bookstore_frame(root: Path) -> None:
+    """60 NYU frames whose training frames cycle through the other scene classes, and one
+    of which is a bookstore: 1 training frame of that class."""
+    write_nyuv2(root / "probe", n=60, raw_labels=60)  # the same split for the same n
+    train = scipy.io.loadmat(root / "probe/nyuv2/splits.mat")["trainNdxs"][:, 0].astype(int) - 1
+    others = [t for t in SCENE_TYPES if t != "bookstore"][:9]
+    scenes = [others[i % len(others)] for i in range(60)]
+    scenes[int(train.min())] = "bookstore"
+    write_nyuv2(root, n=60, raw_labels=60, scenes=scenes)
+
+
+def test_data_check_reports_what_run_would_fail_on_at_the_profile_sizes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], wide: None, smoke: RunConfig
+) -> None:
+    _nyu_with_one_bookstore_frame(tmp_path)
+    argv = ["data", "check", "--data-root", str(tmp_path), "--tasks", "nyuv2-depth-cls"]
+    assert main([*argv, "--profile", "smoke"]) == 0
+    (row,) = [x for x in capsys.readouterr().out.splitlines() if "nyuv2-depth-cls" in x]
+    assert "unusable" in row and "at profile smoke" in row
+    shortfall = (
+        "the few-label set needs data.labels_per_class=2 training frames of every class, but "
+        "class 'bookstore' has 1; lower data.labels_per_class to 1 or less"
+    )
+    assert shortfall in row
+    with pytest.raises(UserError, match="class 'bookstore' has 1") as err:  # what run meets
+        get_task("nyuv2-depth-cls").load(smoke.data, {}, 0, None, tmp_path)
+    assert shortfall in str(err.value)
+    with pytest.raises(UserError, match=f"nyuv2-depth-cls: at profile smoke, {shortfall}"):
+        resolve_tasks("nyuv2-depth-cls", tmp_path, resolve("smoke"))  # bench run's check
+    assert resolve_tasks("nyuv2-depth-cls", tmp_path)[0] == ["nyuv2-depth-cls"]  # no sizes
+    assert main([*argv, "--profile", "smoke", "--set", "data.labels_per_class=1"]) == 0
+    assert "found" in next(x for x in capsys.readouterr().out.splitlines() if "nyuv2-depth" in x)
+    assert inspect("nyuv2-depth-seg", tmp_path, resolve("quick")).status == "found"  # no few
+
+
+# --- the deep check: every file decoded, verdicts cached ------------------------------------
+
+
+def _truncated_photo(root: Path) -> Path:
+    _sketchy(root)
+    photo = sorted((root / PHOTO / "cat").glob("*.jpg"))[1]
+    photo.write_bytes(photo.read_bytes()[:300])
+    return photo
+
+
+def test_deep_check_lists_a_truncated_jpeg(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], wide: None
+) -> None:
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    photo = _truncated_photo(root)
+    odd = sorted((root / SKETCH / "dog").glob("*.png"))[0]
+    Image.new("L", (52, 40), 255).save(odd)  # decodes, but cannot be stacked with the rest
+    argv = ["data", "check", "--data-root", str(root), "--tasks", "sketchy-sketch-cls"]
+    argv += ["--cache-dir", str(cache), "--profile", "smoke"]
+    assert main(argv) == 0
+    assert "found" in capsys.readouterr().out  # the scan reads no image
+    assert main([*argv, "--deep"]) == 0
+    out = capsys.readouterr().out
+    (row,) = [x for x in out.splitlines() if x.startswith("│ sketchy")]
+    assert "malformed" in row and "2 of 36 files fail to decode" in row
+    assert f"sketchy-sketch-cls: bad file {photo}: not a readable image" in out
+    assert f"sketchy-sketch-cls: bad file {odd}: 52×40, where 23 other sketches are 40×40" in out
+
+
+def test_run_stops_on_an_undecodable_file_before_any_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, out = tmp_path / "data", tmp_path / "out"
+    photo = _truncated_photo(root)
+    argv = ["run", "--profile", "smoke", "--seeds", "1", "--methods", "l2", "--out", str(out)]
+    argv += ["--tasks", "sketchy-sketch-cls", "--data-root", str(root)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert f"bench: error: sketchy-sketch-cls: malformed {photo}: not a readable image" in err
+    assert not (out / "runs").exists()
+
+
+def test_deep_verdicts_are_cached_by_size_and_mtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    photo = _truncated_photo(root)
+    opened: list[Path] = []
+    real_open = Image.open
+
+    def counting_open(fp: Path, *args: object, **kwargs: object) -> Image.Image:
+        opened.append(Path(fp))
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", counting_open)
+    first = inspect("sketchy-sketch-cls", root, deep=True, cache_dir=cache)
+    assert len(opened) == 36 and [bad.path for bad in first.bad] == [photo]
+    opened.clear()
+    assert inspect("sketchy-sketch-cls", root, deep=True, cache_dir=cache) == first
+    assert opened == []  # a second check decodes nothing
+    good = sorted((root / PHOTO / "dog").glob("*.jpg"))[0]
+    shutil.copyfile(good, photo)  # a new size and mtime: decoded again, now fine
+    fixed = inspect("sketchy-sketch-cls", root, deep=True, cache_dir=cache)
+    assert opened == [photo] and fixed.status == "found" and "all 36 files decode" in fixed.reason
+
+
 def test_bench_run_on_every_adapter_end_to_end(data_root: Path, tmp_path: Path) -> None:
     """One cell per adapter through `bench run --data-root`, on smaller splits than smoke
     (tests/test_runner.py runs every method on every registered real task at smoke size)."""
     pairs = write_pairs(data_root / f"{tmp_path.name}-pairs")
-    tasks = f"sketchy-sketch-cls,nyuv2-depth-seg13,avmnist-audio-cls,pairs:{pairs.name}"
+    tasks = "sketchy-sketch-cls,nyuv2-depth-seg13,avmnist-audio-cls,mnist-fsdd-audio-cls,"
+    tasks += f"pairs:{pairs.name}"
     sets = ["data.source_pool=24", "data.paired=16", "data.test=16", "data.labels_per_class=1"]
     sets += ["data.image_size=16", "eval.probe_steps=3"]
     argv = ["run", "--profile", "smoke", "--seeds", "1", "--methods", "l2", "--tasks", tasks]

@@ -1,27 +1,40 @@
-"""Real-dataset tasks: Sketchy, NYU-Depth V2, AV-MNIST and `pairs:<path>` folders.
+"""Real-dataset tasks: Sketchy, NYU-Depth V2, AV-MNIST (MultiBench's arrays), MNIST+FSDD
+and `pairs:<path>` folders.
 
 Each adapter reads its dataset's published on-disk format under the data root
 (`--data-root`, else $XMD_DATA) and registers its tasks with a `check` that
-`bench data check` reports and `bench run` consults before it starts, so a missing or
-malformed file stops a run with one line (exit 2) instead of failing every cell.
+`bench data check` reports and `bench run` consults before it starts, so a missing,
+malformed or undecodable file (and, given the run's config, a dataset too small for its
+sizes) stops a run with one line (exit 2) instead of failing every cell.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
-from benchmark.datasets.tasks import TASKS, TaskSpec
+from benchmark.datasets.tasks import TASKS
 from benchmark.errors import UserError
 
-from . import avmnist, nyuv2, pairs, sketchy
-from .common import FOUND, MALFORMED, MISSING
+from . import avmnist, mnist_fsdd, nyuv2, pairs, sketchy
+from .common import FOUND, MALFORMED, MISSING, UNUSABLE, RealCheck, few_shortfall
+from .deep import BadFile
+from .deep import check as deep_check
+
+if TYPE_CHECKING:
+    from benchmark.config import RunConfig
 
 __all__ = [
     "FOUND",
     "MALFORMED",
     "MISSING",
+    "UNUSABLE",
+    "BadFile",
+    "Row",
     "avmnist",
     "check_all",
+    "inspect",
+    "mnist_fsdd",
     "nyuv2",
     "pairs",
     "real_tasks",
@@ -30,41 +43,106 @@ __all__ = [
 ]
 
 
+class Row(NamedTuple):
+    """One real task's verdict: found | missing | malformed | unusable, why, bad files."""
+
+    task: str
+    status: str
+    reason: str
+    bad: tuple[BadFile, ...] = ()
+
+
 def real_tasks() -> list[str]:
     """Registered tasks that read files under the data root."""
     return [name for name in TASKS.names() if TASKS.get(name).needs_data_root]
 
 
-def check_all(data_root: Path | None) -> list[tuple[str, str, str]]:
-    """(task, found | missing | malformed, summary or reason) for every real task."""
-    return [(name, *_status(TASKS.get(name), data_root)) for name in real_tasks()]
+def check_all(
+    data_root: Path | None,
+    cfg: RunConfig | None = None,
+    *,
+    deep: bool = False,
+    cache_dir: Path | None = None,
+    tasks: list[str] | None = None,
+) -> list[Row]:
+    """The verdict of every real task (or of `tasks`); see `inspect`."""
+    names = real_tasks() if tasks is None else tasks
+    return [inspect(name, data_root, cfg, deep=deep, cache_dir=cache_dir) for name in names]
 
 
-def _status(spec: TaskSpec, data_root: Path | None) -> tuple[str, str]:
-    assert spec.check is not None
-    return spec.check(data_root)
+def inspect(
+    name: str,
+    data_root: Path | None,
+    cfg: RunConfig | None = None,
+    *,
+    deep: bool = False,
+    cache_dir: Path | None = None,
+) -> Row:
+    """A real task's data: the scan (found / missing / malformed); with `cfg`, whether its
+    splits can be drawn at the sizes `cfg` gives this task (else unusable); with `deep`,
+    every file its loader reads decoded (verdicts cached under `cache_dir`)."""
+    check = TASKS.get(name).check
+    assert check is not None, f"{name} is not a real-data task"
+    if not isinstance(check, RealCheck):
+        return Row(name, *check(data_root))
+    status, reason, survey = check.survey(data_root)
+    if survey is None:
+        return Row(name, status, reason)
+    bad: list[BadFile] = []
+    problems = []
+    if deep:
+        total, bad = deep_check(survey, cache_dir, name)
+        if bad:
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            problems.append(f"{len(bad)} of {total:,} files fail to decode: {bad[0]}{more}")
+        else:
+            reason += f"; all {total:,} files decode" if total != 1 else "; its file decodes"
+    if cfg is not None and survey.few is not None:
+        k = cfg.for_task(name).data.labels_per_class
+        short = few_shortfall(survey.few, k)
+        if short is not None:
+            problems.append(f"at profile {cfg.profile}, {short}")
+    if not problems:
+        return Row(name, FOUND, reason)
+    return Row(name, MALFORMED if bad else UNUSABLE, "; ".join(problems), tuple(bad))
 
 
-def resolve_tasks(spec: str, data_root: Path | None) -> tuple[list[str], list[str]]:
+def resolve_tasks(
+    spec: str,
+    data_root: Path | None,
+    cfg: RunConfig | None = None,
+    *,
+    cache_dir: Path | None = None,
+) -> tuple[list[str], list[str]]:
     """`--tasks` → (tasks to run, real tasks that `all` left out for want of data).
 
     `all` means every embedded task and every real task whose data is found; a real task
     named explicitly, or a malformed one under `all`, is checked here and stops the run
-    with its one-line reason before any cell starts.
+    with its one-line reason before any cell starts. Every file a real task's loader reads
+    is decoded first (once: verdicts are cached by size and mtime under `cache_dir`, default
+    $XMD_CACHE or ~/.cache/xmd-bench); with `cfg`, the task's splits must also be drawable
+    at the sizes `cfg` gives it.
     """
+    from benchmark.run_command import default_cache_dir
+
     names = TASKS.resolve(spec)
     explicit = spec.strip() != "all"
+    cache = cache_dir if cache_dir is not None else default_cache_dir()
     run, skipped = [], []
     for name in names:
         task = TASKS.get(name)
         if not task.needs_data_root:
             run.append(name)
             continue
-        status, reason = _status(task, data_root)
-        if status == FOUND:
+        row = inspect(name, data_root, cfg, deep=True, cache_dir=cache)
+        if row.status == FOUND:
             run.append(name)
-        elif status == MISSING and not explicit:
+        elif row.status == MISSING and not explicit:
             skipped.append(name)
+        elif row.bad:
+            first, more = row.bad[0], len(row.bad) - 1
+            listed = "" if not more else f" ({more} more: 'bench data check --deep' lists them)"
+            raise UserError(f"{name}: malformed {first.path}: {first.problem}{listed}")
         else:
-            raise UserError(f"{name}: {reason}")
+            raise UserError(f"{name}: {row.reason}")
     return run, skipped

@@ -1,238 +1,246 @@
-"""AV-MNIST → `avmnist-audio-cls`: a handwritten digit (MNIST, source) paired with a spoken
-digit of the same class (Free Spoken Digit Dataset, target), 10 classes.
+"""AV-MNIST (Vielzeuf et al., 2018), as MultiBench distributes it → `avmnist-audio-cls`: a
+handwritten digit (source) paired with a spectrogram of a spoken digit (target), 10 classes.
 
-Files under the data root:
+This is the AV-MNIST the multimodal literature reports on: pre-built arrays, each row one
+(image, audio, label) sample, read by MultiBench's loader (pliang279/MultiBench,
+`datasets/avmnist/get_data.py`; the archive `avmnist.tar.gz` is linked from MultiBench's
+README). Its images are MNIST digits with most of their PCA energy removed and its audio
+is a 112 × 112 spectrogram of a Free Spoken Digit Dataset recording mixed with noise, so
+neither modality alone is easy. (`mnist_fsdd.py`'s `mnist-fsdd-audio-cls` builds a pairing
+of its own from the original MNIST and FSDD files instead.)
 
-    mnist/train-images-idx3-ubyte   mnist/train-labels-idx1-ubyte   (or the same + .gz)
-    mnist/t10k-images-idx3-ubyte    mnist/t10k-labels-idx1-ubyte
-    fsdd/recordings/<digit>_<speaker>_<n>.wav                       (8 kHz mono)
+Files under the data root, as the archive unpacks:
 
-IDX files are read byte-exact: a big-endian header (two zero bytes, type 0x08 = unsigned
-byte, the number of dimensions, then each dimension as a 4-byte integer) followed by the
-data; images are N×28×28, labels N digits 0..9. FSDD's own split is kept: recordings
-numbered 0-4 are its test set, 5 and up its training set (the FSDD README).
+    avmnist/image/train_data.npy   60,000 × 784 (or × 28 × 28) digit images, 0..255 scale
+    avmnist/image/test_data.npy    10,000 × 784
+    avmnist/audio/train_data.npy   60,000 × 112 × 112 spectrograms, 0..255 scale
+    avmnist/audio/test_data.npy    10,000 × 112 × 112
+    avmnist/train_labels.npy       60,000 digits 0..9
+    avmnist/test_labels.npy        10,000 digits
 
-Pairing: AV-MNIST pairs MNIST images with spoken digits of the same class at random; FSDD
-stands in for the audio because it is freely available. Every MNIST image of a split gets
-a recording of the same digit from the same partition, drawn uniformly by a seeded
-generator; a recording serves several images (FSDD is far smaller than MNIST). The MNIST
-images of a split are distinct, but pairs that drew one recording have identical student
-inputs, so they are false negatives of each other just as Sketchy's pairs of one photo
-are: the paired and test splits' `Split.source_ids` hold each pair's recording (its index
-in the sorted recording list), the shared input that groups them.
+What MultiBench's loader fixes and this adapter therefore checks: file names and places;
+images reshaped to 28 × 28 and audio to 112 × 112 (so 784 and 12,544 values a row); one
+label a row; the image and audio arrays divided by 255 (its default normalisation, kept
+here); rows 0-54,999 of the training arrays for training and 55,000-59,999 as validation.
+The arrays may be of any numeric dtype (MultiBench divides the image array in place, so
+the release's is a float type); labels must be whole numbers 0..9.
 
-Source: the digit as 3 identical channels in [0,1], resized bilinearly, so RGB backbones
-and ImageNet-pretrained teachers apply unchanged (as they do to the embedded `rgb`).
-Target: the embedded world's audio feature layout, a 1 × n_mels × audio_frames log-mel
-"image" (`world.n_mels`, `world.audio_frames`, 32 × 32 by default) of the first
-CLIP_SECONDS of the recording (zero-padded; FSDD clips are trimmed and mostly shorter),
-standardised with the mean and std of the training recordings' features.
+Splits: training draws only from the first 11/12 of the training rows (55,000 of 60,000:
+MultiBench's training set); its last 5,000 rows, the validation set, are not used, since
+this benchmark tunes nothing on held-out data. The test split is the whole test array.
+Source pool, paired and few-label sets are seeded subsamples of the training rows, as
+for every real task.
+
+Source: the digit as 3 identical channels (RGB backbones and ImageNet teachers apply
+unchanged), resized bilinearly to `data.image_size`. Target: the spectrogram as a
+1-channel image resized (bilinear, antialiased) to the benchmark's audio layout,
+`world.n_mels` × `world.audio_frames` (32 × 32 unless set; `--set world.n_mels=112
+world.audio_frames=112` keeps the published resolution).
+
+Each row is its own pair, so no two pairs of a split share an input file. Rows made from
+one FSDD recording have similar spectrograms, but the archive does not say which
+recording a row came from, so `Split.source_ids` stays None.
 """
 
 from __future__ import annotations
 
-import gzip
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from benchmark.config import DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData, TaskSpec, world_config
-from benchmark.training import seeded
 
+from . import deep
 from .common import (
     Dataset,
+    FewPool,
+    FileGroup,
+    Survey,
     draw,
     few_per_class,
-    log_mel,
     malformed,
-    read_wav,
     register_real,
     resize,
     sizes_info,
-    standardise,
 )
 
-MNIST = Dataset("MNIST", "http://yann.lecun.com/exdb/mnist/", "mnist")
-FSDD = Dataset(
-    "the Free Spoken Digit Dataset",
-    "https://github.com/Jakobovski/free-spoken-digit-dataset",
-    "fsdd",
+AVMNIST = Dataset(
+    "AV-MNIST (MultiBench's avmnist.tar.gz, linked from its README)",
+    "https://github.com/pliang279/MultiBench",
+    "avmnist",
 )
-BOTH = Dataset(  # what a missing data root asks for: the task needs both datasets
-    f"{MNIST.title} ({MNIST.homepage}) and FSDD", FSDD.homepage, "mnist/ and fsdd"
-)
-SAMPLE_RATE = 8000
-CLIP_SECONDS = 1.0
+PARTS = ("train", "test")
+IMAGE_SIDE, AUDIO_SIDE = 28, 112
+RELEASE_ROWS = {"train": 60_000, "test": 10_000}
+VALIDATION_SHARE = 12  # the last 1/12 of the training rows (5,000 of 60,000) is validation
 DIGITS = tuple(str(d) for d in range(10))
-_RECORDING = re.compile(r"^([0-9])_(.+)_([0-9]+)\.wav$")
-_IDX_UBYTE = 0x08
-
-
-def read_idx(path: Path, ndim: int) -> np.ndarray:
-    """An IDX file of unsigned bytes (optionally gzipped) as an array of `ndim` dimensions."""
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError) as err:
-        raise malformed(path, f"unreadable ({err.__class__.__name__})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise malformed(path, "not an IDX file (the first two bytes must be zero)")
-    if raw[2] != _IDX_UBYTE or raw[3] != ndim:
-        raise malformed(
-            path, f"IDX type 0x{raw[2]:02x} with {raw[3]} dimensions, expected 0x08 with {ndim}"
-        )
-    header = 4 + 4 * ndim
-    dims = tuple(int(d) for d in np.frombuffer(raw[4:header], dtype=">u4"))
-    if len(raw) != header + int(np.prod(dims)):
-        raise malformed(path, f"{len(raw) - header} data bytes for dimensions {dims}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
-
-
-def _idx_path(folder: Path, stem: str) -> Path:
-    for path in (folder / stem, folder / f"{stem}.gz"):
-        if path.is_file():
-            return path
-    raise MNIST.missing("file", folder / stem)
-
-
-def read_mnist(data_root: Path | None, part: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images [N,28,28] uint8 and labels [N] of MNIST's `train` or `t10k` part."""
-    folder = MNIST.need_dir(MNIST.root(data_root))
-    images_path = _idx_path(folder, f"{part}-images-idx3-ubyte")
-    labels_path = _idx_path(folder, f"{part}-labels-idx1-ubyte")
-    images, labels = read_idx(images_path, 3), read_idx(labels_path, 1)
-    if len(images) != len(labels):
-        raise malformed(labels_path, f"{len(labels)} labels for {len(images)} images")
-    if len(images) == 0:
-        raise malformed(images_path, "no images (empty split)")
-    if labels.max() > 9:
-        raise malformed(labels_path, f"label {labels.max()} is not a digit")
-    return images, labels
+CHUNK = 1024  # rows converted and resized at a time
 
 
 @dataclass
-class Recordings:
-    paths: list[Path]
-    digit: Tensor
-    test: Tensor  # bool
+class Part:
+    """One part's arrays, memory-mapped (rows are read when used)."""
+
+    images: np.ndarray
+    audio: np.ndarray
+    labels: Tensor
 
 
-def list_recordings(data_root: Path | None) -> Recordings:
-    """FSDD's recordings, their digits and its test flag (recording number 0-4)."""
-    folder = FSDD.need_dir(FSDD.root(data_root) / "recordings")
-    paths = sorted(folder.glob("*.wav"))
-    if not paths:
-        raise FSDD.missing("recordings (*.wav) in", folder)
-    digits, test = [], []
-    for path in paths:
-        match = _RECORDING.match(path.name)
-        if match is None:
-            raise malformed(path, "name is not '<digit>_<speaker>_<n>.wav'")
-        digits.append(int(match[1]))
-        test.append(int(match[3]) <= 4)
-    rec = Recordings(paths, torch.tensor(digits), torch.tensor(test))
-    for part, flag in (("training", False), ("test", True)):
-        present = set(rec.digit[rec.test == flag].tolist())
-        for d in range(10):
-            if d not in present:
-                raise malformed(folder, f"empty {part} split: no recording of digit {d}")
-    return rec
+def paths(root: Path, part: str) -> dict[str, Path]:
+    return {
+        "images": root / "image" / f"{part}_data.npy",
+        "audio": root / "audio" / f"{part}_data.npy",
+        "labels": root / f"{part}_labels.npy",
+    }
 
 
-def features(rec: Recordings, n_mels: int, frames: int) -> Tensor:
-    """Standardised log-mel features of every recording, resampled to 8 kHz if needed."""
-    import torchaudio
-
-    waves = []
-    for path in rec.paths:
-        wave, rate = read_wav(path)
-        if rate != SAMPLE_RATE:
-            resampled = torchaudio.functional.resample(torch.from_numpy(wave), rate, SAMPLE_RATE)
-            wave = resampled.numpy()
-        waves.append(wave)
-    feats = log_mel(waves, SAMPLE_RATE, n_mels, frames, CLIP_SECONDS)
-    return standardise(feats, feats[~rec.test])
+def _open(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(AVMNIST.need_file(path), mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:  # truncated files fail here (mmap size)
+        raise malformed(path, f"not a readable .npy array ({err.__class__.__name__})") from None
+    if arr.dtype.kind not in "biuf":
+        raise malformed(path, f"holds {arr.dtype}, not numbers")
+    return arr
 
 
-def _pair(labels: Tensor, pool: Tensor, digit: Tensor, seed: int, stream: str) -> Tensor:
-    """For each label, a recording index out of `pool` with the same digit (seeded)."""
-    u = torch.rand(len(labels), generator=seeded(seed, f"real/{stream}"))
-    out = torch.empty(len(labels), dtype=torch.long)
+def _rows_of(path: Path, arr: np.ndarray, side: int) -> np.ndarray:
+    """`arr` as [N, side, side]: MultiBench reshapes rows of side² values or side × side."""
+    n = arr.shape[0] if arr.ndim else 0
+    if arr.ndim == 2 and arr.shape[1] == side * side:
+        return arr.reshape(n, side, side)
+    if arr.ndim == 3 and arr.shape[1:] == (side, side):
+        return arr
+    raise malformed(path, f"shape {arr.shape}, expected (N, {side * side}) or (N, {side}, {side})")
+
+
+def read_part(root: Path, part: str) -> Part:
+    where = paths(root, part)
+    images = _rows_of(where["images"], _open(where["images"]), IMAGE_SIDE)
+    audio = _rows_of(where["audio"], _open(where["audio"]), AUDIO_SIDE)
+    raw = np.asarray(_open(where["labels"]))
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw[:, 0]
+    if raw.ndim != 1:
+        raise malformed(where["labels"], f"shape {raw.shape}, expected one label a row (N,)")
+    if len(raw) == 0:
+        raise malformed(where["labels"], "no rows (empty split)")
+    if np.any(raw != np.round(raw)) or raw.min() < 0 or raw.max() > 9:
+        raise malformed(where["labels"], "labels must be the digits 0..9")
+    for key, arr in (("images", images), ("audio", audio)):
+        if len(arr) != len(raw):
+            raise malformed(where[key], f"{len(arr)} rows for {len(raw)} labels")
+    return Part(images, audio, torch.from_numpy(raw.astype(np.int64)))
+
+
+def fit_rows(n: int) -> int:
+    """Training rows in MultiBench's training set: all but the last 1/12 (validation)."""
+    return n - round(n / VALIDATION_SHARE) if n >= VALIDATION_SHARE else n
+
+
+def _scan(data_root: Path | None) -> tuple[Path, Part, Part]:
+    root = AVMNIST.need_dir(AVMNIST.root(data_root))
+    train, test = read_part(root, "train"), read_part(root, "test")
+    fit = train.labels[: fit_rows(len(train.labels))]
     for d in range(10):
-        bucket = pool[digit[pool] == d]
-        rows = torch.nonzero(labels == d).flatten()
-        out[rows] = bucket[(u[rows] * len(bucket)).long().clamp_max(len(bucket) - 1)]
+        if not bool((fit == d).any()):
+            raise malformed(paths(root, "train")["labels"], f"no training row of digit {d}")
+    return root, train, test
+
+
+def _warnings(train: Part, test: Part) -> list[str]:
+    out = []
+    for part, data in (("train", train), ("test", test)):
+        if len(data.labels) != RELEASE_ROWS[part]:
+            out.append(f"{len(data.labels)} {part} rows (the release has {RELEASE_ROWS[part]:,})")
     return out
 
 
-def _digits(images: np.ndarray, rows: Tensor, size: int) -> Tensor:
-    x = torch.from_numpy(images[rows.numpy()]).float().div(255.0)[:, None]
+def _take(arr: np.ndarray, rows: Tensor, size: tuple[int, int]) -> Tensor:
+    """Rows of a memory-mapped [N,S,S] array, /255 as MultiBench does, resized to `size`."""
+    out = []
+    order = rows.numpy()
+    for start in range(0, len(order), CHUNK):
+        chunk = np.asarray(arr[order[start : start + CHUNK]], dtype=np.float32) / 255.0
+        x = torch.from_numpy(chunk)[:, None]
+        if tuple(x.shape[-2:]) != size:
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=True)
+        out.append(x)
+    return torch.cat(out) if out else torch.zeros(0, 1, *size)
+
+
+def _digits(part: Part, rows: Tensor, size: int) -> Tensor:
+    x = _take(part.images, rows, (IMAGE_SIDE, IMAGE_SIDE))
     return resize(x, size).expand(-1, 3, -1, -1).contiguous()
+
+
+def few_pool(train: Part) -> FewPool:
+    return FewPool(train.labels[: fit_rows(len(train.labels))], DIGITS, "training rows")
 
 
 def load(
     spec: TaskSpec, data: DataConfig, world: dict[str, Any], seed: int, data_root: Path | None
 ) -> TaskData:
-    BOTH.root(data_root)
     config = world_config(spec, data, world)  # n_mels and audio_frames, validated
-    train_img, train_lab = read_mnist(data_root, "train")
-    test_img, test_lab = read_mnist(data_root, "t10k")
-    rec = list_recordings(data_root)
-    feats = features(rec, config.n_mels, config.audio_frames)
-    train_rec = torch.nonzero(~rec.test).flatten()
-    test_rec = torch.nonzero(rec.test).flatten()
-    train_y = torch.from_numpy(train_lab.astype(np.int64))
-    test_y = torch.from_numpy(test_lab.astype(np.int64))
-
-    pool = draw(len(train_img), data.source_pool, seed, "pool")
-    paired = draw(len(train_img), data.paired, seed, "paired")
-    paired_rec = _pair(train_y[paired], train_rec, rec.digit, seed, "pairing")
-    few = train_rec[few_per_class(rec.digit[train_rec], data.labels_per_class, DIGITS, seed)]
-    test = draw(len(test_img), len(test_img), seed, "test")  # the whole t10k partition
-    test_rec_rows = _pair(test_y[test], test_rec, rec.digit, seed, "test-pairing")
-    size = data.image_size
+    _, train, test = _scan(data_root)
+    n_fit = fit_rows(len(train.labels))
+    pool = draw(n_fit, data.source_pool, seed, "pool")
+    paired = draw(n_fit, data.paired, seed, "paired")
+    pool_of_few = few_pool(train)
+    k = data.labels_per_class
+    few = few_per_class(pool_of_few.labels, k, DIGITS, seed, pool_of_few.noun)
+    tested = draw(len(test.labels), len(test.labels), seed, "test")  # the whole test array
+    size, audio = data.image_size, (config.n_mels, config.audio_frames)
     return TaskData(
         name=spec.name,
         kind=CLASSIFICATION,
         num_classes=10,
         source_channels=3,
         target_channels=1,
-        source_pool=Split(source=_digits(train_img, pool, size), labels=train_y[pool]),
+        source_pool=Split(source=_digits(train, pool, size), labels=train.labels[pool]),
         paired=Split(
-            source=_digits(train_img, paired, size),
-            target=feats[paired_rec],
-            labels=train_y[paired],
-            source_ids=paired_rec,
+            source=_digits(train, paired, size),
+            target=_take(train.audio, paired, audio),
+            labels=train.labels[paired],
         ),
-        few=Split(target=feats[few], labels=rec.digit[few]),
+        few=Split(target=_take(train.audio, few, audio), labels=train.labels[few]),
         test=Split(
-            source=_digits(test_img, test, size),
-            target=feats[test_rec_rows],
-            labels=test_y[test],
-            source_ids=test_rec_rows,
+            source=_digits(test, tested, size),
+            target=_take(test.audio, tested, audio),
+            labels=test.labels[tested],
         ),
         info={
             "dataset": "avmnist",
             "classes": list(DIGITS),
+            "test_split": "the whole test array",
+            "validation": f"training rows {n_fit}.. (MultiBench's validation set) unused",
+            "warnings": _warnings(train, test),
             "sizes": sizes_info(
-                source_pool=len(pool), paired=len(paired), few=len(few), test=len(test)
+                source_pool=len(pool), paired=len(paired), few=len(few), test=len(tested)
             ),
         },
     )
 
 
-def summary(data_root: Path | None) -> str:
-    BOTH.root(data_root)
-    sizes = [len(read_mnist(data_root, part)[0]) for part in ("train", "t10k")]
-    rec = list_recordings(data_root)
-    return (
-        f"MNIST {sizes[0]} train / {sizes[1]} test images; FSDD {int((~rec.test).sum())} "
-        f"train / {int(rec.test.sum())} test recordings"
+def summary(data_root: Path | None) -> Survey:
+    root, train, test = _scan(data_root)
+    n, n_fit = len(train.labels), fit_rows(len(train.labels))
+    text = (
+        f"{n} train rows ({n_fit} training, {n - n_fit} validation, unused) / "
+        f"{len(test.labels)} test rows, images 28×28, audio 112×112"
+    )
+    files = [p for part in PARTS for p in paths(root, part).values()]
+    return Survey(
+        text + "".join(f"; warning: {w}" for w in _warnings(train, test)),
+        root,
+        files=(FileGroup("arrays", files, deep.array),),
+        few=few_pool(train),
     )
 
 
@@ -241,8 +249,8 @@ register_real(
     "rgb",
     "audio",
     CLASSIFICATION,
-    "digit from a spoken recording, paired with MNIST digits (AV-MNIST with FSDD)",
-    MNIST,
+    "digit from a spoken digit's spectrogram (AV-MNIST, MultiBench's arrays)",
+    AVMNIST,
     load,
     summary,
 )

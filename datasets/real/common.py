@@ -15,9 +15,17 @@ drawn from independent streams. They may share samples when the train partition 
 scenes; only the test split is held out. A split asks
 for `DataConfig` sizes and gets all there is when the partition is smaller; `info["sizes"]`
 records what was used. Where several samples of a split share one input file (Sketchy's
-photos, AV-MNIST's recordings) the adapter fills `Split.source_ids` with that file's index.
+photos, MNIST+FSDD's recordings) the adapter fills `Split.source_ids` with that file's index.
 Real data is read from its files on every load, never cached, so there is no stored split
 that would lack the field.
+
+Checks, cheapest first (`bench data check`; `bench run` runs them before its first cell
+through `resolve_tasks`, the sizes check when it is given the run's config): the *scan*
+walks the layout and reads headers and index files (found / missing / malformed); the
+*sizes* check asks, at a profile's `data.*` sizes, whether every split can be drawn
+(unusable: e.g. a class with fewer training samples than `data.labels_per_class`); the
+*deep* check (`datasets/real/deep.py`) decodes every file the loader reads, caching each
+verdict by file size and mtime.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from benchmark.datasets.tasks import TaskData, TaskSpec, register_task
 from benchmark.errors import UserError
 from benchmark.training import seeded
 
-FOUND, MISSING, MALFORMED = "found", "missing", "malformed"
+FOUND, MISSING, MALFORMED, UNUSABLE = "found", "missing", "malformed", "unusable"
 
 
 class DataError(UserError):
@@ -90,10 +98,66 @@ class Dataset:
         return path
 
 
+@dataclass(frozen=True)
+class FewPool:
+    """What the few-label set is drawn from: the class of each candidate sample (training
+    samples of the target modality) and what to call them in an error."""
+
+    labels: Tensor
+    classes: Sequence[str]
+    noun: str = "training samples"
+
+
+@dataclass(frozen=True)
+class FileGroup:
+    """Files the loader decodes one way (`decode`: a path → its signature, or raises).
+    With `uniform`, the loader stacks them, so their signatures (image sizes, channel
+    counts, sample rates) must agree."""
+
+    name: str
+    paths: Sequence[Path]
+    decode: Callable[[Path], str]
+    uniform: bool = False
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What a scan found: a one-line summary, what the few-label set draws from (None when
+    any size can be drawn), the files the loader decodes and the folder they live in."""
+
+    summary: str
+    root: Path
+    files: Sequence[FileGroup] = ()
+    few: FewPool | None = None
+
+
 # (spec, data sizes, world knob overrides, seed, data root) → splits
 RealLoader = Callable[[TaskSpec, DataConfig, dict[str, Any], int, Path | None], TaskData]
-# data root → a one-line summary of what was found; raises DataError otherwise
-Scanner = Callable[[Path | None], str]
+# data root → what was found; raises DataError otherwise
+Scanner = Callable[[Path | None], Survey]
+
+
+class RealCheck:
+    """A real task's `TaskSpec.check`: called with a data root it answers (found | missing |
+    malformed, summary or reason); `survey` gives the scan itself, for the sizes and deep
+    checks (datasets/real/__init__.py)."""
+
+    def __init__(self, name: str, scan: Scanner) -> None:
+        self.name = name
+        self.scan = scan
+
+    def survey(self, data_root: Path | None) -> tuple[str, str, Survey | None]:
+        try:
+            found = self.scan(data_root)
+        except DataMissing as err:
+            return MISSING, str(err), None
+        except DataMalformed as err:
+            return MALFORMED, str(err), None
+        return FOUND, found.summary, found
+
+    def __call__(self, data_root: Path | None) -> tuple[str, str]:
+        status, reason, _ = self.survey(data_root)
+        return status, reason
 
 
 def register_real(
@@ -133,14 +197,6 @@ def real_spec(
         except DataError as err:
             raise type(err)(f"{spec.name}: {err}") from None
 
-    def check(data_root: Path | None) -> tuple[str, str]:
-        try:
-            return FOUND, scan(data_root)
-        except DataMissing as err:
-            return MISSING, str(err)
-        except DataMalformed as err:
-            return MALFORMED, str(err)
-
     return TaskSpec(
         name,
         source,
@@ -149,7 +205,7 @@ def real_spec(
         description,
         loader,
         homepage=dataset.homepage,
-        check=check,
+        check=RealCheck(name, scan),
     )
 
 
@@ -162,20 +218,37 @@ def draw(n: int, size: int, seed: int, stream: str) -> Tensor:
     return torch.randperm(n, generator=seeded(seed, f"real/{stream}"))[:size]
 
 
-def few_per_class(labels: Tensor, k: int, class_names: Sequence[str], seed: int) -> Tensor:
+def few_per_class(
+    labels: Tensor, k: int, class_names: Sequence[str], seed: int, noun: str = "training samples"
+) -> Tensor:
     """Indices of k samples of every class, the first k of each in a seeded order."""
+    problem = few_shortfall(FewPool(labels, class_names, noun), k)
+    if problem is not None:
+        raise UserError(problem)
     order = draw(len(labels), len(labels), seed, "few")
     ordered = labels[order]
-    chosen = []
-    for c, name in enumerate(class_names):
-        idx = order[ordered == c][:k]
-        if len(idx) < k:
-            raise UserError(
-                f"only {len(idx)} training samples of class '{name}' for the few-label set "
-                f"(need {k}); lower data.labels_per_class"
-            )
-        chosen.append(idx)
-    return torch.cat(chosen)
+    return torch.cat([order[ordered == c][:k] for c in range(len(class_names))])
+
+
+def few_shortfall(pool: FewPool, k: int) -> str | None:
+    """Why a few-label set of k samples a class cannot be drawn from `pool` (any seed), or
+    None: names the classes short of k, fewest first, and the largest k that would do."""
+    counts = torch.bincount(pool.labels.long(), minlength=len(pool.classes))[: len(pool.classes)]
+    short = [c for c in torch.argsort(counts, stable=True).tolist() if counts[c] < k]
+    if not short:
+        return None
+    shown = ", ".join(f"'{pool.classes[c]}' has {int(counts[c])}" for c in short[:5])
+    more = f" and {len(short) - 5} more classes" if len(short) > 5 else ""
+    fewest = int(counts[short[0]])
+    fix = (
+        f"lower data.labels_per_class to {fewest} or less"
+        if fewest > 0
+        else "no data.labels_per_class can draw a class without samples"
+    )
+    return (
+        f"the few-label set needs data.labels_per_class={k} {pool.noun} of every class, "
+        f"but class {shown}{more}; {fix}"
+    )
 
 
 def sizes_info(**splits: int) -> dict[str, int]:

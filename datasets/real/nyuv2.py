@@ -6,7 +6,8 @@ Files under the data root:
 
     nyuv2/nyu_depth_v2_labeled.mat   the labelled set (MATLAB v7.3, i.e. HDF5; read with h5py)
     nyuv2/splits.mat                 the standard split (MATLAB v5; scipy.io.loadmat)
-    nyuv2/classMapping40.mat         Gupta et al.'s 894 → 40 mapping (segmentation only)
+    nyuv2/classMapping40.mat         Gupta et al.'s 894 → 40 mapping (segmentation only),
+                                     as github.com/ankurhanda/nyuv2-meta-data publishes it
 
 What the adapter assumes of them (checked by `bench data check`, each mismatch named):
 - MATLAB writes its column-major arrays transposed into HDF5, so h5py sees `images` as
@@ -25,11 +26,14 @@ wall, window) with the table below. Class ids keep NYU's numbering 1..C; id 0 is
 unlabelled "class" every `TaskData` of a segmentation task reserves, and its pixels (and any
 id the mapping sends to 0) are labelled -1 (IGNORE_INDEX), skipped by losses and mIoU.
 
-Scene classification uses this project's grouping of the 27 scene types (not taken from a
-paper): the nine common types in `SCENES` keep their class and every other type becomes
-`other` (10 classes), so every class has training images for the few-label set. The names
-are assumed to be spelt as in the file's `sceneTypes` (e.g. `living_room`); `bench data
-check` warns when one of the nine never occurs.
+Scene classification groups the 27 scene types into 10 classes: the nine common types in
+`SCENES` keep their class and every other type becomes `other`, so every class has training
+images for the few-label set. The same ten classes are used by published NYUv2 loader code
+(a `REDUCED_SCENES` list of exactly these nine types and `others`); this project has not
+traced the grouping to a paper. The names are assumed to be spelt as in the file's
+`sceneTypes` (e.g. `living_room`); `bench data check` warns when one of the nine never
+occurs, and reports the task unusable when a class has fewer training frames than the
+profile's `data.labels_per_class`.
 
 Images are resized to image_size × image_size (the 4:3 frame is squeezed, nothing is
 cropped): RGB bilinear in [0,1]; depth as inverse depth NEAR_M / z clamped to [0,1] (nearer
@@ -54,10 +58,14 @@ from benchmark.config import DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, SEGMENTATION, Split, TaskData, TaskSpec
 from benchmark.training import IGNORE_INDEX
 
+from . import deep
 from .common import (
     Dataset,
+    FewPool,
+    FileGroup,
     RealLoader,
     Scanner,
+    Survey,
     draw,
     few_per_class,
     malformed,
@@ -72,9 +80,9 @@ NYU = Dataset(
     "https://cs.nyu.edu/~silberman/datasets/nyu_depth_v2.html",
     "nyuv2",
 )
-MAPPING = Dataset(
+MAPPING = Dataset(  # the copy maintained loaders fetch; Gupta et al. (CVPR 2013) made it
     "the 40-class mapping classMapping40.mat (Gupta et al., CVPR 2013)",
-    "http://www.cs.berkeley.edu/~sgupta/cvpr13/",
+    "https://github.com/ankurhanda/nyuv2-meta-data/raw/master/classMapping40.mat",
     "nyuv2",
 )
 MAT, SPLITS, MAP40 = "nyu_depth_v2_labeled.mat", "splits.mat", "classMapping40.mat"
@@ -289,9 +297,9 @@ def _loader(kind: str, classes: int) -> RealLoader:
             few = train[draw(len(train), data.labels_per_class * classes, seed, "few")]
             scene = None
         else:
-            ids = [SCENES.index(s) if s in SCENES else len(SCENES) - 1 for s in files.scenes]
-            scene = torch.tensor(ids)
-            few = train[few_per_class(scene[train], data.labels_per_class, SCENES, seed)]
+            scene, pool_of_few = scene_pool(files)
+            k = data.labels_per_class
+            few = train[few_per_class(pool_of_few.labels, k, SCENES, seed, pool_of_few.noun)]
         tested = test[draw(len(test), len(test), seed, "test")]  # all 654 test frames
         rows = sorted(set(torch.cat([pool, paired, few, tested]).tolist()))
         with _open(files.mat) as f:
@@ -335,15 +343,30 @@ def _loader(kind: str, classes: int) -> RealLoader:
     return load
 
 
+def scene_pool(files: NyuFiles) -> tuple[Tensor, FewPool]:
+    """Every image's scene class, and the training frames' classes the few-label set (and
+    `bench data check`, at the profile's sizes) draws from."""
+    scene = torch.tensor(
+        [SCENES.index(s) if s in SCENES else len(SCENES) - 1 for s in files.scenes]
+    )
+    return scene, FewPool(scene[files.train], SCENES, "training frames")
+
+
 def _summary(kind: str, classes: int) -> Scanner:
-    def summary(data_root: Path | None) -> str:
+    def summary(data_root: Path | None) -> Survey:
         files = scan(data_root, kind, classes)
         what = f"{classes} classes" if kind == SEGMENTATION else f"{len(SCENES)} scene classes"
         text = f"{files.n} images, {len(files.train)} train / {len(files.test)} test, {what}"
         absent = [s for s in SCENES[:-1] if files.scenes and s not in files.scenes]
         if absent:  # a spelling other than NYU's would silently empty a class
             text += f"; warning: no image of scene type {', '.join(absent)}"
-        return text
+        keys = ("images", "depths", "labels") if kind == SEGMENTATION else ("images", "depths")
+        return Survey(
+            text,
+            NYU.root(data_root),
+            files=(FileGroup("labelled sets", [files.mat], deep.hdf5(*keys)),),
+            few=None if kind == SEGMENTATION else scene_pool(files)[1],
+        )
 
     return summary
 

@@ -58,9 +58,13 @@ from benchmark.datasets.tasks import (
 from benchmark.datasets.world import WorldConfig
 from benchmark.errors import UserError
 
+from . import deep
 from .common import (
     DataMissing,
     Dataset,
+    FewPool,
+    FileGroup,
+    Survey,
     draw,
     few_per_class,
     load_images,
@@ -250,8 +254,9 @@ def load(
     pool = pick(src_train, data.source_pool, "pool")
     paired = pick(index.pairs["train"], data.paired, "paired")
     test = pick(index.pairs["test"], len(index.pairs["test"]), "test")  # every test pair
-    tgt_labels = torch.tensor([label[c] for c, _ in tgt_train])
-    few_rows = few_per_class(tgt_labels, data.labels_per_class, index.classes, seed)
+    pool_of_few = few_pool(index)
+    k = data.labels_per_class
+    few_rows = few_per_class(pool_of_few.labels, k, index.classes, seed, pool_of_few.noun)
     few = [tgt_train[i] for i in few_rows]
     size = data.image_size
     src, src_rows = _modality(
@@ -305,12 +310,30 @@ def load(
     )
 
 
-def summary(data_root: Path | None, *, raw: str) -> str:
+DECODERS = {"image": deep.image, "array": deep.array, "sound": deep.sound}
+
+
+def few_pool(index: PairsIndex) -> FewPool:
+    """The classes of the target/train files, which the few-label set draws from."""
+    label = {c: i for i, c in enumerate(index.classes)}
+    labels = torch.tensor([label[c] for c, _ in index.sides["target"].files["train"]])
+    return FewPool(labels, index.classes, "target/train files")
+
+
+def summary(data_root: Path | None, *, raw: str) -> Survey:
     index = scan(raw, data_root)
     kinds = " → ".join(index.sides[m].kind for m in MODALITIES)
-    return (
+    groups = []
+    for modality in MODALITIES:  # images are stacked, arrays share C, sounds a sample rate
+        side = index.sides[modality]
+        files = [path for split in SPLITS for path in side.files[split].values()]
+        groups.append(FileGroup(f"{modality} files", files, DECODERS[side.kind], uniform=True))
+    return Survey(
         f"{index.root}: {len(index.classes)} classes, {kinds}, "
-        f"{len(index.pairs['train'])} train / {len(index.pairs['test'])} test pairs"
+        f"{len(index.pairs['train'])} train / {len(index.pairs['test'])} test pairs",
+        index.root,
+        files=tuple(groups),
+        few=few_pool(index),
     )
 
 

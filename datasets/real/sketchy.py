@@ -43,8 +43,12 @@ from benchmark.config import DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData, TaskSpec
 from benchmark.training import seeded
 
+from . import deep
 from .common import (
     Dataset,
+    FewPool,
+    FileGroup,
+    Survey,
     draw,
     few_per_class,
     load_images,
@@ -183,14 +187,32 @@ def _warn(index: SketchyIndex, orphans: int) -> None:
         index.warnings.append(f"{orphans} sketches without a photo skipped")
 
 
-def summary(data_root: Path | None) -> str:
+def few_pool(index: SketchyIndex) -> tuple[torch.Tensor, FewPool]:
+    """The training pairs (sketch indices) and their classes: what the few-label set and,
+    at the profile's sizes, `bench data check` draw from."""
+    is_test = torch.tensor(index.test_photo)
+    sketch_photo = torch.tensor(index.sketch_photo)
+    train_pairs = torch.nonzero(~is_test[sketch_photo]).flatten()
+    labels = torch.tensor(index.photo_class)[sketch_photo[train_pairs]]
+    return train_pairs, FewPool(labels, index.classes, "training sketches")
+
+
+def summary(data_root: Path | None) -> Survey:
     index = scan(data_root)
     test = sum(index.test_photo)
     text = (
         f"{len(index.classes)} classes, {len(index.photos)} photos ({test} test), "
         f"{len(index.sketches)} sketches; test split: {index.split_from}"
     )
-    return text + "".join(f"; warning: {w}" for w in index.warnings)
+    return Survey(
+        text + "".join(f"; warning: {w}" for w in index.warnings),
+        SKETCHY.root(data_root),
+        files=(
+            FileGroup("photos", index.photos, deep.image, uniform=True),
+            FileGroup("sketches", index.sketches, deep.image, uniform=True),
+        ),
+        few=few_pool(index)[1],
+    )
 
 
 def load(
@@ -202,13 +224,16 @@ def load(
     photo_class = torch.tensor(index.photo_class)
     sketch_photo = torch.tensor(index.sketch_photo)
     train_photos = torch.nonzero(~is_test).flatten()
-    train_pairs = torch.nonzero(~is_test[sketch_photo]).flatten()
+    train_pairs, pool_of_few = few_pool(index)
     test_pairs = torch.nonzero(is_test[sketch_photo]).flatten()
 
     pool = train_photos[draw(len(train_photos), data.source_pool, seed, "pool")]
     paired = train_pairs[draw(len(train_pairs), data.paired, seed, "paired")]
-    pair_labels = photo_class[sketch_photo[train_pairs]]
-    few = train_pairs[few_per_class(pair_labels, data.labels_per_class, index.classes, seed)]
+    few = train_pairs[
+        few_per_class(
+            pool_of_few.labels, data.labels_per_class, index.classes, seed, pool_of_few.noun
+        )
+    ]
     test = test_pairs[draw(len(test_pairs), len(test_pairs), seed, "test")]  # all sketches
 
     def photos(rows: torch.Tensor) -> torch.Tensor:
