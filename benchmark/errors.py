@@ -14,10 +14,11 @@ class UserError(Exception):
     """Bad input from the user: printed as one line, exit code 2, no traceback."""
 
 
-def did_you_mean(value: str, choices: Iterable[str]) -> str:
-    """'did you mean X?' for the closest known name, or the whole list when none is close."""
-    choices = sorted(choices)
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
+def did_you_mean(value: object, choices: Iterable[object]) -> str:
+    """'did you mean X?' for the closest known name, or the whole list when none is close.
+    (A YAML key can be a number or a list: it is compared as text.)"""
+    choices = sorted(str(c) for c in choices)
+    close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
     if close:
         return f"did you mean '{close[0]}'?"
     return "did you mean one of: " + ", ".join(choices) + "?"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -104,12 +105,26 @@ def parse_settings(section: dict[str, Any] | str | None, flags: dict[str, Any]) 
 def _validate(s: ExecutorSettings) -> None:
     if s.kind not in EXECUTORS:
         raise UserError(f"unknown executor '{s.kind}': {did_you_mean(s.kind, EXECUTORS)}")
-    for name, low in (("workers", 1), ("threads", 1), ("cpus_per_task", 1), ("gpus_per_task", 0)):
+    bounds = (
+        ("workers", 1, 1024),
+        ("threads", 1, 1024),
+        ("cpus_per_task", 1, 4096),
+        ("gpus_per_task", 0, 64),
+        ("signal_delay_s", 0, 86400),
+        ("max_requeues", 0, 1000),
+    )
+    for name, low, high in bounds:
         value = getattr(s, name)
         if value is not None and value < low:
             raise UserError(f"executor.{name}={value} must be at least {low}")
-    if s.array_parallelism is not None and s.array_parallelism < 1:
-        raise UserError(f"--slurm-array-parallelism {s.array_parallelism} must be at least 1")
+        if value is not None and value > high:
+            raise UserError(f"executor.{name}={value} must be at most {high}")
+    if s.array_parallelism is not None and not 1 <= s.array_parallelism <= 1_000_000:
+        raise UserError(
+            f"--slurm-array-parallelism {s.array_parallelism} must be between 1 and 1000000"
+        )
+    if not math.isfinite(s.poll_s) or not 0 < s.poll_s <= 3600:
+        raise UserError(f"executor.poll_s={s.poll_s!r} must be a number of seconds in (0, 3600]")
     if s.time is not None:
         minutes(s.time)
     if s.mem is not None:
@@ -117,6 +132,44 @@ def _validate(s: ExecutorSettings) -> None:
     for key in s.slurm:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", str(key)):
             raise UserError(f"--slurm '{key}' is not an sbatch option name (e.g. account=ml)")
+    _check_applies(s)
+
+
+# Settings that only one kind of executor reads: given to another, they would be ignored.
+_ONLY = {
+    "workers": ("local",),
+    "time": ("local", "slurm"),
+    "signal_delay_s": ("local", "slurm"),
+    "partition": ("slurm",),
+    "cpus_per_task": ("slurm",),
+    "gpus_per_task": ("slurm",),
+    "mem": ("slurm",),
+    "array_parallelism": ("slurm",),
+}
+_FLAG = {
+    "workers": "--workers",
+    "time": "--slurm-time",
+    "signal_delay_s": "executor.signal_delay_s",
+    "partition": "--slurm-partition",
+    "cpus_per_task": "--cpus-per-task",
+    "gpus_per_task": "--gpus-per-task",
+    "mem": "--mem",
+    "array_parallelism": "--slurm-array-parallelism",
+}
+
+
+def _check_applies(s: ExecutorSettings) -> None:
+    """A setting the chosen executor would silently ignore is an error that says so."""
+    for name, kinds in _ONLY.items():
+        if getattr(s, name) is not None and s.kind not in kinds:
+            raise UserError(
+                f"{_FLAG[name]} does not apply to --executor {s.kind} (only to "
+                f"{' or '.join(kinds)}): drop it or choose --executor {kinds[0]}"
+            )
+    if s.slurm and s.kind != "slurm":
+        raise UserError(f"--slurm options do not apply to --executor {s.kind}: drop them")
+    if not s.wait and s.kind != "slurm":
+        raise UserError(f"--no-wait does not apply to --executor {s.kind} (only to slurm)")
 
 
 def parse_slurm_options(items: list[str]) -> dict[str, Any]:

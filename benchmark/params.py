@@ -8,6 +8,7 @@ record, so a result always says exactly which hyperparameters produced it.
 
 from __future__ import annotations
 
+import math
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +124,8 @@ def validate(params: dict[str, Param], values: dict[str, Any], owner: str) -> di
     for name, spec in params.items():
         where = f"{owner}.{name}"
         value = coerce(values.get(name, spec.default), spec.kind, where)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{where}={value!r} must be a finite number")
         if spec.choices is not None and value not in spec.choices:
             options = ", ".join(map(str, spec.choices))
             raise UserError(f"{where}={value!r} is not one of {{{options}}}")
