@@ -44,8 +44,13 @@ def checkpoint_path(out: Path, task: str, method: str, seed: int, stage: str = "
 
 
 def remove_cell_checkpoints(out: Path, task: str, method: str, seed: int) -> None:
+    """The cell's checkpoints, and the temp files of checkpoint writes a kill cut short
+    (`.seed<k>.pt.<random>.tmp`: only this cell, which holds its lock, writes them)."""
     folder = checkpoint_path(out, task, method, seed).parent
-    for path in [*folder.glob(f"seed{seed}.pt"), *folder.glob(f"seed{seed}.*.pt")]:
+    for pattern in (f"seed{seed}.pt", f"seed{seed}.*.pt", f".seed{seed}.pt.*.tmp"):
+        for path in folder.glob(pattern):
+            path.unlink(missing_ok=True)
+    for path in folder.glob(f".seed{seed}.*.pt.*.tmp"):
         path.unlink(missing_ok=True)
 
 

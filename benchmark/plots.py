@@ -19,6 +19,7 @@ plotting works on machines without a display.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -30,10 +31,11 @@ from benchmark.errors import UserError
 from benchmark.leaderboard import metric_suffix, primary_metrics
 from benchmark.records import REFERENCE, Record, read_records, records_frame
 from benchmark.stats import mean_ci, spearman
-from benchmark.storage import write_text
+from benchmark.storage import check_writable, write_text
 from benchmark.sweep import find_sweeps, sweep_frame
 
 FORMATS = ("png", "svg")
+log = logging.getLogger(__name__)
 
 
 def _pyplot() -> Any:
@@ -225,17 +227,33 @@ def plot_command(out: Path, sweeps: list[Path], figures: Path | None) -> list[Pa
     given sweep folders (default: every sweep under OUT), into FIGURES (OUT/figures)."""
     _pyplot()  # fail early, with the install hint, before reading anything
     figures = figures or out / "figures"
-    written: list[Path] = []
-    records = read_records(out)
-    if records:
-        written += plot_tasks(records, figures)
-    for folder in sweeps or find_sweeps(out):
+    folders = sweeps or find_sweeps(out)
+    for folder in folders:  # every input checked before the first figure is written
         if not folder.is_dir():
             raise UserError(f"sweep folder '{folder}' does not exist (see 'bench sweep')")
-        written += plot_sweep(folder, figures)
-    if not written:
+    skipped: list[tuple[Path, str]] = []
+    records = read_records(out, skipped)
+    drawable = len(task_scores(records)) > 0
+    sweep_data = [f for f in folders if len(sweep_points(sweep_frame(f)))]
+    for folder in sweeps:
+        if folder not in sweep_data:
+            raise UserError(
+                f"sweep folder '{folder}' holds no finished cell to plot "
+                "(pass OUT/sweeps/KNOB of a 'bench sweep')"
+            )
+    if not drawable and not sweep_data:
+        bad = f" ({len(skipped)} malformed, e.g. {skipped[0][0]})" if skipped else ""
         raise UserError(
-            f"nothing to plot: no records under '{out / 'runs'}' and no sweep under "
-            f"'{out / 'sweeps'}' (run 'bench run' or 'bench sweep', or pass --out/--sweep)"
+            f"nothing to plot: no valid records under '{out / 'runs'}'{bad} and no sweep "
+            f"under '{out / 'sweeps'}' (run 'bench run' or 'bench sweep', or pass "
+            "--out/--sweep)"
         )
+    for path, problem in skipped:
+        log.warning("skipping record %s: %s", path, problem)
+    check_writable(figures, "--figures")
+    written: list[Path] = []
+    if drawable:
+        written += plot_tasks(records, figures)
+    for folder in sweep_data:
+        written += plot_sweep(folder, figures)
     return written

@@ -22,6 +22,18 @@ from benchmark.storage import write_json
 SCHEMA_VERSION = 2  # 2: per-sample test outcomes (benchmark.outcomes)
 REFERENCE = "_reference"  # the method slot of a (task, seed)'s teacher/all-labels record
 log = logging.getLogger(__name__)
+# The columns `records_frame` gives every record before its metrics.
+IDENTITY = (
+    "task",
+    "method",
+    "seed",
+    "status",
+    "profile",
+    "config_hash",
+    "git",
+    "seconds",
+    "created",
+)
 
 
 @dataclass
@@ -70,29 +82,85 @@ def write_record(out: Path, record: Record) -> Path:
     return path
 
 
-def load_record(path: Path) -> Record | None:
-    """A record from disk; None (with a warning) for a file that is not one of ours."""
+def load_record(path: Path, skipped: list[tuple[Path, str]] | None = None) -> Record | None:
+    """A record from disk; None for a file that is not one of ours: unreadable,
+    truncated, of a newer schema, or with a field of the wrong type (`schema_problem`).
+    Each skipped file is logged as a warning naming it, or appended to `skipped`."""
+    problem = ""
     try:
         raw = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        log.warning("skipping unreadable record %s: %s", path, err)
-        return None
-    if not isinstance(raw, dict) or raw.get("schema", 0) > SCHEMA_VERSION:
-        log.warning("skipping %s: not a record of schema ≤ %d", path, SCHEMA_VERSION)
+        raw, problem = None, f"unreadable: {err}"
+    except RecursionError:
+        raw, problem = None, "unreadable: nested too deeply"
+    if not problem and (not isinstance(raw, dict) or not _schema_ok(raw)):
+        problem = f"not a record of schema ≤ {SCHEMA_VERSION}"
+    if not problem and isinstance(raw, dict):
+        problem = schema_problem(raw)
+    if problem or not isinstance(raw, dict):
+        if skipped is None:
+            log.warning("skipping record %s: %s", path, problem)
+        else:
+            skipped.append((path, problem))
         return None
     known = {f.name for f in dataclasses.fields(Record)}
-    try:
-        return Record(**{k: v for k, v in raw.items() if k in known})
-    except TypeError as err:
-        log.warning("skipping malformed record %s: %s", path, err)
-        return None
+    return Record(**{k: v for k, v in raw.items() if k in known})
 
 
-def read_records(out: Path) -> list[Record]:
+def _schema_ok(raw: dict[str, Any]) -> bool:
+    schema = raw.get("schema", 0)
+    return isinstance(schema, int) and not isinstance(schema, bool) and schema <= SCHEMA_VERSION
+
+
+def _number(value: Any, none_ok: bool) -> bool:
+    if value is None:
+        return none_ok
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def schema_problem(raw: dict[str, Any]) -> str:
+    """What is wrong with a record's fields ('' when nothing): every field the tables and
+    the leaderboard read must have its type, so a hand-edited or foreign file is skipped
+    by name instead of failing the rendering half-way."""
+    for name in ("task", "method", "status", "config_hash", "profile"):
+        if name not in raw:
+            return f"no '{name}' field"
+    for name in ("task", "method", "status", "config_hash", "profile"):
+        if not isinstance(raw[name], str) or not raw[name]:
+            return f"{name}={raw[name]!r} is not a non-empty string"
+    for name in ("reason", "git", "host", "device", "created"):
+        if name in raw and not isinstance(raw[name], str):
+            return f"{name}={raw[name]!r} is not a string"
+    if raw["status"] not in ("ok", "failed"):
+        return f"status={raw['status']!r} is not 'ok' or 'failed'"
+    seed = raw.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        return f"seed={seed!r} is not a non-negative int"
+    for name in ("config", "teacher", "data", "versions"):
+        if name in raw and not isinstance(raw[name], dict):
+            return f"{name} is a {type(raw[name]).__name__}, not a mapping"
+    for name, none_ok in (("metrics", True), ("losses", True), ("seconds", False)):
+        values = raw.get(name, {})
+        if not isinstance(values, dict):
+            return f"{name} is a {type(values).__name__}, not a mapping"
+        for key, value in values.items():
+            if not _number(value, none_ok):
+                return f"{name}.{key}={value!r} is not a number"
+            if name == "metrics" and key in IDENTITY:
+                return f"metrics.{key} would hide the record's own '{key}' column"
+    outcomes = raw.get("outcomes", {})
+    if not isinstance(outcomes, dict) or not all(isinstance(v, str) for v in outcomes.values()):
+        return "outcomes is not a mapping of encoded strings"
+    return ""
+
+
+def read_records(out: Path, skipped: list[tuple[Path, str]] | None = None) -> list[Record]:
+    """Every valid record under `out/runs`; the files skipped go to `skipped` if given
+    (else each is logged as a warning)."""
     runs = out / "runs"
     if not runs.is_dir():
         return []
-    records = (load_record(p) for p in sorted(runs.glob("*/*/seed*.json")))
+    records = (load_record(p, skipped) for p in sorted(runs.glob("*/*/seed*.json")))
     return [r for r in records if r is not None]
 
 
@@ -113,16 +181,5 @@ def records_frame(records: list[Record]) -> pd.DataFrame:
         }
         row.update(r.metrics)
         rows.append(row)
-    columns = [
-        "task",
-        "method",
-        "seed",
-        "status",
-        "profile",
-        "config_hash",
-        "git",
-        "seconds",
-        "created",
-    ]
-    frame = pd.DataFrame(rows, columns=None if rows else columns)
+    frame = pd.DataFrame(rows, columns=None if rows else list(IDENTITY))
     return frame.sort_values(["task", "method", "seed"]).reset_index(drop=True) if rows else frame

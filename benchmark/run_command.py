@@ -36,7 +36,7 @@ def default_data_root() -> Path | None:
 
 
 def resolve_config(args: argparse.Namespace) -> RunConfig:
-    from benchmark.config import load_yaml, parse_assignments, resolve
+    from benchmark.config import MAX_SEEDS, load_yaml, parse_assignments, resolve
     from benchmark.method import list_methods
     from benchmark.plan import check_method_settings
 
@@ -46,7 +46,22 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     sets = parse_assignments(args.sets, list_methods())
     cfg = resolve(args.profile, file_overrides, sets)
     check_method_settings(cfg)
+    seeds = cfg.seeds if args.seeds is None else args.seeds
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise UserError(f"--seeds {seeds} must be between 1 and {MAX_SEEDS}")
     return cfg
+
+
+def check_folders(out: Path, cache_dir: Path) -> None:
+    """The output folder and the cache can be written, and the output folder's plan
+    manifest (if any) can be read: checked before anything is written."""
+    from benchmark.status import read_manifest
+    from benchmark.storage import check_writable
+
+    check_writable(out, "--out")
+    check_writable(cache_dir, "the cache folder (--cache-dir or $XMD_CACHE)")
+    if out.is_dir():
+        read_manifest(out)
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
@@ -73,6 +88,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from benchmark.records import read_records
     from benchmark.runner import CellRunner
     from benchmark.status import add_run, plan_cells, run_entry
+    from benchmark.storage import remove_stale_temps
     from benchmark.weights import fetch as fetch_weights
 
     cfg = resolve_config(args)
@@ -82,9 +98,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         raise UserError(f"--seeds {args.seeds} must be between 1 and {MAX_SEEDS}")
     settings = from_args(args, args.executor_section)
     preflight(settings)
+    cache_dir = args.cache_dir or default_cache_dir()
+    check_folders(args.out, cache_dir)
     methods = load_methods().resolve(args.methods)
     data_root = args.data_root or default_data_root()
-    tasks, skipped = resolve_tasks(args.tasks, data_root)  # real data checked up front
+    # Real data checked up front: files decoded, sizes checked at this run's settings.
+    tasks, skipped = resolve_tasks(args.tasks, data_root, cfg, cache_dir=cache_dir)
     own = {task: cfg.for_task(task) for task in tasks}  # each task's settings
     for task, task_cfg in own.items():
         world_config(get_task(task), task_cfg.data, task_cfg.world)  # world knobs, up front
@@ -101,7 +120,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
     threads = settings.resolved_threads()
     torch.set_num_threads(threads)
-    cache_dir = args.cache_dir or default_cache_dir()
+    for folder in (args.out, cache_dir):  # what killed writers left behind
+        remove_stale_temps(folder)
     plan = PlanRun(cfg, args.out, cache_dir, data_root, threads, args.force)
     add_run(args.out, run_entry(plan, settings, len(cells)), plan_cells(cells, cfg))
     device = default_device()

@@ -60,7 +60,38 @@ def read_manifest(out: Path) -> dict[str, Any]:
         return {"schema": SCHEMA, "runs": [], "cells": [], "jobs": {}}
     except (OSError, ValueError) as err:
         raise UserError(f"cannot read the plan manifest '{path}': {err}") from None
+    except RecursionError:
+        raise UserError(f"the plan manifest '{path}' is nested too deeply") from None
+    problem = manifest_problem(loaded)
+    if problem:
+        raise UserError(
+            f"the plan manifest '{path}' is malformed ({problem}): move it aside and "
+            "re-run 'bench run' with the same arguments to write a fresh one"
+        )
     return loaded
+
+
+_CELL_FIELDS = {"label": str, "task": str, "method": str, "seed": int, "config_hash": str}
+
+
+def manifest_problem(manifest: Any) -> str:
+    """What is wrong with a manifest's shape ('' when nothing)."""
+    if not isinstance(manifest, dict):
+        return f"a {type(manifest).__name__}, not a mapping"
+    for name, kind in (("runs", list), ("cells", list), ("jobs", dict)):
+        if name in manifest and not isinstance(manifest[name], kind):
+            return f"'{name}' is not a {kind.__name__}"
+    for i, cell in enumerate(manifest.get("cells", [])):
+        if not isinstance(cell, dict):
+            return f"cells[{i}] is not a mapping"
+        for name, kind in _CELL_FIELDS.items():
+            value = cell.get(name)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                return f"cells[{i}].{name}={value!r} is not a {kind.__name__}"
+    for label, job in manifest.get("jobs", {}).items():
+        if not isinstance(job, dict):
+            return f"jobs[{label!r}] is not a mapping"
+    return ""
 
 
 @contextlib.contextmanager
@@ -158,7 +189,7 @@ def cell_states(out: Path) -> list[CellState]:
     if not manifest.get("cells"):
         raise UserError(f"no plan in '{out}': start one with 'bench run --out {out} ...'")
     jobs: dict[str, dict[str, Any]] = manifest.get("jobs", {})
-    slurm_ids = [j["job_id"] for j in jobs.values() if j.get("executor") == "slurm"]
+    slurm_ids = [str(j.get("job_id")) for j in jobs.values() if j.get("executor") == "slurm"]
     try:
         queue = squeue_states(slurm_ids)
     except RuntimeError as err:

@@ -1,15 +1,36 @@
-"""Atomic file writes: a reader, or a process killed mid-write, never sees half a file."""
+"""Atomic file writes: a reader, or a process killed mid-write, never sees half a file.
+
+A write goes to a temp file `.<name>.<random>.tmp` in the target's folder, then is
+renamed over the target. A process killed mid-write (`kill -9`, out of memory) leaves
+that temp file behind; the next `bench run` removes every one whose writer is gone
+(`remove_stale_temps`): the writer holds an advisory lock on its temp file while
+writing, which the kernel drops when it dies, and a temp file younger than
+`STALE_TEMP_S` is never touched (a writer of another kind may still be filling it).
+
+Before anything is written, `check_writable` turns an output folder that cannot be one
+(a file, a read-only or missing mount) into one line instead of a traceback half-way.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import torch
+
+from benchmark.errors import UserError
+
+TEMP_GLOB = ".*.tmp"
+STALE_TEMP_S = 60.0  # a temp file untouched this long, and unlocked, is a dead writer's
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -17,6 +38,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # "being written": see `remove_stale_temps`
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -38,3 +60,97 @@ def write_json(path: Path, payload: Any) -> None:
 def save_tensors(path: Path, payload: Any) -> None:
     """torch.save, atomically; load back with `torch.load(path, weights_only=True)`."""
     atomic_write(path, lambda handle: torch.save(payload, handle))
+
+
+def _locked(path: Path) -> bool:
+    """Whether a live process holds the lock of the temp file it is writing."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(root: Path, older_than_s: float | None = None) -> list[Path]:
+    """Delete the temp files that killed writers left under `root`; returns them."""
+    if not root.is_dir():
+        return []
+    limit = STALE_TEMP_S if older_than_s is None else older_than_s
+    now = time.time()
+    removed = []
+    for path in root.rglob(TEMP_GLOB):
+        try:
+            if not path.is_file() or now - path.stat().st_mtime < limit or _locked(path):
+                continue
+            path.unlink()
+        except OSError:
+            continue  # gone already, or not ours to remove: leave it
+        removed.append(path)
+    return removed
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """One line now, rather than a traceback later, if `folder` cannot be written to: it
+    is a file, it lies under a file, or its nearest existing folder refuses a new file
+    (permissions, a read-only mount, /proc). Leaves nothing behind."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{what} '{folder}' is a file, not a folder: pass a folder")
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{what} '{folder}' cannot be made: '{probe}' is a file, not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=probe, prefix=".bench-write-check.", suffix=".tmp")
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise UserError(
+            f"{what} '{folder}' is not writable ('{probe}': {reason}): "
+            "choose another folder or fix its permissions"
+        ) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
+def disk_full(err: BaseException) -> bool:
+    """Whether `err` (or what caused it) is a full disk or an exceeded quota. torch.save
+    reports ENOSPC as a RuntimeError from its zip writer, without the errno."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(seen)
+        if "No space left on device" in text or "unexpected pos" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in chunks: what a cache entry's metadata
+    keeps, so a truncated or corrupted entry is recognised on load."""
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def quarantine(path: Path) -> Path:
+    """Move a bad cache file aside, into `corrupt/` next to it (kept for a post-mortem,
+    out of every glob the cache uses), and return where it went."""
+    target = path.parent / "corrupt" / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return target

@@ -95,7 +95,9 @@ def check(args: argparse.Namespace, knob: str, values: list[str]) -> None:
     from benchmark.datasets.real import resolve_tasks
     from benchmark.datasets.tasks import get_task, world_config
     from benchmark.run_command import default_data_root, resolve_config
+    from benchmark.storage import check_writable
 
+    check_writable(args.out, "--out")
     tasks, _ = resolve_tasks(args.tasks, args.data_root or default_data_root())
     for value in values:
         cfg = resolve_config(_value_args(args, knob, value))
