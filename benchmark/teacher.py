@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -45,9 +46,11 @@ from benchmark.config import PROTOCOL_VERSION, RunConfig, TrainConfig, config_ha
 from benchmark.datasets.tasks import TaskData
 from benchmark.locks import file_lock
 from benchmark.pretrain import simclr_pretrain
-from benchmark.storage import save_tensors, write_json
+from benchmark.storage import file_digest, quarantine, save_tensors, write_json
 from benchmark.training import Progress, fit, predict, score, steps_per_epoch
 from benchmark.weights import SCRATCH, key_settings, probing, teacher_backbone
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -144,11 +147,19 @@ def _get_or_train(
         backbone = teacher_backbone(recipe, in_chans=x_train.shape[1])
         model = TaskModel(backbone, data.num_classes, data.kind).to(device)
         meta = weights.with_suffix(".json") if weights else None
+        healed: dict[str, Any] = {}
         if weights is not None and meta is not None and weights.is_file() and meta.is_file():
-            model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
-            model.eval()
-            info = json.loads(meta.read_text())
-            return Trained(model, key, False, info["seconds"], info["metrics"])
+            info, problem = _load_entry(model, weights, meta, device)
+            if info is not None:
+                model.eval()
+                return Trained(model, key, False, info["seconds"], info["metrics"])
+            # A bad entry never heals by itself: move it aside, say which file and why,
+            # and rebuild it now, under its lock (so once), noting that in trained.jsonl.
+            healed = {"healed": problem, "moved": [str(quarantine(p)) for p in (weights, meta)]}
+            log.warning("cache entry %s is bad (%s): moved aside, rebuilding it", weights, problem)
+            torch.manual_seed(seed)  # the rebuilt model starts where a fresh one does
+            backbone = teacher_backbone(recipe, in_chans=x_train.shape[1])
+            model = TaskModel(backbone, data.num_classes, data.kind).to(device)
 
         start = time.perf_counter()
         # Epoch checkpoints of a training in progress, next to the entry it will become:
@@ -169,12 +180,40 @@ def _get_or_train(
                     "seconds": seconds,
                     "metrics": metrics,
                     "recipe": dataclasses.asdict(recipe),
+                    "digest": file_digest(weights),  # checked on every load
                 },
             )
-            _log_training(weights.parent / "trained.jsonl", {"key": key, "task": data.name})
+            entry = {"key": key, "task": data.name, **healed}
+            _log_training(weights.parent / "trained.jsonl", entry)
         if partial is not None:
             shutil.rmtree(partial, ignore_errors=True)
         return Trained(model, key, True, seconds, metrics)
+
+
+def _load_entry(
+    model: TaskModel, weights: Path, meta: Path, device: torch.device
+) -> tuple[dict[str, Any] | None, str]:
+    """Load a cache entry into `model`: (its metadata, "") or (None, what is wrong with
+    it). The weights must match the digest their metadata was written with (entries
+    older than digests are checked by loading alone)."""
+    try:
+        info = json.loads(meta.read_text())
+    except (OSError, ValueError, RecursionError) as err:
+        return None, f"{meta.name} unreadable: {type(err).__name__}: {err}"
+    if (
+        not isinstance(info, dict)
+        or not isinstance(info.get("seconds"), int | float)
+        or not isinstance(info.get("metrics"), dict)
+    ):
+        return None, f"{meta.name} lacks its seconds and metrics"
+    try:
+        if "digest" in info and file_digest(weights) != info["digest"]:
+            return None, f"{weights.name} does not match its digest (truncated or corrupted)"
+        state = torch.load(weights, map_location=device, weights_only=True)
+        model.load_state_dict(state)
+    except Exception as err:  # truncated, corrupted, foreign: all mean "rebuild"
+        return None, f"{weights.name} unreadable: {type(err).__name__}: {err}"
+    return info, ""
 
 
 def _train(

@@ -26,6 +26,8 @@ the last bits, and a cell must compute the same numbers whichever executor runs 
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 import torch
@@ -35,10 +37,11 @@ from benchmark.backbones import TaskModel, forward_all
 from benchmark.config import config_hash
 from benchmark.locks import file_lock
 from benchmark.method import Outputs
-from benchmark.storage import save_tensors
-from benchmark.teacher import Trained, digest
+from benchmark.storage import file_digest, quarantine, save_tensors, write_json
+from benchmark.teacher import Trained, _log_training, digest
 
 FORMAT = 1
+log = logging.getLogger(__name__)
 
 
 def teacher_outputs(
@@ -74,25 +77,59 @@ def cached_teacher_outputs(
     key = outputs_key(teacher.key, x, device)
     folder = cache_dir / "teachers" / "outputs"
     base, maps = folder / f"outputs-{key}.pt", folder / f"maps-{key}.pt"
+    sums = folder / f"outputs-{key}.json"  # the files' digests, written after them
+    stored, problem = _load(base, maps, sums, keep_maps)
+    if stored is not None:
+        return stored
+    with file_lock(folder / f"outputs-{key}.lock"):
+        stored, problem = _load(base, maps, sums, keep_maps)
+        if stored is not None:
+            return stored
+        healed: dict[str, object] = {}
+        if problem:  # a bad entry: move it aside, name it, rebuild it once, here
+            moved = [str(quarantine(f)) for f in (base, maps, sums) if f.is_file()]
+            healed = {"key": key, "role": "teacher-outputs", "healed": problem, "moved": moved}
+            log.warning("cache entry %s is bad (%s): moved aside, rebuilding it", base, problem)
+        live = teacher_outputs(teacher.model, x, keep_maps=keep_maps)
+        if keep_maps:
+            save_tensors(maps, {"feature_maps": live.feature_maps})
+        # The base file last: a reader that finds it finds what it depends on.
+        if not base.is_file():
+            save_tensors(base, {"embedding": live.embedding, "logits": live.logits})
+        digests = {f.name: file_digest(f) for f in (base, maps) if f.is_file()}
+        write_json(sums, {"format": FORMAT, "digests": digests})
+        if healed:
+            _log_training(folder / "trained.jsonl", healed)
+        return live
+
+
+def _load(base: Path, maps: Path, sums: Path, keep_maps: bool) -> tuple[Outputs | None, str]:
+    """The cached outputs, or (None, "") when absent, or (None, what is wrong with them):
+    each file must match the digest written with it (files from before digests are
+    checked by loading alone) and load as tensors."""
     if not _complete(base, maps, keep_maps):
-        with file_lock(folder / f"outputs-{key}.lock"):
-            if not _complete(base, maps, keep_maps):
-                live = teacher_outputs(teacher.model, x, keep_maps=keep_maps)
-                if keep_maps:
-                    save_tensors(maps, {"feature_maps": live.feature_maps})
-                # The base file last: a reader that finds it finds what it depends on.
-                if not base.is_file():
-                    save_tensors(base, {"embedding": live.embedding, "logits": live.logits})
-                return live
-    stored = torch.load(base, map_location="cpu", weights_only=True, mmap=True)
-    feature_maps = (
-        torch.load(maps, map_location="cpu", weights_only=True, mmap=True)["feature_maps"]
-        if keep_maps
-        else []
-    )
-    return Outputs(
-        embedding=stored["embedding"], feature_maps=feature_maps, logits=stored["logits"]
-    )
+        return None, ""
+    wanted = [base, maps] if keep_maps else [base]
+    try:
+        digests = json.loads(sums.read_text())["digests"] if sums.is_file() else {}
+        for path in wanted:
+            if path.name in digests and file_digest(path) != digests[path.name]:
+                return None, f"{path.name} does not match its digest (truncated or corrupted)"
+        stored = torch.load(base, map_location="cpu", weights_only=True, mmap=True)
+        feature_maps = (
+            torch.load(maps, map_location="cpu", weights_only=True, mmap=True)["feature_maps"]
+            if keep_maps
+            else []
+        )
+        outputs = Outputs(
+            embedding=stored["embedding"], feature_maps=feature_maps, logits=stored["logits"]
+        )
+    except Exception as err:  # truncated, corrupted, foreign: all mean "rebuild"
+        return (
+            None,
+            f"{base.name if base.is_file() else maps.name} unreadable: {type(err).__name__}: {err}",
+        )
+    return outputs, ""
 
 
 def _complete(base: Path, maps: Path, keep_maps: bool) -> bool:
