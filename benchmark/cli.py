@@ -132,11 +132,30 @@ def _other_commands(sub) -> None:  # argparse's subparsers action has no public 
     status = sub.add_parser("status", help="progress of the plan in an output folder")
     status.add_argument("--out", type=Path, default=Path("results"), help="output folder")
 
-    data = sub.add_parser("data", help="real datasets: 'check' lists found / missing / malformed")
+    data = sub.add_parser(
+        "data",
+        help="real datasets: 'check' lists found / missing / malformed / unusable at the "
+        "profile's sizes",
+    )
     data.add_argument("action", choices=["check"])
     data.add_argument(
         "--data-root", type=Path, default=None, help="folder holding real datasets ($XMD_DATA)"
     )
+    data.add_argument(
+        "--tasks", default="all", help="'all' real tasks or comma-separated ones (pairs:<path> too)"
+    )
+    data.add_argument(
+        "--deep",
+        action="store_true",
+        help="also decode every file the tasks read and list the bad ones (verdicts cached)",
+    )
+    data.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where --deep keeps its verdicts (default $XMD_CACHE or ~/.cache/xmd-bench)",
+    )
+    _config_args(data)  # the sizes to check the splits at: --profile, --config, --set
 
     perf = sub.add_parser("perf", help="measure the harness against bare loops (one table)")
     perf.add_argument("--quick", action="store_true", help="smoke-profile sizes (for tests)")
@@ -163,6 +182,8 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     if args.what == "methods":
+        import re
+
         from benchmark.method import load_methods
 
         registry = load_methods()
@@ -171,7 +192,8 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
             cls = registry.get(name)
             alias = [a for a, target in aliases.items() if target == name]
             doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip()
-            first = doc.splitlines()[0] if doc else ""
+            paragraph = " ".join(doc.split("\n\n")[0].split())  # its lines joined
+            first = re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0]  # the whole sentence
             console.print(
                 f"[bold]{name}[/]"
                 + (f" (alias {', '.join(alias)})" if alias else "")
@@ -205,13 +227,26 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
     from benchmark.leaderboard import write_outputs
     from benchmark.records import read_records
+    from benchmark.storage import check_writable
 
     if not (args.out / "runs").is_dir():
         raise UserError(
             f"no records under '{args.out / 'runs'}': run 'bench run --out "
             f"{args.out}' first or pass --out"
         )
-    records = read_records(args.out)
+    check_writable(args.out, "--out")
+    if args.output is not None:
+        if args.output.is_dir():
+            raise UserError(f"--output '{args.output}' is a folder: name the file to write")
+        check_writable(args.output.parent, "the folder of --output")
+    skipped: list[tuple[Path, str]] = []
+    records = read_records(args.out, skipped)
+    if not records:
+        first = f", e.g. {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+        detail = f"; {len(skipped)} file(s) skipped{first}" if skipped else ""
+        raise UserError(f"no valid record under '{args.out / 'runs'}'{detail}")
+    for path, problem in skipped:
+        console.print(f"skipping record {path}: {problem}", highlight=False, markup=False)
     path = write_outputs(records, args.out, args.output)
     console.print(f"{len(records)} records → {args.out / 'results.csv'} and {path}")
     return 0
@@ -270,17 +305,44 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_data(args: argparse.Namespace, console: Console) -> int:
-    """Every real task's data as found / missing / malformed; missing data is no error."""
-    from benchmark.datasets.real import check_all
+    """Every real task's data as found / missing / malformed, or unusable at the profile's
+    sizes; with --deep every file a task reads is decoded and the bad ones are listed.
+    Missing data is no error."""
+    from rich.markup import escape
+
+    from benchmark.config import load_yaml, parse_assignments, resolve
+    from benchmark.datasets.real import check_all, real_tasks
+    from benchmark.datasets.tasks import TASKS
+    from benchmark.method import list_methods
 
     data_root = args.data_root or default_data_root()
-    table = Table(title=f"real datasets under {data_root or '(no data root)'}")
+    file_overrides = load_yaml(args.config) if args.config else {}
+    file_overrides.pop("executor", None)  # where cells run: no bearing on the data
+    cfg = resolve(args.profile, file_overrides, parse_assignments(args.sets, list_methods()))
+    tasks = real_tasks() if args.tasks.strip() == "all" else TASKS.resolve(args.tasks)
+    for task in tasks:
+        if not TASKS.get(task).needs_data_root:
+            raise UserError(
+                f"--tasks {task}: an embedded-world task reads no files; "
+                "name real tasks or pairs:<path>"
+            )
+    cache_dir = args.cache_dir or default_cache_dir()
+    rows = check_all(data_root, cfg, deep=args.deep, cache_dir=cache_dir, tasks=tasks)
+    how = " · every file decoded" if args.deep else ""
+    table = Table(
+        title=f"real datasets under {data_root or '(no data root)'} · profile {cfg.profile}{how}"
+    )
     for col in ("task", "status", "details"):
         table.add_column(col, overflow="fold")
-    colour = {"found": "green", "missing": "yellow", "malformed": "red"}
-    for task, status, reason in check_all(data_root):
-        table.add_row(task, f"[{colour[status]}]{status}[/]", reason)
+    colour = {"found": "green", "missing": "yellow", "malformed": "red", "unusable": "red"}
+    for row in rows:
+        table.add_row(row.task, f"[{colour[row.status]}]{row.status}[/]", escape(row.reason))
     console.print(table)
+    for row in rows:
+        for bad in row.bad:
+            console.print(f"{row.task}: bad file {bad}", highlight=False, markup=False)
+    if not args.deep:
+        console.print("files are not decoded: --deep decodes every file the tasks read")
     console.print(
         "your own paired folders run as --tasks pairs:<path> (README, 'Your own paired data')"
     )
@@ -291,13 +353,13 @@ def cmd_perf(args: argparse.Namespace, console: Console) -> int:
     import torch
 
     from benchmark.config import resolve
-    from benchmark.executor_settings import ExecutorSettings
+    from benchmark.executor_settings import parse_settings
     from benchmark.perf import measure, render
 
     repeats = args.repeats if args.repeats is not None else (2 if args.quick else 5)
-    if repeats < 1:
-        raise UserError(f"--repeats {repeats} must be at least 1")
-    threads = ExecutorSettings(threads=args.threads).resolved_threads()
+    if not 1 <= repeats <= 1000:
+        raise UserError(f"--repeats {repeats} must be between 1 and 1000")
+    threads = parse_settings(None, {"threads": args.threads}).resolved_threads()
     torch.set_num_threads(threads)
     cfg = resolve("smoke" if args.quick else "quick")
     rows = measure(cfg, repeats=repeats, full=args.full, cache_dir=default_cache_dir())

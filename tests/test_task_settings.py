@@ -42,14 +42,15 @@ def test_each_source_puts_its_task_values_right_after_its_run_wide_ones() -> Non
 
 def test_for_task_without_own_values_is_the_run_config() -> None:
     cfg = resolve("quick")
-    assert cfg.tasks == {}
+    assert set(cfg.tasks) == {"depth-seg"}  # its smaller test split (config.PROFILES)
     assert cfg.for_task("sketch-cls") is cfg
+    assert cfg.for_task("depth-seg").data.test == 2000 and cfg.data.test == 5000
 
 
 def test_the_paper_profile_sizes_each_real_dataset() -> None:
     cfg = resolve("paper")
     sizes = {t: cfg.for_task(t).data.image_size for t in cfg.tasks}
-    assert sizes["sketchy-sketch-cls"] == 224 and sizes["avmnist-audio-cls"] == 28
+    assert sizes["sketchy-sketch-cls"] == 224 and sizes["mnist-fsdd-audio-cls"] == 28
     assert cfg.for_task("sketchy-sketch-cls").teacher.backbone == "resnet50"
     assert cfg.for_task("depth-seg").data.image_size == 64  # the embedded world: run-wide
 
