@@ -390,6 +390,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench: interrupted; finished cells are kept, re-run to resume", file=sys.stderr)
         return 130
+    except Exception as err:
+        from benchmark.storage import disk_full, full_disk_message
+
+        if not disk_full(err):
+            raise
+        print(f"bench: error: {full_disk_message(err)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from benchmark.plan import Cell, cell_config, method_params
 from benchmark.progress import NullReporter, Reporter
 from benchmark.provenance import git_commit, host, versions
 from benchmark.records import REFERENCE, Record
+from benchmark.storage import disk_full
 from benchmark.teacher import Trained, get_all_labels_reference, get_teacher, reference_recipe
 from benchmark.teacher_outputs import cached_teacher_outputs
 from benchmark.training import seeded
@@ -171,6 +172,8 @@ class CellRunner:
             else:
                 self._method(cell, record)
         except Exception as err:  # a cell's failure is data, not a crash of the plan
+            if disk_full(err):  # ...but a full disk would fail every later cell alike
+                raise
             record.status = "failed"
             record.reason = f"{type(err).__name__}: {err}"
             record.config["traceback"] = traceback.format_exc(limit=8)

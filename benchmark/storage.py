@@ -137,6 +137,22 @@ def disk_full(err: BaseException) -> bool:
     return False
 
 
+def full_disk_message(err: BaseException) -> str:
+    """The one line a full disk gets: the cause, the file being written where known, and
+    what to do (finished cells are kept, so a re-run resumes)."""
+    seen: BaseException | None = err
+    where = ""
+    while seen is not None and not where:
+        if isinstance(seen, OSError) and seen.filename:
+            where = f" writing '{seen.filename}'"
+        seen = seen.__cause__ or seen.__context__
+    return (
+        f"no space left on device{where}: free space where --out and the cache "
+        "($XMD_CACHE, --cache-dir) live, or point them elsewhere, and re-run; finished "
+        "cells are kept"
+    )
+
+
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's bytes (hex), read in chunks: what a cache entry's metadata
     keeps, so a truncated or corrupted entry is recognised on load."""
