@@ -151,6 +151,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     # The default: CPU-sized (README, "Resolving power": its resolution and cost).
     "quick": {
+        # The most seeds that fit about an hour on 2 cores; the MDE they give per task is
+        # in README ("Resolving power"), with the seeds a 2-point MDE would take.
+        "seeds": 8,
         # 2,000 test scenes of ~1,000 labelled pixels each already make test sampling a
         # small part of a segmentation difference's variance (`bench power`), at 2/5 of
         # the probe's memory and time for 5,000.

@@ -73,3 +73,14 @@ def test_load_yaml_errors(tmp_path: Path) -> None:
 def test_config_hash_ignores_key_order_and_sees_values() -> None:
     assert config_hash({"a": 1, "b": {"c": 2}}) == config_hash({"b": {"c": 2}, "a": 1})
     assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_the_profile_sets_the_default_seed_count_and_a_file_may_change_it() -> None:
+    from benchmark.config import resolve
+    from benchmark.errors import UserError
+
+    assert resolve("quick").seeds == 8 and resolve("smoke").seeds == 3
+    assert resolve("quick", {"seeds": 4}).seeds == 4
+    for bad in (0, 1001, "many"):
+        with pytest.raises(UserError, match="seeds"):
+            resolve("quick", {"seeds": bad})
