@@ -64,14 +64,18 @@ def file_lock(
 
 
 def is_held(path: Path) -> bool:
-    """Whether some process holds the lock now (a probe: it never waits)."""
-    if not path.is_file():
+    """Whether some process holds the lock now (a probe: it never waits). A file that is
+    gone or cannot be opened is not held."""
+    try:
+        fd = os.open(path, os.O_RDONLY)  # flock needs no write access
+    except OSError:
         return False
-    fd = os.open(path, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
+    except OSError:
+        return False
     else:
         fcntl.flock(fd, fcntl.LOCK_UN)
         return False
