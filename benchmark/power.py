@@ -169,6 +169,15 @@ def decompose(
     for the probe and the fine-tune; `replicate` holds the same cells re-run with another
     `distill.training_noise`."""
     cells, again = _cells(records), _cells(replicate or [])
+    decoded: dict[tuple[str, str, int, str], np.ndarray] = {}
+
+    def outcome(task: str, method: str, seed: int, protocol: str) -> np.ndarray:
+        """A cell's outcome array, decoded once however many pairs it is part of."""
+        key = (task, method, seed, protocol)
+        if key not in decoded:
+            decoded[key] = outcomes.decode(cells[(task, method, seed)].outcomes[protocol])
+        return decoded[key]
+
     out = []
     for task in sorted({t for t, _, _ in cells}):
         kind = kinds[task]
@@ -189,8 +198,7 @@ def decompose(
                 for s in seeds:
                     if (task, a, s) not in cells or (task, b, s) not in cells:
                         continue
-                    oa = outcomes.decode(cells[(task, a, s)].outcomes[protocol])
-                    ob = outcomes.decode(cells[(task, b, s)].outcomes[protocol])
+                    oa, ob = outcome(task, a, s, protocol), outcome(task, b, s, protocol)
                     tests.append(sampling_variance(oa, ob, kind, s))
                     if protocol == "finetune":
                         tunes.append(restart_variance(oa, ob, kind))
