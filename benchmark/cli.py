@@ -19,6 +19,11 @@ from benchmark.errors import UserError
 from benchmark.executor_settings import add_arguments
 from benchmark.run_command import cmd_run, default_cache_dir, default_data_root
 
+# A user's runs go to runs/ (git-ignored); results/ holds the committed reference records,
+# which a command reads only when asked with --out results.
+USER_OUT = Path("runs")
+OUT_HELP = "output folder (default runs/; the committed reference is results/)"
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake as a one-line UserError."""
@@ -57,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. world.sketch_abstraction=0,0.25,0.5,0.75,1",
     )
     plot = sub.add_parser("plot", help="PNG and SVG figures from records (needs xmd-bench[plot])")
-    plot.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+    plot.add_argument("--out", type=Path, default=USER_OUT, help=OUT_HELP)
     plot.add_argument(
         "--sweep",
         type=Path,
@@ -78,7 +83,7 @@ def _run_args(run: argparse.ArgumentParser) -> None:
         "--seeds", type=int, default=None, help="number of seeds 0..N-1 (default: the profile's)"
     )
     _config_args(run)
-    run.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+    run.add_argument("--out", type=Path, default=USER_OUT, help=OUT_HELP)
     run.add_argument("--force", action="store_true", help="recompute finished cells")
     run.add_argument(
         "--cache-dir",
@@ -107,7 +112,7 @@ def _other_commands(sub) -> None:  # argparse's subparsers action has no public 
     lst.add_argument("-v", "--verbose", action="store_true", help="show parameters")
 
     board = sub.add_parser("leaderboard", help="re-render results.csv and LEADERBOARD.md")
-    board.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+    board.add_argument("--out", type=Path, default=USER_OUT, help=OUT_HELP)
     board.add_argument(
         "--output",
         type=Path,
@@ -118,7 +123,7 @@ def _other_commands(sub) -> None:  # argparse's subparsers action has no public 
     power = sub.add_parser(
         "power", help="resolution: where a paired difference's variance comes from, and the MDE"
     )
-    power.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+    power.add_argument("--out", type=Path, default=USER_OUT, help=OUT_HELP)
     power.add_argument(
         "--replicate",
         type=Path,
@@ -130,7 +135,7 @@ def _other_commands(sub) -> None:  # argparse's subparsers action has no public 
     val.add_argument("file", type=Path)
 
     status = sub.add_parser("status", help="progress of the plan in an output folder")
-    status.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+    status.add_argument("--out", type=Path, default=USER_OUT, help=OUT_HELP)
 
     data = sub.add_parser(
         "data",
