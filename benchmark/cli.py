@@ -162,6 +162,21 @@ def _other_commands(sub) -> None:  # argparse's subparsers action has no public 
     )
     _config_args(data)  # the sizes to check the splits at: --profile, --config, --set
 
+    compare = sub.add_parser(
+        "compare", help="do your records reproduce the reference? per task and method"
+    )
+    compare.add_argument("--out", type=Path, default=USER_OUT, help="your output folder (runs/)")
+    compare.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="the reference folder (default results/ here or in the checkout)",
+    )
+
+    report = sub.add_parser("report", help="a self-contained HTML page of the records")
+    report.add_argument("--out", type=Path, default=USER_OUT, help=OUT_HELP)
+    report.add_argument("--html", type=Path, default=None, help="default OUT/report.html")
+
     perf = sub.add_parser("perf", help="measure the harness against bare loops (one table)")
     perf.add_argument("--quick", action="store_true", help="smoke-profile sizes (for tests)")
     perf.add_argument(
@@ -354,6 +369,19 @@ def cmd_data(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    from benchmark.compare import cmd_compare as compare
+
+    return compare(args, console)
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from benchmark.report import report_command
+
+    console.print(str(report_command(args.out, args.html)), highlight=False)
+    return 0
+
+
 def cmd_perf(args: argparse.Namespace, console: Console) -> int:
     import torch
 
@@ -387,6 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "status": cmd_status,
             "data": cmd_data,
             "perf": cmd_perf,
+            "compare": cmd_compare,
+            "report": cmd_report,
         }[args.command]
         return command(args, console)
     except UserError as err:

@@ -163,6 +163,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         f"{len(failed)} failed · records in {args.out / 'runs'} · "
         f"table {args.out / 'results.csv'} · leaderboard {board}"
     )
+    if args.command == "run":  # a sweep's points are not runs of the reference's settings
+        from benchmark.compare import run_summary
+
+        line = run_summary(args.out)  # None without a reference folder (results/)
+        if line is not None:
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
     return 1 if failed else 0
 
 

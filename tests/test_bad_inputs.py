@@ -20,6 +20,7 @@ import pytest
 from benchmark.cli import main
 
 REFERENCE_RECORD = Path(__file__).parent.parent / "results" / "runs" / "sketch-cls" / "l2"
+RESULTS = str(REFERENCE_RECORD.parents[2])  # the committed reference folder
 Setup = Callable[[Path], None] | None
 
 
@@ -399,6 +400,46 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "power-replicate",
         ["power", "--out", "{out}", "--replicate", "{tmp}/none"],
         "none/runs",
+        VALID,
+    ),
+    # bench compare and bench report (issue 18)
+    ("compare-no-out", ["compare", "--out", "{out}", "--against", RESULTS], "no records", None),
+    (
+        "compare-no-against",
+        ["compare", "--out", "{out}", "--against", "{tmp}/none"],
+        "none/runs",
+        VALID,
+    ),
+    (
+        "compare-same",
+        ["compare", "--out", "{out}", "--against", "{out}"],
+        "are the same folder",
+        VALID,
+    ),
+    (
+        "compare-garbage",
+        ["compare", "--out", "{out}", "--against", RESULTS],
+        "no finished record",
+        _write("out/runs/t/m/seed0.json", '{"task": '),
+    ),
+    (
+        "compare-nothing-shared",
+        ["compare", "--out", "{out}", "--against", RESULTS],
+        "nothing to compare",
+        _record("out/runs/sketch-cls/l2/seed99.json", _set("seed", 99)),
+    ),
+    ("report-no-runs", ["report", "--out", "{out}"], "no records under", None),
+    (
+        "report-garbage",
+        ["report", "--out", "{out}"],
+        "no finished record",
+        _write("out/runs/t/m/seed0.json", "[]"),
+    ),
+    ("report-html-dir", ["report", "--out", "{out}", "--html", "{tmp}"], "is a folder", VALID),
+    (
+        "report-html-proc",
+        ["report", "--out", "{out}", "--html", "/proc/x/r.html"],
+        "'/proc/x' is not writable",
         VALID,
     ),
     ("perf-repeats", ["perf", "--repeats", "0"], "--repeats 0", None),

@@ -1,0 +1,145 @@
+"""`bench compare`: bit-identical, within seed noise, differs, and why (issue 18)."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.compare import (
+    BIT_IDENTICAL,
+    DIFFERS,
+    TOO_FEW,
+    WITHIN_NOISE,
+    compare,
+    reference_folder,
+)
+from benchmark.records import REFERENCE, Record, read_records
+
+RESULTS = Path(__file__).parent.parent / "results"
+
+
+def _rec(method: str, seed: int, value: float, **fields: object) -> Record:
+    metrics = {"finetune_acc": value, "probe_acc": value / 2}
+    if method == REFERENCE:
+        metrics = {"teacher_acc": 0.9, "all_labels_acc": value}
+    record = Record(
+        task="sketch-cls",
+        method=method,
+        seed=seed,
+        status="ok",
+        config_hash=f"h{seed}",
+        profile="quick",
+        metrics=metrics,
+        config={"data": {"test": 5000}, "eval": {"finetune_epochs": 25}, "run": {"job": seed}},
+        versions={"torch": "2.4", "torch_threads": "1"},
+        git="a" * 40,
+        device="cpu",
+        outcomes={"finetune": f"o{seed}"},
+    )
+    for key, value_ in fields.items():
+        setattr(record, key, value_)
+    return record
+
+
+def _reference(seeds: int = 4) -> list[Record]:
+    values = [0.50, 0.55, 0.45, 0.52, 0.48, 0.51]
+    return [_rec(m, s, values[s]) for m in ("l2", REFERENCE) for s in range(seeds)]
+
+
+def _one(rows: list, method: str = "l2"):  # the row of a method
+    (row,) = [r for r in rows if r.method == method]
+    return row
+
+
+def test_the_same_records_are_bit_identical() -> None:
+    rows, only_yours, only_theirs = compare(copy.deepcopy(_reference()), _reference())
+    assert {r.verdict for r in rows} == {BIT_IDENTICAL}
+    assert (only_yours, only_theirs) == (0, 0)
+    assert _one(rows).reasons == [] and _one(rows).diff is None
+
+
+def test_other_threads_within_seed_noise_names_the_thread_count() -> None:
+    mine = copy.deepcopy(_reference())
+    for i, r in enumerate(mine):  # last-bit differences of both signs
+        r.versions["torch_threads"] = "2"
+        r.metrics["finetune_acc" if r.method != REFERENCE else "all_labels_acc"] += (
+            0.004 if i % 2 else -0.004
+        )
+        r.outcomes = {"finetune": "other"}
+    rows, _, _ = compare(mine, _reference())
+    row = _one(rows)
+    assert row.verdict == WITHIN_NOISE and row.diff is not None and row.diff.n == 4
+    assert row.reasons == ["other thread count (2 vs 1)"]
+    assert _one(rows, REFERENCE).metric == "all_labels_acc"  # the reference cell's ceiling
+
+
+def test_a_consistent_shift_differs_and_names_commit_device_versions_and_sections() -> None:
+    mine = copy.deepcopy(_reference())
+    for r in mine:
+        r.metrics["finetune_acc" if r.method != REFERENCE else "all_labels_acc"] += 0.05
+        r.config_hash += "x"
+        r.config["eval"] = {"finetune_epochs": 5}
+        r.config["run"] = {"job": "another"}  # not a setting: not named
+        r.git, r.device, r.versions["torch"] = "b" * 40 + "+dirty", "cuda", "2.5"
+    (row,) = [r for r in compare(mine, _reference())[0] if r.method == "l2"]
+    assert row.verdict == DIFFERS and row.diff is not None
+    assert row.diff.mean == pytest.approx(0.05)
+    assert row.reasons == [
+        f"other commit ({'b' * 12}+dirty vs {'a' * 12})",
+        "other device (cuda vs cpu)",
+        "other package versions (torch 2.5 vs 2.4)",
+        "other settings (eval)",
+    ]
+
+
+def test_only_shared_seeds_are_compared_and_one_seed_gives_no_interval() -> None:
+    mine = [r for r in copy.deepcopy(_reference(6)) if r.seed in (0, 5)]
+    for r in mine:
+        r.outcomes = {}
+    rows, only_yours, only_theirs = compare(mine, _reference(4))
+    assert _one(rows).seeds == [0] and _one(rows).verdict == TOO_FEW
+    assert (only_yours, only_theirs) == (2, 6)  # seed 5 twice; seeds 1-3 twice
+
+
+def test_failed_records_and_other_tasks_are_left_out() -> None:
+    mine = copy.deepcopy(_reference())
+    mine[0].status = "failed"
+    mine.append(_rec("l2", 0, 0.5, task="depth-cls"))
+    rows, only_yours, _ = compare(mine, _reference())
+    assert _one(rows).seeds == [1, 2, 3] and only_yours == 1
+
+
+def test_cli_against_the_committed_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Committed records copied as they are reproduce themselves bit for bit."""
+    for method in ("l2", "scratch"):
+        shutil.copytree(
+            RESULTS / "runs" / "depth-cls" / method, tmp_path / "runs/depth-cls" / method
+        )
+    assert reference_folder(tmp_path) is not None
+    assert main(["compare", "--out", str(tmp_path), "--against", str(RESULTS)]) == 0
+    out = capsys.readouterr().out
+    cells = len(read_records(tmp_path))
+    assert "compared with the committed reference: 2 bit-identical, 0 within seed noise" in out
+    assert f"Only seeds present in both folders are compared ({cells} cells)" in out
+
+
+def test_a_run_ends_with_the_comparison_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # rich tables unwrapped
+    argv = ["run", "--profile", "smoke", "--seeds", "2", "--methods", "scratch"]
+    assert main([*argv, "--tasks", "depth-cls", "--out", str(tmp_path)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    # smoke's sizes against the quick reference: another profile, so they differ
+    assert last.startswith("compared with the committed reference: 0 bit-identical, ")
+    assert last.endswith(f"bench compare --out {tmp_path} --against {reference_folder(tmp_path)}")
+    assert main(["compare", "--out", str(tmp_path)]) == 0  # --against found by itself
+    assert "other settings (profile smoke vs quick, data, distill, eval, teacher)" in (
+        capsys.readouterr().out
+    )
