@@ -207,9 +207,11 @@ def counts(rows: list[Row]) -> dict[str, int]:
 def summary_line(rows: list[Row], out: Path, against: Path) -> str:
     c = counts(rows)
     few = f", {c[TOO_FEW]} with too few seeds" if c[TOO_FEW] else ""
+    kinds = dict.fromkeys(reason.split(" (")[0] for row in rows for reason in row.reasons)
+    why = f" ({', '.join(kinds)})" if kinds else ""
     return (
         f"compared with the committed reference: {c[BIT_IDENTICAL]} bit-identical, "
-        f"{c[WITHIN_NOISE]} within seed noise, {c[DIFFERS]} differ{few} — "
+        f"{c[WITHIN_NOISE]} within seed noise, {c[DIFFERS]} differ{few}{why} — "
         f"bench compare --out {out} --against {against}"
     )
 

@@ -125,7 +125,8 @@ def test_cli_against_the_committed_reference(
     assert main(["compare", "--out", str(tmp_path), "--against", str(RESULTS)]) == 0
     out = capsys.readouterr().out
     cells = len(read_records(tmp_path))
-    assert "compared with the committed reference: 2 bit-identical, 0 within seed noise" in out
+    assert "compared with the committed reference: 2 bit-identical, 0 within seed noise, " in out
+    assert "0 differ — bench compare" in out  # no reason when every row is bit-identical
     assert f"Only seeds present in both folders are compared ({cells} cells)" in out
 
 
@@ -138,6 +139,7 @@ def test_a_run_ends_with_the_comparison_line(
     last = capsys.readouterr().out.strip().splitlines()[-1]
     # smoke's sizes against the quick reference: another profile, so they differ
     assert last.startswith("compared with the committed reference: 0 bit-identical, ")
+    assert "differ (other commit, " in last and "other settings) — bench compare" in last
     assert last.endswith(f"bench compare --out {tmp_path} --against {reference_folder(tmp_path)}")
     assert main(["compare", "--out", str(tmp_path)]) == 0  # --against found by itself
     assert "other settings (profile smoke vs quick, data, distill, eval, teacher)" in (
