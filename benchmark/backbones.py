@@ -108,20 +108,27 @@ def resample(x: Tensor, size: tuple[int, int]) -> Tensor:
 
 class TaskModel(nn.Module):
     """Backbone plus a task head: linear classifier or dense head. `forward` returns
-    `Outputs` with logits filled, so a trained teacher feeds methods directly."""
+    `Outputs` with logits filled, so a trained teacher feeds methods directly.
 
-    def __init__(self, backbone: Backbone, num_classes: int, kind: str) -> None:
+    `head=False` builds the label-free track's teacher: a backbone that never had a head,
+    whose outputs carry no logits."""
+
+    def __init__(self, backbone: Backbone, num_classes: int, kind: str, head: bool = True) -> None:
         super().__init__()
         self.backbone = backbone
         self.kind = kind
-        self.head: nn.Module = (
-            nn.Linear(backbone.dim, num_classes)
-            if kind == "classification"
-            else DenseHead(backbone.channels, num_classes)
-        )
+        self.head: nn.Module | None = None
+        if head:
+            self.head = (
+                nn.Linear(backbone.dim, num_classes)
+                if kind == "classification"
+                else DenseHead(backbone.channels, num_classes)
+            )
 
     def forward(self, x: Tensor) -> Outputs:
         out = self.backbone(x)
+        if self.head is None:
+            return out
         if self.kind == "classification":
             out.logits = self.head(out.embedding)
         else:

@@ -31,22 +31,28 @@ from typing import Any
 import torch
 
 from benchmark.storage import save_tensors
+from benchmark.tracks import SUPERVISED, file_suffix
 
 FORMAT = 1
 log = logging.getLogger(__name__)
 
 
-def checkpoint_path(out: Path, task: str, method: str, seed: int, stage: str = "distill") -> Path:
+def checkpoint_path(
+    out: Path, task: str, method: str, seed: int, stage: str = "distill", track: str = SUPERVISED
+) -> Path:
     """A cell's checkpoint of one stage: distillation, or the few-label fine-tune that
-    follows it (which resumes only on top of a finished distillation checkpoint)."""
+    follows it (which resumes only on top of a finished distillation checkpoint). A track
+    other than the supervised one has folders of its own (`<method>.<track>`)."""
     name = f"seed{seed}.pt" if stage == "distill" else f"seed{seed}.{stage}.pt"
-    return out / "checkpoints" / task / method / name
+    return out / "checkpoints" / task / f"{method}{file_suffix(track)}" / name
 
 
-def remove_cell_checkpoints(out: Path, task: str, method: str, seed: int) -> None:
+def remove_cell_checkpoints(
+    out: Path, task: str, method: str, seed: int, track: str = SUPERVISED
+) -> None:
     """The cell's checkpoints, and the temp files of checkpoint writes a kill cut short
     (`.seed<k>.pt.<random>.tmp`: only this cell, which holds its lock, writes them)."""
-    folder = checkpoint_path(out, task, method, seed).parent
+    folder = checkpoint_path(out, task, method, seed, track=track).parent
     for pattern in (f"seed{seed}.pt", f"seed{seed}.*.pt", f".seed{seed}.pt.*.tmp"):
         for path in folder.glob(pattern):
             path.unlink(missing_ok=True)

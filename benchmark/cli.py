@@ -82,6 +82,12 @@ def _run_args(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--seeds", type=int, default=None, help="number of seeds 0..N-1 (default: the profile's)"
     )
+    run.add_argument(
+        "--tracks",
+        default="supervised",
+        help="teacher protocols: supervised, label-free (CMCD's: no labels before the "
+        "few-label step) or all (default supervised)",
+    )
     _config_args(run)
     run.add_argument("--out", type=Path, default=USER_OUT, help=OUT_HELP)
     run.add_argument("--force", action="store_true", help="recompute finished cells")
@@ -129,6 +135,12 @@ def _other_commands(sub) -> None:  # argparse's subparsers action has no public 
         type=Path,
         default=None,
         help="output folder of the same cells re-run with --set distill.training_noise=1",
+    )
+    power.add_argument(
+        "--track",
+        default="supervised",
+        choices=["supervised", "label-free"],
+        help="whose records to decompose (default supervised)",
     )
 
     val = sub.add_parser("validate", help="check a YAML config without running anything")
@@ -281,8 +293,13 @@ def cmd_power(args: argparse.Namespace, console: Console) -> int:
     for folder in folders:
         if not (folder / "runs").is_dir():
             raise UserError(f"no records under '{folder / 'runs'}': pass the folder of a bench run")
-    records = read_records(args.out)
-    replicate = read_records(args.replicate) if args.replicate is not None else None
+    # One track at a time: methods are only ever compared within their track.
+    records = [r for r in read_records(args.out) if r.track == args.track]
+    replicate = (
+        [r for r in read_records(args.replicate) if r.track == args.track]
+        if args.replicate is not None
+        else None
+    )
     kinds = {r.task: SEGMENTATION if "probe_miou" in r.metrics else CLASSIFICATION for r in records}
     components = decompose(records, kinds, replicate)
     if not components:

@@ -50,7 +50,8 @@ class DataConfig:
     test: int = 5000
 
 
-PRETRAIN_CHOICES = ("supervised", "simclr")
+# `label-free` is the label-free track's teacher (benchmark.tracks): set by the track.
+PRETRAIN_CHOICES = ("supervised", "simclr", "label-free")
 
 
 @dataclass
@@ -59,6 +60,7 @@ class TrainConfig:
 
     `pretrain: simclr` trains the backbone without labels for `epochs` (SimCLR, as CMCD's
     protocol starts), then fits the task head on frozen features for `head_epochs`.
+    `pretrain: label-free` (the label-free track) stops after SimCLR: no head, no labels.
     """
 
     backbone: str = "test_resnet"
@@ -76,6 +78,11 @@ class TrainConfig:
 
     def total_epochs(self) -> int:
         return self.epochs + (self.head_epochs if self.pretrain == "simclr" else 0)
+
+    @property
+    def self_supervised(self) -> bool:
+        """The backbone learns by SimCLR, without labels (with or without a head after)."""
+        return self.pretrain in ("simclr", "label-free")
 
 
 @dataclass

@@ -34,7 +34,8 @@ from benchmark.checkpoint import remove_cell_checkpoints
 from benchmark.config import RunConfig, config_hash
 from benchmark.locks import file_lock
 from benchmark.plan import Cell, cell_config, is_done
-from benchmark.records import Record, load_record, record_path, write_record
+from benchmark.records import Record, load_record, write_record
+from benchmark.tracks import file_suffix
 
 if TYPE_CHECKING:
     from benchmark.runner import CellRunner
@@ -43,7 +44,8 @@ log = logging.getLogger(__name__)
 
 
 def cell_lock_path(out: Path, cell: Cell) -> Path:
-    return out / "locks" / cell.task / cell.method / f"seed{cell.seed}.lock"
+    name = f"seed{cell.seed}{file_suffix(cell.track)}.lock"
+    return out / "locks" / cell.task / cell.method / name
 
 
 def now_iso() -> str:
@@ -58,7 +60,7 @@ def finished(out: Path, cell: Cell, cfg: RunConfig, redo_before: str | None = No
         return False
     if redo_before is None:
         return True
-    record = load_record(record_path(out, cell.task, cell.method, cell.seed))
+    record = load_record(cell.record_path(out))
     return record is not None and _parse(record.created) >= _parse(redo_before)
 
 
@@ -89,7 +91,7 @@ def record_cell(
         write_record(out, record)
         # Its folder stays: removing emptied folders could race another job creating its
         # checkpoint there.
-        remove_cell_checkpoints(out, cell.task, cell.method, cell.seed)
+        remove_cell_checkpoints(out, cell.task, cell.method, cell.seed, cell.track)
         return record
 
 
@@ -187,6 +189,7 @@ def failed_record(cell: Cell, cfg: RunConfig, reason: str, job: dict[str, Any]) 
         status="failed",
         config_hash=digest,
         profile=cfg.profile,
+        track=cell.track,
         reason=reason,
         config=config,
     )
@@ -206,9 +209,9 @@ def log_tail(path: str | None, lines: int = 1) -> str:
 
 def settle(cell: Cell, cfg: RunConfig, out: Path, job: dict[str, Any], since: str) -> Record:
     """After a job ended: its record, or a failed one written now if it left none."""
-    path = record_path(out, cell.task, cell.method, cell.seed)
+    path = cell.record_path(out)
     record = load_record(path) if path.is_file() else None
-    fresh = record is not None and (record.ok or _parse(record.created) >= _parse(since))
+    fresh = record is not None and (record.done or _parse(record.created) >= _parse(since))
     if record is not None and fresh and _same_config(record, cell, cfg):
         return record
     tail = log_tail(job.get("err")) or log_tail(job.get("log"))

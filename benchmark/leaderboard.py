@@ -18,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.power import mde, pooled_sd, seeds_for
-from benchmark.records import REFERENCE, Record, records_frame
+from benchmark.records import NOT_APPLICABLE, REFERENCE, Record, records_frame
 from benchmark.stats import Paired, mean_ci, paired_test, t975
 from benchmark.storage import write_text
+from benchmark.tracks import LABEL_FREE, SUPERVISED, TRACKS
 
 __all__ = ["mean_ci", "render", "summarize", "t975", "write_outputs"]
 
@@ -49,11 +50,13 @@ def metric_suffix(metric: str) -> str:
 
 
 def summarize(records: list[Record]) -> pd.DataFrame:
-    """One row per (task, method) over ok records: mean, CI, paired comparisons with
-    `scratch` and with the best other method, mean gap estimates, rank."""
+    """One row per (track, task, method) over ok records: mean, CI, paired comparisons
+    with `scratch` and with the best other method of the same track, mean gap estimates,
+    rank. Tracks never meet: a method is compared only with methods of its own track."""
     frame = records_frame([r for r in records if r.ok and r.method != REFERENCE])
+    groups = frame.groupby(["track", "task"], sort=True) if len(frame) else []
     rows = []
-    for task, group in frame.groupby("task", sort=True) if len(frame) else []:
+    for (track, task), group in groups:
         metric, probe = primary_metrics(group)
         scores = {m: g.set_index("seed")[metric] for m, g in group.groupby("method")}
         means = {m: float(v.mean()) for m, v in scores.items()}
@@ -69,6 +72,7 @@ def summarize(records: list[Record]) -> pd.DataFrame:
             best = max(others, key=lambda m: (others[m], m)) if others else ""
             vs_best = paired_test(scores[method], scores[best]) if best else None
             row = {
+                "track": track,
                 "task": task,
                 "method": method,
                 "metric": metric,
@@ -88,14 +92,14 @@ def summarize(records: list[Record]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if len(table):
         table["rank"] = [
-            tie_rank(method, _task_scores(frame, task))
-            for task, method in zip(table.task, table.method, strict=True)
+            tie_rank(method, _task_scores(frame, task, track))
+            for track, task, method in zip(table.track, table.task, table.method, strict=True)
         ]
     return table
 
 
-def _task_scores(frame: pd.DataFrame, task: str) -> dict[str, pd.Series]:
-    group = frame[frame.task == task]
+def _task_scores(frame: pd.DataFrame, task: str, track: str = SUPERVISED) -> dict[str, pd.Series]:
+    group = frame[(frame.task == task) & (frame.track == track)]
     metric, _ = primary_metrics(group)
     return {m: g.set_index("seed")[metric] for m, g in group.groupby("method")}
 
@@ -125,9 +129,9 @@ class Resolution:
     seeds_for_1: int
 
 
-def resolution(records: list[Record], task: str) -> Resolution:
+def resolution(records: list[Record], task: str, track: str = SUPERVISED) -> Resolution:
     frame = records_frame([r for r in records if r.ok and r.method != REFERENCE])
-    scores = _task_scores(frame, task) if len(frame) else {}
+    scores = _task_scores(frame, task, track) if len(frame) else {}
     sd, pairs = pooled_sd(scores)
     seeds = max((len(v.dropna()) for v in scores.values()), default=0)
     return Resolution(sd, pairs, seeds, mde(sd, seeds), seeds_for(sd, 0.02), seeds_for(sd, 0.01))
@@ -162,11 +166,13 @@ def short_commit(git: str) -> str:
     return git[:12] + ("+dirty" if git.endswith("+dirty") else "")
 
 
-def headroom_lines(table: pd.DataFrame, refs: pd.DataFrame) -> list[str]:
+def headroom_lines(
+    table: pd.DataFrame, refs: pd.DataFrame, title: str = "## Headroom"
+) -> list[str]:
     """Per task: teacher, scratch (few labels) and the all-labels ceiling. A task where
     scratch comes within a few points of the ceiling cannot separate methods."""
     lines = [
-        "## Headroom",
+        title,
         "",
         "| task | teacher (source) | scratch (few labels) | all target labels | headroom |",
         "|---|---:|---:|---:|---:|",
@@ -193,11 +199,12 @@ def _pct(mean: float, ci: float = math.nan, signed: bool = False) -> str:
 
 
 def render(records: list[Record], source: str) -> str:
-    """The whole LEADERBOARD.md text."""
+    """The whole LEADERBOARD.md text: the supervised track, then (when its records exist)
+    the label-free track, each with its own headroom, ranks and task tables."""
     table = summarize(records)
     frame = records_frame(records)
     refs = frame[(frame.method == REFERENCE) & (frame.status == "ok")] if len(frame) else frame
-    failed = [r for r in records if not r.ok]
+    failed = [r for r in records if not r.done]
     profiles = sorted({r.profile for r in records}) or ["—"]
     commits = sorted({short_commit(r.git) for r in records}) or ["—"]
     lines = [
@@ -212,9 +219,57 @@ def render(records: list[Record], source: str) -> str:
     if not len(table):
         return "\n".join([*lines, "No finished cells yet.", ""])
 
-    lines += headroom_lines(table, refs)
+    for track in TRACKS:
+        own = table[table.track == track]
+        if len(own):
+            track_refs = refs[refs.track == track] if len(refs) else refs
+            inapplicable = [r for r in records if r.track == track and r.status == NOT_APPLICABLE]
+            lines += _track_lines(track, own, track_refs, records, inapplicable)
+
+    if failed:
+        lines += ["## Failed cells", "", "| task | method | seed | reason |", "|---|---|---:|---|"]
+        lines += [
+            f"| {_cell(r.task)}{_track_tag(r.track)} | {_cell(r.method)} | {r.seed} | "
+            f"{_cell(r.reason[:120])} |"
+            for r in failed
+        ]
+        lines.append("")
+    lines += ["---", *FOOTNOTE, ""]
+    return "\n".join(lines)
+
+
+TRACK_INTRO = {
+    LABEL_FREE: [
+        "# Label-free track",
+        "",
+        "CMCD's own protocol: the source teacher is pre-trained with SimCLR on the source "
+        "images alone and has no head, so no label is seen before the few-label target "
+        "step. Methods that need the teacher's logits cannot run here and are listed as "
+        "not applicable. Methods are compared only within a track.",
+        "",
+    ],
+}
+
+
+def _track_tag(track: str) -> str:
+    """What a section title or a row adds for a track (nothing for the supervised one,
+    so a board without other tracks reads as it did before tracks existed)."""
+    return "" if track == SUPERVISED else f" · {track}"
+
+
+def _track_lines(
+    track: str,
+    table: pd.DataFrame,
+    refs: pd.DataFrame,
+    records: list[Record],
+    inapplicable: list[Record],
+) -> list[str]:
+    """One track's headroom, average ranks and per-task tables."""
+    tag = _track_tag(track)
+    lines = list(TRACK_INTRO.get(track, []))
+    lines += headroom_lines(table, refs, title=f"## Headroom{tag}")
     lines += [
-        "## Average rank across tasks",
+        f"## Average rank across tasks{tag}",
         "",
         "| method | average rank | tasks |",
         "|---|---:|---:|",
@@ -227,19 +282,20 @@ def render(records: list[Record], source: str) -> str:
 
     for task, group in table.groupby("task", sort=True):
         metric, probe = group["metric"].iloc[0], group["probe_metric"].iloc[0]
-        lines += [f"## {_cell(task)}", ""]
+        lines += [f"## {_cell(task)}{tag}", ""]
         task_refs = refs[refs.task == task] if len(refs) else refs
         suffix = metric_suffix(metric)
         if len(task_refs):
             teacher = mean_ci(task_refs.get(f"teacher_{suffix}", pd.Series(dtype=float)))
             ceiling = mean_ci(task_refs.get(f"all_labels_{suffix}", pd.Series(dtype=float)))
+            source = _pct(*teacher) if not math.isnan(teacher[0]) else "— (no head)"
             lines += [
-                f"Teacher on the source modality: {_pct(*teacher)} · student trained on "
+                f"Teacher on the source modality: {source} · student trained on "
                 f"all target labels: {_pct(*ceiling)} ({suffix}, %).",
                 "",
             ]
             lines += input_gap_line(task_refs)
-        lines += resolution_line(resolution(records, task))
+        lines += resolution_line(resolution(records, task, track))
         lines += [
             f"| rank | method | {metric} (%) | Δ vs {BASELINE} | Δ vs best other | "
             f"{probe} (%) | gap_tv | gap_cka | seeds |",
@@ -256,16 +312,19 @@ def render(records: list[Record], source: str) -> str:
                 f"{_num(row['gap_cka'])} | {row['seeds']} |"
             )
         lines.append("")
+        lines += _inapplicable_lines([r for r in inapplicable if r.task == task])
+    return lines
 
-    if failed:
-        lines += ["## Failed cells", "", "| task | method | seed | reason |", "|---|---|---:|---|"]
-        lines += [
-            f"| {_cell(r.task)} | {_cell(r.method)} | {r.seed} | {_cell(r.reason[:120])} |"
-            for r in failed
-        ]
-        lines.append("")
-    lines += ["---", *FOOTNOTE, ""]
-    return "\n".join(lines)
+
+def _inapplicable_lines(records: list[Record]) -> list[str]:
+    """The methods a task's track cannot run, each with its (first) reason."""
+    reasons: dict[str, str] = {}
+    for r in sorted(records, key=lambda r: (r.method, r.seed)):
+        reasons.setdefault(r.method, r.reason)
+    if not reasons:
+        return []
+    items = "; ".join(f"{_cell(m)} ({_cell(why)})" for m, why in reasons.items())
+    return [f"Not applicable in this track: {items}.", ""]
 
 
 FOOTNOTE = [

@@ -26,7 +26,8 @@ class Outputs:
 
     `embedding` is the pooled last feature map [B, D]; `feature_maps` are the backbone's
     stages, shallow to deep, each [B, C_l, H_l, W_l]; `logits` exist for the teacher only:
-    [B, K] for classification, [B, K, H, W] for segmentation.
+    [B, K] for classification, [B, K, H, W] for segmentation (and not for the label-free
+    track's teacher, which has no head).
     """
 
     embedding: Tensor
@@ -57,7 +58,8 @@ class Context:
     """Everything a method may size its modules by, handed to `Method.setup` once.
 
     `teacher_head` is the teacher's frozen classifier (linear for classification, the
-    dense head for segmentation), for methods that route student features through it.
+    dense head for segmentation), for methods that route student features through it;
+    None in the label-free track, whose teacher has no head.
 
     `source_ids` [num_pairs] (long) is the paired split's `source_ids`, for methods whose
     memory banks hold every pair and must know which bank rows share an anchor's input;
@@ -103,6 +105,12 @@ class Method(nn.Module):
         self.hparams = validate(type(self).params, values, self.name)
         for key, value in self.hparams.items():
             setattr(self, key, value)
+
+    def needs_teacher_logits(self) -> bool:
+        """Whether these settings read the teacher's logits (or its head). In the
+        label-free track (`benchmark.tracks`) the teacher has neither, and a method that
+        says True here gets a `not_applicable` record instead of running."""
+        return False
 
     def setup(self, ctx: Context) -> None:
         """Build trainable modules and buffers once dimensions are known."""

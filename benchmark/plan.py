@@ -17,6 +17,7 @@ from benchmark.errors import UserError, did_you_mean
 from benchmark.method import load_methods
 from benchmark.params import validate
 from benchmark.records import REFERENCE, load_record, record_path
+from benchmark.tracks import SUPERVISED, file_suffix, with_track
 from benchmark.weights import key_settings
 
 
@@ -25,11 +26,20 @@ class Cell:
     task: str
     method: str  # a method name or REFERENCE
     seed: int
+    track: str = SUPERVISED  # benchmark.tracks
 
     @property
     def label(self) -> str:
         who = "reference" if self.method == REFERENCE else self.method
-        return f"{self.task}/{who}/seed{self.seed}"
+        return f"{self.task}/{who}/seed{self.seed}{file_suffix(self.track)}"
+
+    def record_path(self, out: Path) -> Path:
+        return record_path(out, self.task, self.method, self.seed, self.track)
+
+
+def cell_run_config(cell: Cell, cfg: RunConfig) -> RunConfig:
+    """The settings `cell` runs with: its task's, in its track."""
+    return with_track(cfg.for_task(cell.task), cell.track)
 
 
 def method_params(cfg: RunConfig, method: str) -> dict[str, Any]:
@@ -54,8 +64,10 @@ def check_method_settings(cfg: RunConfig) -> None:
 
 def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
     """Exactly the settings that can change this cell's result (what the hash covers):
-    those its task runs with, so another task's `tasks.<name>` values never enter it."""
-    cfg = cfg.for_task(cell.task)
+    those its task runs with, so another task's `tasks.<name>` values never enter it.
+    The track enters through the teacher's settings, so supervised cells keep the hashes
+    they had before tracks existed."""
+    cfg = cell_run_config(cell, cfg)
     payload: dict[str, Any] = {
         "protocol": PROTOCOL_VERSION,
         "task": cell.task,
@@ -75,23 +87,27 @@ def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
     return payload
 
 
-def expand(tasks: list[str], methods: list[str], seeds: list[int]) -> list[Cell]:
-    """Cells grouped by (task, seed) so consecutive cells share data and teacher."""
+def expand(
+    tasks: list[str], methods: list[str], seeds: list[int], tracks: tuple[str, ...] = (SUPERVISED,)
+) -> list[Cell]:
+    """Cells grouped by (track, task, seed) so consecutive cells share data and teacher."""
     cells: list[Cell] = []
-    for task in tasks:
-        for seed in seeds:
-            cells.append(Cell(task, REFERENCE, seed))
-            cells.extend(Cell(task, method, seed) for method in methods)
+    for track in tracks:
+        for task in tasks:
+            for seed in seeds:
+                cells.append(Cell(task, REFERENCE, seed, track))
+                cells.extend(Cell(task, method, seed, track) for method in methods)
     return cells
 
 
 def is_done(out: Path, cell: Cell, cfg: RunConfig) -> bool:
-    path = record_path(out, cell.task, cell.method, cell.seed)
+    """A done record (ok, or not applicable in its track) with the cell's config hash."""
+    path = cell.record_path(out)
     if not path.is_file():
         return False
     record = load_record(path)
     return (
         record is not None
-        and record.ok
+        and record.done
         and record.config_hash == config_hash(cell_config(cell, cfg))
     )

@@ -33,6 +33,7 @@ from benchmark.records import REFERENCE, Record, read_records, records_frame
 from benchmark.stats import mean_ci, spearman
 from benchmark.storage import check_writable, write_text
 from benchmark.sweep import find_sweeps, sweep_frame
+from benchmark.tracks import SUPERVISED
 
 FORMATS = ("png", "svg")
 log = logging.getLogger(__name__)
@@ -56,8 +57,9 @@ def _slug(text: str) -> str:
 
 def task_scores(records: list[Record]) -> pd.DataFrame:
     """What a task figure draws: per (task, method) mean score and CI half-width, plus
-    the teacher and ceiling (method `teacher` / `all labels`), in percent."""
-    frame = records_frame([r for r in records if r.ok])
+    the teacher and ceiling (method `teacher` / `all labels`), in percent. The supervised
+    track only: the label-free track's teacher has no source score to draw."""
+    frame = records_frame([r for r in records if r.ok and r.track == SUPERVISED])
     rows = []
     for task, group in frame.groupby("task", sort=True) if len(frame) else []:
         runs = group[group.method != REFERENCE]

@@ -18,13 +18,17 @@ from typing import Any
 import pandas as pd
 
 from benchmark.storage import write_json
+from benchmark.tracks import SUPERVISED, TRACKS, file_suffix
 
 SCHEMA_VERSION = 2  # 2: per-sample test outcomes (benchmark.outcomes)
 REFERENCE = "_reference"  # the method slot of a (task, seed)'s teacher/all-labels record
+OK, FAILED, NOT_APPLICABLE = "ok", "failed", "not_applicable"
+STATUSES = (OK, FAILED, NOT_APPLICABLE)
 log = logging.getLogger(__name__)
 # The columns `records_frame` gives every record before its metrics.
 IDENTITY = (
     "task",
+    "track",
     "method",
     "seed",
     "status",
@@ -41,9 +45,12 @@ class Record:
     task: str
     method: str  # a method name, or REFERENCE
     seed: int
-    status: str  # "ok" | "failed"
+    # ok | failed | not_applicable (a method that cannot run in the cell's track: the
+    # reason says why; like ok, it is done, but it has no metrics)
+    status: str
     config_hash: str
     profile: str
+    track: str = SUPERVISED  # benchmark.tracks; records from before tracks are supervised
     metrics: dict[str, float] = field(default_factory=dict)
     reason: str = ""
     config: dict[str, Any] = field(default_factory=dict)
@@ -69,15 +76,21 @@ class Record:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        """A result: the record has its metrics."""
+        return self.status == OK
+
+    @property
+    def done(self) -> bool:
+        """Nothing left to run for this record's cell: a result, or not applicable."""
+        return self.status in (OK, NOT_APPLICABLE)
 
 
-def record_path(out: Path, task: str, method: str, seed: int) -> Path:
-    return out / "runs" / task / method / f"seed{seed}.json"
+def record_path(out: Path, task: str, method: str, seed: int, track: str = SUPERVISED) -> Path:
+    return out / "runs" / task / method / f"seed{seed}{file_suffix(track)}.json"
 
 
 def write_record(out: Path, record: Record) -> Path:
-    path = record_path(out, record.task, record.method, record.seed)
+    path = record_path(out, record.task, record.method, record.seed, record.track)
     write_json(path, dataclasses.asdict(record))
     return path
 
@@ -131,8 +144,10 @@ def schema_problem(raw: dict[str, Any]) -> str:
     for name in ("reason", "git", "host", "device", "created"):
         if name in raw and not isinstance(raw[name], str):
             return f"{name}={raw[name]!r} is not a string"
-    if raw["status"] not in ("ok", "failed"):
-        return f"status={raw['status']!r} is not 'ok' or 'failed'"
+    if raw["status"] not in STATUSES:
+        return f"status={raw['status']!r} is not one of {', '.join(STATUSES)}"
+    if raw.get("track", SUPERVISED) not in TRACKS:
+        return f"track={raw.get('track')!r} is not one of {', '.join(TRACKS)}"
     seed = raw.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         return f"seed={seed!r} is not a non-negative int"
@@ -170,6 +185,7 @@ def records_frame(records: list[Record]) -> pd.DataFrame:
     for r in records:
         row: dict[str, Any] = {
             "task": r.task,
+            "track": r.track,
             "method": r.method,
             "seed": r.seed,
             "status": r.status,
@@ -182,4 +198,6 @@ def records_frame(records: list[Record]) -> pd.DataFrame:
         row.update(r.metrics)
         rows.append(row)
     frame = pd.DataFrame(rows, columns=None if rows else list(IDENTITY))
-    return frame.sort_values(["task", "method", "seed"]).reset_index(drop=True) if rows else frame
+    if not rows:
+        return frame
+    return frame.sort_values(["task", "track", "method", "seed"]).reset_index(drop=True)

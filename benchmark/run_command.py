@@ -89,9 +89,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from benchmark.runner import CellRunner
     from benchmark.status import add_run, plan_cells, run_entry
     from benchmark.storage import remove_stale_temps
+    from benchmark.tracks import SUPERVISED, parse_tracks
     from benchmark.weights import fetch as fetch_weights
 
     cfg = resolve_config(args)
+    tracks = tuple(parse_tracks(args.tracks))
+    track_text = "" if tracks == (SUPERVISED,) else f" · track(s) {', '.join(tracks)}"
     if args.seeds is None:
         args.seeds = cfg.seeds
     if not 1 <= args.seeds <= MAX_SEEDS:
@@ -113,7 +116,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     # timm: weights downloaded now, or one line before any cell; once per distinct spec.
     for recipe in {c.teacher.weights: c.teacher for c in own.values()}.values():
         fetch_weights(recipe)
-    cells = expand(tasks, methods, list(range(args.seeds)))
+    cells = expand(tasks, methods, list(range(args.seeds)), tracks)
     for cell in cells:
         cell_config(cell, cfg)
     pending = [c for c in cells if args.force or not is_done(args.out, c, cfg)]
@@ -127,7 +130,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     device = default_device()
     console.print(
         f"[bold]bench run[/] · profile {cfg.profile} · {len(tasks)} task(s) × "
-        f"{len(methods)} method(s) × {args.seeds} seed(s) · {len(cells)} cells, "
+        f"{len(methods)} method(s) × {args.seeds} seed(s){track_text} · {len(cells)} cells, "
         f"{len(cells) - len(pending)} already done · device {device} · "
         f"{torch.get_num_threads()} threads · executor {settings.kind}"
     )
@@ -157,7 +160,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             wait_slurm(plan, pending, jobs, settings, done)
     board = write_outputs(read_records(args.out), args.out)
     _summary(console, finished)
-    failed = [r for r in finished if not r.ok]
+    failed = [r for r in finished if not r.done]
     console.print(
         f"{len(finished)} cell(s) run in {time.perf_counter() - start:.0f} s, "
         f"{len(failed)} failed · records in {args.out / 'runs'} · "
@@ -176,7 +179,7 @@ def _summary(console: Console, records: list) -> None:
     if not records:
         return
     table = Table(title="cells run")
-    for col in ("task", "method", "seed", "status", "fine-tune", "probe", "seconds"):
+    for col in ("task", "track", "method", "seed", "status", "fine-tune", "probe", "seconds"):
         table.add_column(col, justify="right" if col in {"seed", "seconds"} else "left")
     for r in records:
         m = r.metrics
@@ -187,9 +190,10 @@ def _summary(console: Console, records: list) -> None:
         pr = m.get("probe_acc", m.get("probe_miou", m.get("teacher_acc", m.get("teacher_miou"))))
         table.add_row(
             r.task,
+            r.track,
             r.method,
             str(r.seed),
-            r.status if r.ok else f"[red]failed[/]: {r.reason[:60]}",
+            r.status if r.done else f"[red]failed[/]: {r.reason[:60]}",
             "—" if ft is None else f"{100 * ft:.1f}",
             "—" if pr is None else f"{100 * pr:.1f}",
             f"{sum(r.seconds.values()):.1f}",

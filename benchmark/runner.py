@@ -7,6 +7,8 @@ Protocol of a method cell (task, method, seed):
    that do not distill, like `scratch`);
 4. evaluate on the target test set: linear probe, then few-label fine-tuning.
 A reference cell records the teacher's source score and the all-labels target score.
+A method that cannot run in the cell's track (one that needs teacher logits, in the
+label-free track: `benchmark.tracks`) gets a `not_applicable` record saying why.
 
 Any exception inside a cell becomes a `failed` record with its reason, so one broken
 cell never stops the rest of the plan.
@@ -38,13 +40,14 @@ from benchmark.evaluate import evaluate
 from benchmark.gaps import gap_metrics, input_gap
 from benchmark.locks import file_lock
 from benchmark.method import Context, create_method
-from benchmark.plan import Cell, cell_config, method_params
+from benchmark.plan import Cell, cell_config, cell_run_config, method_params
 from benchmark.progress import NullReporter, Reporter
 from benchmark.provenance import git_commit, host, versions
-from benchmark.records import REFERENCE, Record
+from benchmark.records import NOT_APPLICABLE, OK, REFERENCE, Record
 from benchmark.storage import disk_full
 from benchmark.teacher import Trained, get_all_labels_reference, get_teacher, reference_recipe
 from benchmark.teacher_outputs import cached_teacher_outputs
+from benchmark.tracks import is_label_free
 from benchmark.training import seeded
 
 
@@ -110,8 +113,8 @@ class CellRunner:
         self.device = device
         self.reporter: Reporter = reporter or NullReporter()
         self._data: tuple[tuple[str, int], TaskData] | None = None
-        self._teacher: tuple[tuple[str, int], Trained] | None = None
-        self._input_gap: tuple[tuple[str, int], dict[str, float]] | None = None
+        self._teacher: tuple[tuple[str, int, str], Trained] | None = None
+        self._input_gap: tuple[tuple[str, int, str], dict[str, float]] | None = None
 
     def data(self, task: str, seed: int) -> TaskData:
         if self._data is None or self._data[0] != (task, seed):
@@ -133,19 +136,22 @@ class CellRunner:
         what.update(world=cfg.world, root=str(self.data_root))
         return file_lock(self.cache_dir / "locks" / f"data-{config_hash(what)}.lock")
 
-    def teacher(self, data: TaskData, seed: int) -> Trained:
-        if self._teacher is None or self._teacher[0] != (data.name, seed):
-            cfg = self.cfg.for_task(data.name)
+    def teacher(self, data: TaskData, cell: Cell) -> Trained:
+        """The cell's teacher: one per (task, seed, track)."""
+        which = (data.name, cell.seed, cell.track)
+        if self._teacher is None or self._teacher[0] != which:
+            cfg = cell_run_config(cell, self.cfg)
             epochs = cfg.teacher.total_epochs()
             with self.reporter.stage(f"{data.name} teacher", epochs) as adv:
-                trained = get_teacher(data, cfg, seed, self.cache_dir, self.device, adv)
-            self._teacher = ((data.name, seed), trained)
+                trained = get_teacher(data, cfg, cell.seed, self.cache_dir, self.device, adv)
+            self._teacher = (which, trained)
         return self._teacher[1]
 
     def input_gap(self, data: TaskData, teacher: Trained, seed: int) -> dict[str, float]:
-        """The task's method-independent `input_gap_*`, once per (task, seed)."""
-        if self._input_gap is None or self._input_gap[0] != (data.name, seed):
-            self._input_gap = ((data.name, seed), input_gap(teacher.model, data, seed))
+        """The method-independent `input_gap_*` of a (task, seed)'s teacher, once."""
+        which = (data.name, seed, teacher.key)
+        if self._input_gap is None or self._input_gap[0] != which:
+            self._input_gap = (which, input_gap(teacher.model, data, seed))
         return self._input_gap[1]
 
     def run(self, cell: Cell) -> Record:
@@ -154,9 +160,10 @@ class CellRunner:
             task=cell.task,
             method=cell.method,
             seed=cell.seed,
-            status="ok",
+            status=OK,
             config_hash=config_hash(config),
             profile=self.cfg.profile,
+            track=cell.track,
             config=config,
             versions=versions(),
             git=git_commit(),
@@ -169,6 +176,8 @@ class CellRunner:
         try:
             if cell.method == REFERENCE:
                 self._reference(cell, record)
+            elif (why := self._not_applicable(cell)) is not None:
+                record.status, record.reason = NOT_APPLICABLE, why
             else:
                 self._method(cell, record)
         except Exception as err:  # a cell's failure is data, not a crash of the plan
@@ -178,6 +187,20 @@ class CellRunner:
             record.reason = f"{type(err).__name__}: {err}"
             record.config["traceback"] = traceback.format_exc(limit=8)
         return record
+
+    def _not_applicable(self, cell: Cell) -> str | None:
+        """Why the method cannot run in the cell's track (None when it can): decided from
+        the settings alone, before any data or teacher is loaded."""
+        cfg = cell_run_config(cell, self.cfg)
+        if not is_label_free(cfg):
+            return None
+        method = create_method(cell.method, **method_params(cfg, cell.method))
+        if method.needs_teacher_logits():
+            return (
+                f"{cell.method} needs the teacher's logits, and the label-free track's "
+                "teacher has no head (it never saw a label)"
+            )
+        return None
 
     def _teacher_fields(self, teacher: Trained) -> dict[str, object]:
         return {
@@ -192,9 +215,9 @@ class CellRunner:
         data = self.data(cell.task, cell.seed)
         record.data = data_facts(data)
         record.seconds["data"] = time.perf_counter() - start
-        teacher = self.teacher(data, cell.seed)
+        teacher = self.teacher(data, cell)
         record.teacher = self._teacher_fields(teacher)
-        cfg = self.cfg.for_task(cell.task)
+        cfg = cell_run_config(cell, self.cfg)
         epochs = reference_recipe(data, cfg).epochs
         with self.reporter.stage(f"{cell.task} all-labels reference", epochs) as advance:
             ref = get_all_labels_reference(
@@ -209,12 +232,12 @@ class CellRunner:
         record.seconds["gap"] = time.perf_counter() - clock
 
     def _method(self, cell: Cell, record: Record) -> None:
-        cfg, clock = self.cfg.for_task(cell.task), time.perf_counter()
+        cfg, clock = cell_run_config(cell, self.cfg), time.perf_counter()
         data = self.data(cell.task, cell.seed)
         record.data = data_facts(data)
         record.seconds["data"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        teacher = self.teacher(data, cell.seed)
+        teacher = self.teacher(data, cell)
         record.teacher = self._teacher_fields(teacher)
         record.seconds["teacher"] = time.perf_counter() - clock
 
@@ -235,7 +258,9 @@ class CellRunner:
             )
             ckpt = None
             if self.out is not None:
-                path = checkpoint_path(self.out, cell.task, cell.method, cell.seed)
+                path = checkpoint_path(
+                    self.out, cell.task, cell.method, cell.seed, track=cell.track
+                )
                 ckpt = EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
             with self.reporter.stage(f"{cell.label} distill", cfg.distill.epochs) as advance:
                 record.losses = distill(
@@ -263,7 +288,9 @@ class CellRunner:
                 if self.out is None:
                     return None
                 stage = "finetune" if restart == 0 else f"finetune{restart}"
-                path = checkpoint_path(self.out, cell.task, cell.method, cell.seed, stage)
+                path = checkpoint_path(
+                    self.out, cell.task, cell.method, cell.seed, stage, cell.track
+                )
                 return EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
 
             noise = cfg.distill.training_noise

@@ -34,8 +34,9 @@ from benchmark.errors import UserError
 from benchmark.jobs import cell_lock_path
 from benchmark.locks import file_lock, is_held, read_holder
 from benchmark.plan import Cell, cell_config
-from benchmark.records import load_record, record_path
+from benchmark.records import load_record
 from benchmark.storage import write_json
+from benchmark.tracks import SUPERVISED
 
 if TYPE_CHECKING:
     from benchmark.executor_settings import ExecutorSettings
@@ -126,6 +127,7 @@ def plan_cells(cells: list[Cell], cfg: RunConfig) -> list[dict[str, Any]]:
             "task": c.task,
             "method": c.method,
             "seed": c.seed,
+            "track": c.track,
             "config_hash": config_hash(cell_config(c, cfg)),
         }
         for c in cells
@@ -204,15 +206,17 @@ def cell_states(out: Path) -> list[CellState]:
 def _state(
     out: Path, label: str, cell: dict[str, Any], job: dict[str, Any], queue: dict[str, str]
 ) -> CellState:
-    task, method, seed = cell["task"], cell["method"], int(cell["seed"])
-    path = record_path(out, task, method, seed)
+    # Manifests from before tracks have no track: their cells are supervised.
+    planned = Cell(cell["task"], cell["method"], int(cell["seed"]), cell.get("track", SUPERVISED))
+    path = planned.record_path(out)
     record = load_record(path) if path.is_file() else None
     current = record is not None and record.config_hash == cell["config_hash"]
     job_id = str(job.get("job_id", ""))
-    if record is not None and current and record.ok:
+    if record is not None and current and record.done:
         run = record.config.get("run", {})
-        return CellState(label, "done", str(run.get("job_id", job_id)), "")
-    lock = cell_lock_path(out, Cell(task, method, seed))
+        detail = "not applicable" if not record.ok else ""
+        return CellState(label, "done", str(run.get("job_id", job_id)), detail)
+    lock = cell_lock_path(out, planned)
     if is_held(lock):
         holder = read_holder(lock)
         where = holder.get("host", "?")

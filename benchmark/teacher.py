@@ -18,7 +18,10 @@ than it is (depth-seg at 32×32: 17% mIoU after 84 steps, 39% after 375).
 
 With `teacher.pretrain: simclr` the teacher's backbone never sees a source label: it is
 pre-trained with SimCLR on the source pool, frozen, and only its task head is fitted on
-the labels (see `benchmark.pretrain`). With `teacher.weights` other than `scratch` the
+the labels (see `benchmark.pretrain`). With `teacher.pretrain: label-free` (the label-free
+track, `benchmark.tracks`) it stops there: no head, no logits, no source score, and the
+source labels are neither read nor part of its cache key, so a teacher trained on shuffled
+labels is the same teacher. With `teacher.weights` other than `scratch` the
 backbone starts from pretrained weights and is fine-tuned, or frozen under a fitted head
 (`teacher.adapt: probe`); see `benchmark.weights`.
 """
@@ -47,6 +50,7 @@ from benchmark.datasets.tasks import TaskData
 from benchmark.locks import file_lock
 from benchmark.pretrain import simclr_pretrain
 from benchmark.storage import file_digest, quarantine, save_tensors, write_json
+from benchmark.tracks import LABEL_FREE_PRETRAIN
 from benchmark.training import Progress, fit, predict, score, steps_per_epoch
 from benchmark.weights import SCRATCH, key_settings, probing, teacher_backbone
 
@@ -79,9 +83,10 @@ def recipe_key(recipe: TrainConfig) -> dict[str, Any]:
     so changing them never retrains a supervised model; `weights`/`adapt` only when the
     teacher is pretrained (a file by its content digest), so scratch keys never changed."""
     values = key_settings(recipe)
-    if recipe.pretrain != "simclr":
-        for name in ("simclr_temperature", "head_epochs"):
-            values.pop(name)
+    if not recipe.self_supervised:
+        values.pop("simclr_temperature")
+    if recipe.pretrain != "simclr":  # only a SimCLR teacher of the supervised track has a head
+        values.pop("head_epochs")
     return values
 
 
@@ -132,7 +137,9 @@ def _get_or_train(
     waiter finds no entry and trains it.
     """
     assert data.test.labels is not None
-    tensors = (x_train, y_train, x_test, data.test.labels)
+    labelled = recipe.pretrain != LABEL_FREE_PRETRAIN
+    # A label-free teacher's entry depends on images only: labels never enter it.
+    tensors = (x_train, y_train, x_test, data.test.labels) if labelled else (x_train, x_test)
     key = _key(role, data, recipe_key(recipe), seed, flip, tensors)
     weights = cache_dir / f"{role}s" / f"{role}-{key}.pt" if cache_dir else None
     lock = (
@@ -145,7 +152,7 @@ def _get_or_train(
     with lock:
         torch.manual_seed(seed)
         backbone = teacher_backbone(recipe, in_chans=x_train.shape[1])
-        model = TaskModel(backbone, data.num_classes, data.kind).to(device)
+        model = TaskModel(backbone, data.num_classes, data.kind, head=labelled).to(device)
         meta = weights.with_suffix(".json") if weights else None
         healed: dict[str, Any] = {}
         if weights is not None and meta is not None and weights.is_file() and meta.is_file():
@@ -159,14 +166,18 @@ def _get_or_train(
             log.warning("cache entry %s is bad (%s): moved aside, rebuilding it", weights, problem)
             torch.manual_seed(seed)  # the rebuilt model starts where a fresh one does
             backbone = teacher_backbone(recipe, in_chans=x_train.shape[1])
-            model = TaskModel(backbone, data.num_classes, data.kind).to(device)
+            model = TaskModel(backbone, data.num_classes, data.kind, head=labelled).to(device)
 
         start = time.perf_counter()
         # Epoch checkpoints of a training in progress, next to the entry it will become:
         # whoever holds the lock next (a requeued job, a re-run) resumes from them.
         partial = weights.with_suffix(".partial") if weights is not None else None
         _train(model, recipe, role, x_train, y_train, seed, flip, progress, partial, key)
-        metrics = score(predict(model, x_test), data.test.labels, data.kind, data.num_classes)
+        metrics = (  # a label-free teacher has no head, hence no score
+            score(predict(model, x_test), data.test.labels, data.kind, data.num_classes)
+            if labelled
+            else {}
+        )
         seconds = time.perf_counter() - start
         if weights is not None and meta is not None:
             # Weights first, metadata last: the metadata file marks the entry complete.
@@ -228,9 +239,10 @@ def _train(
     partial: Path | None = None,
     key: str = "",
 ) -> None:
-    """Supervised training, or SimCLR on the images then the head on frozen features;
-    with a `partial` folder, each loop checkpoints every epoch there and resumes."""
-    simclr = recipe.pretrain == "simclr"
+    """Supervised training, or SimCLR on the images then (except label-free) the head on
+    frozen features; with a `partial` folder, each loop checkpoints every epoch there and
+    resumes. A label-free recipe never reads `y`."""
+    simclr = recipe.self_supervised
     device = next(model.parameters()).device
 
     def checkpoint(stage: str) -> EpochCheckpoint | None:
@@ -251,6 +263,8 @@ def _train(
             progress=progress,
             checkpoint=checkpoint("simclr"),
         )
+    if model.head is None:  # the label-free track: SimCLR is the whole training
+        return
     fit(
         model,
         x,

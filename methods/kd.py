@@ -45,6 +45,9 @@ class KD(Method):
 
     uses_feature_maps = True  # the segmentation head reads the student's stages
 
+    def needs_teacher_logits(self) -> bool:
+        return True  # the soft targets are the teacher's class probabilities
+
     def setup(self, ctx: Context) -> None:
         self.dense = ctx.task_kind == "segmentation"
         self.head: nn.Module = (

@@ -130,6 +130,11 @@ class SoftProj(Method):
         if not (self.feature or self.classifier):
             raise UserError("soft-proj needs feature=true or classifier=true: no loss is left")
 
+    def needs_teacher_logits(self) -> bool:
+        """The classifier level reads the teacher's head and logits, confidence weights
+        its logits; the feature level with norm (or no) weights reads embeddings only."""
+        return self.classifier or self.quality == "confidence"
+
     def setup(self, ctx: Context) -> None:
         self.dense = ctx.task_kind == "segmentation"
         if self.feature:

@@ -1,0 +1,74 @@
+"""Tracks: the two teacher protocols a method is compared under.
+
+- `supervised` (the default): the source teacher is trained with the source labels, or
+  pre-trained with SimCLR and then given a task head fitted on those labels
+  (`teacher.pretrain: supervised | simclr`). Methods get the teacher's logits.
+- `label-free`: CMCD's own protocol (Lin et al., arXiv 2405.03355, Sec. 4): the source
+  encoder is pre-trained with SimCLR on the source images alone, and no label of any
+  kind is seen before the few-label target step. The teacher has no task head, so it has
+  no logits and no source score. A method that needs teacher logits (`kd`, `soft-proj`'s
+  classifier level or confidence weights) cannot run in it: its cells get a record with
+  status `not_applicable` and the reason, which counts as done and shows on the
+  leaderboard as such (neither a failure nor a silent skip).
+
+The all-labels target reference is the same in both tracks (it never uses the teacher).
+
+A track is a setting of the teacher (`teacher.pretrain: label-free`) that the plan puts on
+each of its cells, so one run can cover both tracks and a record's config says which it
+belongs to. Records of the supervised track keep the paths and hashes they had before
+tracks existed; the label-free track's records sit next to them with the track in their
+file name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from benchmark.errors import UserError, did_you_mean
+
+if TYPE_CHECKING:  # records import this module: it stays a leaf
+    from benchmark.config import RunConfig
+
+SUPERVISED = "supervised"
+LABEL_FREE = "label-free"
+TRACKS = (SUPERVISED, LABEL_FREE)
+# The `teacher.pretrain` value of the label-free track: SimCLR, and no head.
+LABEL_FREE_PRETRAIN = "label-free"
+
+
+def parse_tracks(text: str) -> list[str]:
+    """`--tracks`: comma-separated track names, or `all`."""
+    if text.strip() == "all":
+        return list(TRACKS)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise UserError(f"--tracks '{text}' names no track: give {', '.join(TRACKS)} or all")
+    for name in names:
+        if name not in TRACKS:
+            raise UserError(f"unknown track '{name}' in --tracks: {did_you_mean(name, TRACKS)}")
+    return list(dict.fromkeys(names))
+
+
+def with_track(cfg: RunConfig, track: str) -> RunConfig:
+    """`cfg` (already one task's settings) as the cells of `track` run it."""
+    if track == LABEL_FREE:
+        return dataclasses.replace(
+            cfg, teacher=dataclasses.replace(cfg.teacher, pretrain=LABEL_FREE_PRETRAIN)
+        )
+    if cfg.teacher.pretrain == LABEL_FREE_PRETRAIN:
+        raise UserError(
+            f"teacher.pretrain={LABEL_FREE_PRETRAIN} is the label-free track: "
+            f"run it with --tracks {LABEL_FREE} instead of setting it"
+        )
+    return cfg
+
+
+def is_label_free(cfg: RunConfig) -> bool:
+    return cfg.teacher.pretrain == LABEL_FREE_PRETRAIN
+
+
+def file_suffix(track: str) -> str:
+    """What a track adds to a cell's file names ("" for the supervised track, so its
+    records keep their paths)."""
+    return "" if track == SUPERVISED else f".{track}"

@@ -1,0 +1,144 @@
+"""The label-free track: a teacher that never sees a label, methods that need teacher
+logits recorded as not applicable, and two tracks that share a results folder without
+touching each other's records, hashes or leaderboard sections."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmark.cli import main
+from benchmark.config import RunConfig
+from benchmark.datasets.tasks import get_task
+from benchmark.errors import UserError
+from benchmark.leaderboard import render
+from benchmark.method import create_method, list_methods
+from benchmark.plan import Cell, cell_config, cell_run_config, is_done
+from benchmark.records import NOT_APPLICABLE, REFERENCE, read_records, write_record
+from benchmark.runner import CellRunner
+from benchmark.teacher import get_teacher
+from benchmark.tracks import LABEL_FREE, SUPERVISED, parse_tracks, with_track
+
+
+def test_label_free_teacher_never_reads_a_label(smoke: RunConfig, cache_dir: Path) -> None:
+    """Shuffled source labels (and test labels) give the identical teacher and cache key;
+    it has no head and no score."""
+    data = get_task("sketch-cls").load(smoke.data, smoke.world, 0, cache_dir)
+    cfg = with_track(smoke, LABEL_FREE)
+    device = torch.device("cpu")
+    first = get_teacher(data, cfg, 0, None, device)
+    assert data.source_pool.labels is not None and data.test.labels is not None
+    shuffled = dataclasses.replace(
+        data,
+        source_pool=dataclasses.replace(data.source_pool, labels=data.source_pool.labels.roll(1)),
+        test=dataclasses.replace(data.test, labels=data.test.labels.roll(3)),
+    )
+    second = get_teacher(shuffled, cfg, 0, None, device)
+    assert first.key == second.key
+    a, b = first.model.state_dict(), second.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert first.model.head is None and first.metrics == {}
+    assert first.model(data.paired.source[:4]).logits is None  # type: ignore[index]
+    assert first.key != get_teacher(data, smoke, 0, None, device).key
+
+
+def test_supervised_cells_keep_their_hash_and_path(smoke: RunConfig, tmp_path: Path) -> None:
+    plain, tracked = Cell("sketch-cls", "l2", 0), Cell("sketch-cls", "l2", 0, SUPERVISED)
+    assert cell_config(plain, smoke) == cell_config(tracked, smoke)
+    free = Cell("sketch-cls", "l2", 0, LABEL_FREE)
+    assert cell_config(free, smoke)["teacher"]["pretrain"] == "label-free"
+    assert cell_config(free, smoke) != cell_config(plain, smoke)
+    assert plain.record_path(tmp_path).name == "seed0.json"
+    assert free.record_path(tmp_path).name == "seed0.label-free.json"
+    assert free.label == "sketch-cls/l2/seed0.label-free"
+
+
+def test_label_free_is_set_by_the_track_only(smoke: RunConfig) -> None:
+    own = dataclasses.replace(
+        smoke, teacher=dataclasses.replace(smoke.teacher, pretrain="label-free")
+    )
+    with pytest.raises(UserError, match="--tracks label-free"):
+        cell_config(Cell("sketch-cls", "l2", 0), own)
+    assert parse_tracks("all") == [SUPERVISED, LABEL_FREE]
+    with pytest.raises(UserError, match="did you mean 'label-free'"):
+        parse_tracks("supervised,labelfree")
+
+
+@pytest.mark.parametrize("method", list_methods())
+def test_every_method_runs_or_is_not_applicable_in_the_label_free_track(
+    method: str, smoke: RunConfig, cache_dir: Path
+) -> None:
+    """A method that says it needs no teacher logits must run on a teacher without any (a
+    method that reads them anyway fails here); one that needs them gets a not-applicable
+    record with its reason, which the plan counts as done."""
+    runner = CellRunner(smoke, cache_dir, torch.device("cpu"))
+    cell = Cell("sketch-cls", method, 0, LABEL_FREE)
+    record = runner.run(cell)
+    cfg = cell_run_config(cell, smoke)
+    needs = create_method(method).needs_teacher_logits()
+    assert cfg.teacher.pretrain == "label-free"
+    if needs:
+        assert record.status == NOT_APPLICABLE and "logits" in record.reason
+        assert not record.metrics and not record.ok and record.done
+    else:
+        assert record.status == "ok", record.reason
+        assert record.metrics["finetune_acc"] >= 0.0
+    assert record.track == LABEL_FREE
+
+
+def test_soft_proj_feature_level_alone_runs_label_free() -> None:
+    assert create_method("soft-proj").needs_teacher_logits()
+    assert not create_method("soft-proj", classifier=False).needs_teacher_logits()
+    assert create_method("soft-proj", classifier=False, quality="confidence").needs_teacher_logits()
+    assert create_method("kd").needs_teacher_logits()
+
+
+def test_both_tracks_in_one_folder(tmp_path: Path) -> None:
+    """One `bench run --tracks all`: each track's cells get their own records; the n/a
+    cells are done (a re-run runs nothing) and the leaderboard shows each track apart."""
+    out = tmp_path / "out"
+    argv = ["run", "--methods", "kd,l2,scratch", "--tasks", "sketch-cls", "--seeds", "1"]
+    argv += ["--profile", "smoke", "--tracks", "all", "--out", str(out)]
+    assert main(argv) == 0
+    records = read_records(out)
+    assert {(r.track, r.method) for r in records} == {
+        (t, m) for t in (SUPERVISED, LABEL_FREE) for m in (REFERENCE, "kd", "l2", "scratch")
+    }
+    by = {(r.track, r.method): r for r in records}
+    assert by[(LABEL_FREE, "kd")].status == NOT_APPLICABLE
+    assert by[(SUPERVISED, "kd")].ok
+    assert by[(LABEL_FREE, REFERENCE)].metrics.get("teacher_acc") is None
+    assert by[(SUPERVISED, REFERENCE)].metrics["teacher_acc"] >= 0.0
+    # Same seed, same student start, no teacher in the loop: scratch is the same network.
+    s, f = by[(SUPERVISED, "scratch")], by[(LABEL_FREE, "scratch")]
+    assert s.metrics["finetune_acc"] == f.metrics["finetune_acc"]
+    assert s.config_hash != f.config_hash
+
+    board = render(records, "x")
+    assert "# Label-free track" in board and "## sketch-cls · label-free" in board
+    assert "Not applicable in this track: kd" in board
+    # The supervised part reads as a board of the supervised records alone.
+    alone = render([r for r in records if r.track == SUPERVISED], "x")
+    part = board[board.index("## Headroom") : board.index("# Label-free track")]
+    assert part.strip() == alone[alone.index("## Headroom") : alone.index("---\n")].strip()
+
+    # Nothing left to run: the not-applicable cell counts as done.
+    from benchmark.config import resolve
+
+    cfg = resolve("smoke")
+    assert is_done(out, Cell("sketch-cls", "kd", 0, LABEL_FREE), cfg)
+    before = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*.json")}
+    assert main(argv) == 0
+    assert before == {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*.json")}
+
+
+def test_a_record_of_another_track_is_not_this_cells(smoke: RunConfig, tmp_path: Path) -> None:
+    """A label-free record never satisfies the supervised cell, even with its hash."""
+    runner = CellRunner(smoke, None, torch.device("cpu"))
+    record = runner.run(Cell("sketch-cls", "kd", 0, LABEL_FREE))
+    write_record(tmp_path, record)
+    assert not is_done(tmp_path, Cell("sketch-cls", "kd", 0), smoke)
+    assert is_done(tmp_path, Cell("sketch-cls", "kd", 0, LABEL_FREE), smoke)
