@@ -24,6 +24,11 @@ from torch import Tensor
 from .config import GENERATOR_VERSION, WorldConfig
 from .core import check_modalities, generate
 
+# Knobs added after GENERATOR_VERSION whose default leaves every output as it was: they enter
+# the key only when set to something else, so files written before they existed are still
+# found (and are still right).
+_NEW_AT_DEFAULT: dict[str, float] = {"sketch_ruling": 0.0}
+
 
 def cache_key(config: WorldConfig, n: int, seed: int, modalities: Sequence[str]) -> str:
     """Hex digest identifying the dataset ``generate(config, n, seed, modalities)``."""
@@ -32,6 +37,9 @@ def cache_key(config: WorldConfig, n: int, seed: int, modalities: Sequence[str])
     for f in dataclasses.fields(config):
         if f.type in ("float", float):
             cfg[f.name] = float(cfg[f.name])
+    for name, default in _NEW_AT_DEFAULT.items():
+        if cfg[name] == default:
+            del cfg[name]
     payload = {
         "version": GENERATOR_VERSION,
         "config": cfg,

@@ -50,10 +50,18 @@ def chunk_size(image_size: int) -> int:
 class WorldConfig:
     """All knobs of the world. Defaults are the single-object classification world.
 
-    The continuous knobs (sketch_abstraction, depth_noise, audio_snr_db,
+    The continuous knobs (sketch_abstraction, sketch_ruling, depth_noise, audio_snr_db,
     colour_class_correlation, clutter) never change which random numbers are drawn, only how
     they are used, so two configs that differ only in those show the *same* scenes: knob sweeps
     are paired comparisons. The integer fields change the draws (image_size via the chunking).
+
+    What the gap knobs move, for reading a sweep (README, "The theory tested where it can be
+    isolated"): sketch_abstraction widens the RGB-to-sketch gap *by removing* shape evidence
+    from the sketch, so its all-labels ceiling falls with it; sketch_ruling widens it with a
+    class-independent nuisance that removes none; colour_class_correlation leaves every
+    target modality untouched and moves the source's class evidence between modality-general
+    features (shape, which the sketch, depth and sound share) and a modality-specific one
+    (colour, which only RGB has).
     """
 
     # Side length of every image modality (rgb, depth, seg, sketch), in pixels. Larger images
@@ -73,6 +81,16 @@ class WorldConfig:
     # Sketch: 0 = clean, faithful silhouette + crease edges; 1 = strong stroke jitter, many
     # dropped strokes and no crease lines. Higher values widen the RGB-to-sketch gap.
     sketch_abstraction: float = 0.5
+    # Sketch: strength of ruled lines on the paper under the drawing, a class-independent
+    # nuisance (0 = blank paper, the default). The lines are a vertical cosine grating of
+    # period image_size / 8 whose phase is drawn per sample, superimposed linearly:
+    # sketch = (ink + r * lines) / (1 + r). Nothing of the drawing is removed or occluded (the
+    # ink is recoverable exactly given the lines, and a filter notching the lines' single
+    # spatial frequency sees almost only ink), and the lines carry no class information, so
+    # the sketch's class evidence is the same at every value while the sketch looks less
+    # like a photo to an RGB network. Whether a learner with labels does ignore them is
+    # measured, not assumed: the all-labels ceiling across a sweep (README).
+    sketch_ruling: float = 0.0
     # Depth: scales sensor noise and missing pixels (dropout at silhouettes, grazing angles and
     # random holes). 0 = perfect depth. Higher values widen the RGB-to-depth gap.
     depth_noise: float = 0.5
@@ -81,7 +99,12 @@ class WorldConfig:
     audio_snr_db: float = 10.0
     # RGB only: probability that an object's base colour is its class's palette colour (else a
     # uniformly random colour). High values give the RGB teacher a shortcut cue that the target
-    # modalities lack, i.e. knowledge that does not transfer.
+    # modalities lack, i.e. knowledge that does not transfer. In the terms of the Modality
+    # Focusing Hypothesis (Xue et al., ICLR 2023) it moves the source's decisive class
+    # evidence from modality-general features (shape, seen by every modality) towards a
+    # modality-specific one (colour, RGB only), at fixed shape evidence: the target data are
+    # bit-identical at every value (only RGB draws use it), so the target's own ceiling is
+    # too, and only the teacher, and what it has to give, changes.
     colour_class_correlation: float = 0.6
     # RGB only: expected fraction of the background distractors (blobs, lines) that are drawn.
     clutter: float = 0.5
@@ -104,6 +127,7 @@ class WorldConfig:
         float_ranges: dict[str, tuple[float, float]] = {
             "pose_variation": (0.0, 1.0),
             "sketch_abstraction": (0.0, 1.0),
+            "sketch_ruling": (0.0, 1.0),
             "depth_noise": (0.0, 1.0),
             "audio_snr_db": (-30.0, 100.0),
             "colour_class_correlation": (0.0, 1.0),

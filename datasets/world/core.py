@@ -90,7 +90,7 @@ def _chunk(config: WorldConfig, seed: int, chunk: int, mods: tuple[str, ...]) ->
         elif m == "seg":
             out[m] = geo.seg
         else:
-            out[m] = render_sketch(geo, gen, config.sketch_abstraction)
+            out[m] = render_sketch(geo, gen, config.sketch_abstraction, config.sketch_ruling)
     out["label"] = scene.cls.gather(1, primary[:, None]).squeeze(1)
     return out
 

@@ -6,6 +6,10 @@ e.g. box edges). A "hand" then draws them: stroke width varies, the whole drawin
 smooth random displacement field, strokes fade or drop out under a low-frequency mask, and
 pressure varies along strokes. ``sketch_abstraction`` raises warp and dropout and fades creases,
 so at 1 only a wobbly, broken outline is left -- the usual gap between photos and sketches.
+
+``sketch_ruling`` instead draws the sketch on ruled paper (``rule_lines``): a nuisance that
+widens the gap to RGB without taking anything from the drawing, so that a sweep can move the
+modality gap at fixed class evidence.
 """
 
 from __future__ import annotations
@@ -73,17 +77,40 @@ def _dilate(x: Tensor) -> Tensor:
     return z
 
 
-def render_sketch(geo: Geometry, gen: torch.Generator, abstraction: float) -> Tensor:
-    """Sketch [n, 1, H, W] in [0, 1] (1 = ink)."""
+def rule_lines(phase: Tensor, size: int) -> Tensor:
+    """Ruled-paper lines [n, 1, size, size] in [0, 1]: a vertical cosine grating of period
+    ``size / 8`` pixels (4 at 32 px, the same fraction of the sheet at any resolution),
+    shifted by ``phase`` [n] in [0, 1) periods.
+
+    One orientation and one spatial frequency for every sample, so that a single linear
+    filter with a zero at that frequency removes the lines of every sample whatever their
+    phase; the phase is drawn per sample so that they are no fixed pattern to subtract.
+    """
+    x = torch.arange(size, dtype=torch.float32) * (8.0 / size)
+    lines = 0.5 + 0.5 * torch.cos(2.0 * math.pi * (x[None, :] + phase[:, None]))
+    return lines[:, None, None, :].expand(-1, 1, size, size)
+
+
+def render_sketch(
+    geo: Geometry, gen: torch.Generator, abstraction: float, ruling: float = 0.0
+) -> Tensor:
+    """Sketch [n, 1, H, W] in [0, 1] (1 = ink).
+
+    ``ruling`` > 0 superimposes ruled lines linearly, (ink + ruling * lines) / (1 + ruling):
+    nothing is occluded or clipped, so the drawing is recoverable exactly from the result and
+    the lines' phase, and at 0 the result is the bare drawing.
+    """
     n = geo.slot.shape[0]
     size = geo.slot.shape[-1]
-    # Draw all random fields first, in a fixed order, independent of the knob's value.
+    # Draw all random fields first, in a fixed order, independent of the knobs' values (the
+    # ruling's phase last, so that every earlier draw is what it was before the knob existed).
     width_field = smooth_noise(gen, n, 1, 4, size)
     warp_coarse = smooth_noise(gen, n, 2, 4, size)
     warp_fine = smooth_noise(gen, n, 2, 8, size)
     affine_draw = torch.randn(n, 5, generator=gen)
     drop_field = smooth_noise(gen, n, 1, 5, size)
     pressure = smooth_noise(gen, n, 1, 6, size)
+    ruling_phase = torch.rand(n, generator=gen)
 
     ink = edge_map(geo, crease_weight=0.9 * (1.0 - abstraction) ** 1.5)
 
@@ -119,4 +146,7 @@ def render_sketch(geo: Geometry, gen: torch.Generator, abstraction: float) -> Te
     drop_level = -2.5 + 2.0 * a**0.8
     keep = ((drop_field - drop_level) / 0.4).clamp(0.0, 1.0)
     ink = ink * keep * (1.0 - 0.25 * a * pressure.abs().clamp_max(1.0))
-    return (ink * 1.15).clamp(0.0, 1.0)
+    ink = (ink * 1.15).clamp(0.0, 1.0)
+    if ruling == 0.0:
+        return ink
+    return (ink + ruling * rule_lines(ruling_phase, size)) / (1.0 + ruling)
