@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from benchmark.errors import UserError, did_you_mean
+from benchmark.kinds import get_kind
 from benchmark.method import Outputs
 
 # Convolutions run in channels-last (NHWC) layout: oneDNN's CPU kernels train the small
@@ -120,19 +121,19 @@ class TaskModel(nn.Module):
         self.head: nn.Module | None = None
         if head:
             self.head = (
-                nn.Linear(backbone.dim, num_classes)
-                if kind == "classification"
-                else DenseHead(backbone.channels, num_classes)
+                DenseHead(backbone.channels, num_classes)
+                if get_kind(kind).dense
+                else nn.Linear(backbone.dim, num_classes)
             )
 
     def forward(self, x: Tensor) -> Outputs:
         out = self.backbone(x)
         if self.head is None:
             return out
-        if self.kind == "classification":
-            out.logits = self.head(out.embedding)
-        else:
+        if get_kind(self.kind).dense:
             out.logits = self.head(out.feature_maps, size=x.shape[-2:])
+        else:
+            out.logits = self.head(out.embedding)
         return out
 
 

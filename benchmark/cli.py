@@ -285,7 +285,7 @@ def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_power(args: argparse.Namespace, console: Console) -> int:
-    from benchmark.datasets.tasks import CLASSIFICATION, SEGMENTATION
+    from benchmark.kinds import kind_of_columns
     from benchmark.power import decompose, power_table
     from benchmark.records import read_records
 
@@ -300,7 +300,7 @@ def cmd_power(args: argparse.Namespace, console: Console) -> int:
         if args.replicate is not None
         else None
     )
-    kinds = {r.task: SEGMENTATION if "probe_miou" in r.metrics else CLASSIFICATION for r in records}
+    kinds = {r.task: r.data.get("kind") or kind_of_columns(r.metrics).name for r in records}
     components = decompose(records, kinds, replicate)
     if not components:
         raise UserError(f"no method records with per-sample outcomes under '{args.out}'")

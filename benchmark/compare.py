@@ -7,7 +7,7 @@ is left out and counted):
 - **bit-identical**: every shared seed has the same config hash, the same metrics and the
   same per-sample outcomes in both folders;
 - **within seed noise**: the paired per-seed difference of the task's primary metric
-  (`benchmark.leaderboard.PRIMARY`; the all-labels ceiling for the reference cell) has a
+  (`benchmark.kinds`; the all-labels ceiling for the reference cell) has a
   95% t interval that contains zero (`benchmark.stats.paired_test`);
 - **differs**: that interval excludes zero;
 - **too few seeds**: one shared seed, which gives no interval.
@@ -34,7 +34,8 @@ from rich.table import Table
 
 import benchmark
 from benchmark.errors import UserError
-from benchmark.leaderboard import PRIMARY, metric_suffix, short_commit
+from benchmark.kinds import get_kind, kind_of_columns
+from benchmark.leaderboard import metric_suffix, short_commit
 from benchmark.records import REFERENCE, Record, read_records
 from benchmark.stats import Paired, paired_test
 
@@ -80,9 +81,11 @@ def reference_folder(out: Path) -> Path | None:
 
 
 def task_metric(records: list[Record]) -> str:
-    """The primary metric of a task's records: segmentation when they report mIoU."""
-    seg = any(k.endswith("_miou") for r in records for k in r.metrics)
-    return PRIMARY["segmentation" if seg else "classification"][0]
+    """The primary metric of a task's records, from the kind they name (`benchmark.kinds`)."""
+    named = {r.data["kind"] for r in records if "kind" in r.data}
+    if len(named) == 1:
+        return get_kind(named.pop()).ranking()[0]
+    return kind_of_columns(k for r in records for k in r.metrics).ranking()[0]
 
 
 def row_metric(method: str, primary: str) -> str:

@@ -21,7 +21,8 @@ from benchmark import outcomes
 from benchmark.backbones import Backbone, TaskModel, resample
 from benchmark.checkpoint import EpochCheckpoint
 from benchmark.config import EvalConfig
-from benchmark.datasets.tasks import CLASSIFICATION, TaskData
+from benchmark.datasets.tasks import TaskData
+from benchmark.kinds import get_kind
 from benchmark.training import IGNORE_INDEX, Progress, fit, predict, seeded
 
 PROBE_REDUCTION = 4  # segmentation probe: features resampled to 1/4 of the input size
@@ -36,11 +37,11 @@ def probe_features(student: Backbone, x: Tensor, kind: str, batch_size: int = 25
     out = []
     for i in range(0, len(x), batch_size):
         o = student(x[i : i + batch_size].to(device))
-        if kind == CLASSIFICATION:
-            out.append(o.embedding.cpu())
-        else:
+        if get_kind(kind).dense:
             maps = [resample(m, size) for m in o.feature_maps]
             out.append(torch.cat(maps, dim=1).cpu())
+        else:
+            out.append(o.embedding.cpu())
     return torch.cat(out)
 
 
@@ -88,7 +89,7 @@ def linear_probe(student: Backbone, data: TaskData, cfg: EvalConfig) -> np.ndarr
     # Standardise with the labelled set's statistics only: the test set stays unseen.
     dims = (0, 2, 3) if train.dim() == 4 else (0,)
     mean, std = train.mean(dims, keepdim=True), train.std(dims, keepdim=True) + 1e-6
-    size = None if data.kind == CLASSIFICATION else tuple(few.labels.shape[-2:])
+    size = tuple(few.labels.shape[-2:]) if get_kind(data.kind).dense else None
     with torch.enable_grad():
         layer = _fit_linear(
             (train - mean) / std,

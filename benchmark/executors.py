@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import submitit
 
 from benchmark.config import RunConfig
-from benchmark.datasets.tasks import SEGMENTATION, get_task
+from benchmark.datasets.tasks import get_task
 from benchmark.errors import UserError
 from benchmark.executor_settings import (
     LOCAL_TIMEOUT_MIN,
@@ -42,7 +42,8 @@ from benchmark.executor_settings import (
     minutes,
 )
 from benchmark.jobs import CellJob, WorkerSpec, now_iso, record_cell, settle
-from benchmark.plan import Cell
+from benchmark.kinds import get_kind
+from benchmark.plan import PlannedCell
 from benchmark.records import REFERENCE, Record
 from benchmark.status import ACTIVE, QUEUED, add_jobs, read_manifest, squeue_states
 
@@ -80,7 +81,9 @@ class PlanRun:
 OnRecord = Callable[[Record], None]
 
 
-def run_inline(plan: PlanRun, cells: list[Cell], runner: CellRunner, on_record: OnRecord) -> None:
+def run_inline(
+    plan: PlanRun, cells: list[PlannedCell], runner: CellRunner, on_record: OnRecord
+) -> None:
     """Cells one after another in this process (a `CellRunner` keeps data and teacher in
     memory between the cells of one (task, seed))."""
     job = {"executor": "inline", "job_id": f"pid{os.getpid()}"}
@@ -102,7 +105,7 @@ def _entry(executor: str, job: submitit.Job[Any]) -> dict[str, Any]:
 
 
 def run_local(
-    plan: PlanRun, cells: list[Cell], settings: ExecutorSettings, on_record: OnRecord
+    plan: PlanRun, cells: list[PlannedCell], settings: ExecutorSettings, on_record: OnRecord
 ) -> None:
     """Up to `workers` cells at once, each in its own submitit local job (a process that
     ends with this one), method cells of a (task, seed) after its reference cell."""
@@ -112,14 +115,16 @@ def run_local(
     timeout = minutes(settings.time) if settings.time else LOCAL_TIMEOUT_MIN
     executor.update_parameters(timeout_min=timeout, signal_delay_s=settings.signal_delay_s or 30)
     work = CellJob(plan.spec("local", owner_pid=os.getpid()))
-    waiting_refs = {(c.task, c.seed) for c in cells if c.method == REFERENCE}
+    waiting_refs = {(c.task, c.seed, c.track) for c in cells if c.method == REFERENCE}
     queue = list(cells)
-    running: list[tuple[Cell, submitit.Job[Any], dict[str, Any]]] = []
+    running: list[tuple[PlannedCell, submitit.Job[Any], dict[str, Any]]] = []
     workers = settings.resolved_workers()
     while queue or running:
         while len(running) < workers:
             ready = [
-                c for c in queue if c.method == REFERENCE or (c.task, c.seed) not in waiting_refs
+                c
+                for c in queue
+                if c.method == REFERENCE or (c.task, c.seed, c.track) not in waiting_refs
             ]
             if not ready:
                 break
@@ -135,20 +140,20 @@ def run_local(
             if not job.done():
                 still.append((cell, job, entry))
                 continue
-            on_record(settle(cell, plan.cfg, plan.out, entry, plan.started))
+            on_record(settle(cell, plan.out, entry, plan.started))
             if cell.method == REFERENCE:
-                waiting_refs.discard((cell.task, cell.seed))
+                waiting_refs.discard((cell.task, cell.seed, cell.track))
         running = still
 
 
-def _priority(cell: Cell, plan: list[Cell]) -> tuple[int, int, int]:
+def _priority(cell: PlannedCell, plan: list[PlannedCell]) -> tuple[int, int, int]:
     """Longest work first, so no worker idles at the end while one long cell finishes:
     reference cells (teacher and all-labels training) before method cells, segmentation
     (dense heads, the costliest cells of every profile) before classification, then plan
     order. Starting the segmentation reference beside a classification one also keeps the
     two first workers off each other's teacher lock (classification tasks share a teacher)."""
-    kind = get_task(cell.task).kind
-    return (cell.method != REFERENCE, kind != SEGMENTATION, plan.index(cell))
+    dense = get_kind(get_task(cell.task).kind).dense
+    return (cell.method != REFERENCE, not dense, plan.index(cell))
 
 
 def preflight(settings: ExecutorSettings) -> None:
@@ -190,7 +195,7 @@ def slurm_executor(plan: PlanRun, settings: ExecutorSettings) -> submitit.AutoEx
 
 
 def _submit_array(
-    executor: submitit.AutoExecutor, work: CellJob, cells: list[Cell]
+    executor: submitit.AutoExecutor, work: CellJob, cells: list[PlannedCell]
 ) -> list[submitit.Job[Any]]:
     try:
         return executor.map_array(work, cells)
@@ -203,7 +208,7 @@ def _submit_array(
 
 
 def submit_slurm(
-    plan: PlanRun, cells: list[Cell], settings: ExecutorSettings
+    plan: PlanRun, cells: list[PlannedCell], settings: ExecutorSettings
 ) -> dict[str, dict[str, Any]]:
     """Submit the cells as (at most) two arrays; cells whose job from an earlier run is
     still queued or running are attached to, not resubmitted. Returns every cell's job."""
@@ -242,7 +247,7 @@ def submit_slurm(
 
 def wait_slurm(
     plan: PlanRun,
-    cells: list[Cell],
+    cells: list[PlannedCell],
     jobs: dict[str, dict[str, Any]],
     settings: ExecutorSettings,
     on_record: OnRecord,
@@ -260,6 +265,6 @@ def wait_slurm(
         for label in list(pending):
             if live.get(jobs[label]["job_id"]) not in QUEUED | ACTIVE:
                 cell = pending.pop(label)
-                on_record(settle(cell, plan.cfg, plan.out, jobs[label], plan.started))
+                on_record(settle(cell, plan.out, jobs[label], plan.started))
         if pending:
             time.sleep(settings.poll_s)

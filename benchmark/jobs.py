@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 import submitit
 
 from benchmark.checkpoint import remove_cell_checkpoints
-from benchmark.config import RunConfig, config_hash
+from benchmark.config import RunConfig
 from benchmark.locks import file_lock
-from benchmark.plan import Cell, cell_config, is_done
+from benchmark.plan import Cell, PlannedCell, counts, is_done
 from benchmark.records import Record, load_record, write_record
 from benchmark.tracks import file_suffix
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def cell_lock_path(out: Path, cell: Cell) -> Path:
+def cell_lock_path(out: Path, cell: Cell | PlannedCell) -> Path:
     name = f"seed{cell.seed}{file_suffix(cell.track)}.lock"
     return out / "locks" / cell.task / cell.method / name
 
@@ -53,15 +53,15 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-def finished(out: Path, cell: Cell, cfg: RunConfig, redo_before: str | None = None) -> bool:
-    """Done: an ok record with the cell's config hash (made at or after `redo_before`
-    when given, which is how `--force` tells its own fresh records from the old ones)."""
-    if not is_done(out, cell, cfg):
+def finished(out: Path, cell: PlannedCell, redo_before: str | None = None) -> bool:
+    """Done (`plan.counts`), and made at or after `redo_before` when given, which is how
+    `--force` tells its own fresh records from the old ones."""
+    path = cell.record_path(out)
+    record = load_record(path) if path.is_file() else None
+    if not counts(record, cell.hash):
         return False
-    if redo_before is None:
-        return True
-    record = load_record(cell.record_path(out))
-    return record is not None and _parse(record.created) >= _parse(redo_before)
+    assert record is not None
+    return redo_before is None or _parse(record.created) >= _parse(redo_before)
 
 
 def _parse(stamp: str) -> dt.datetime:
@@ -74,17 +74,18 @@ def _parse(stamp: str) -> dt.datetime:
 def record_cell(
     runner: CellRunner,
     out: Path,
-    cell: Cell,
+    cell: Cell | PlannedCell,
     job: dict[str, Any],
     redo_before: str | None = None,
 ) -> Record | None:
     """Run `cell` unless it is finished and write its record; None when skipped."""
+    cell = runner.plan(cell)
 
     def waiting(holder: dict[str, Any]) -> None:
         log.warning("%s is being run by %s; waiting for it", cell.label, holder or "another job")
 
     with file_lock(cell_lock_path(out, cell), holder={"cell": cell.label, **job}, on_wait=waiting):
-        if finished(out, cell, runner.cfg, redo_before):
+        if finished(out, cell, redo_before):
             return None
         record = runner.run(cell)
         record.config.setdefault("run", {}).update(job)
@@ -149,7 +150,7 @@ class CellJob(submitit.helpers.Checkpointable):
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
 
-    def __call__(self, cell: Cell) -> str:
+    def __call__(self, cell: PlannedCell) -> str:
         import torch
 
         from benchmark.provenance import default_device
@@ -176,19 +177,17 @@ class CellJob(submitit.helpers.Checkpointable):
         return status
 
 
-def failed_record(cell: Cell, cfg: RunConfig, reason: str, job: dict[str, Any]) -> Record:
+def failed_record(cell: PlannedCell, reason: str, job: dict[str, Any]) -> Record:
     """The record of a cell whose job died without writing one (killed, out of memory,
     node failure, cancelled): the reason and the job's log, so the plan shows why."""
-    config = cell_config(cell, cfg)
-    digest = config_hash(config)
-    config["run"] = dict(job)
+    config = {**cell.payload, "run": dict(job)}
     return Record(
         task=cell.task,
         method=cell.method,
         seed=cell.seed,
         status="failed",
-        config_hash=digest,
-        profile=cfg.profile,
+        config_hash=cell.hash,
+        profile=cell.cfg.profile,
         track=cell.track,
         reason=reason,
         config=config,
@@ -207,12 +206,13 @@ def log_tail(path: str | None, lines: int = 1) -> str:
     return " | ".join(kept[-lines:])
 
 
-def settle(cell: Cell, cfg: RunConfig, out: Path, job: dict[str, Any], since: str) -> Record:
-    """After a job ended: its record, or a failed one written now if it left none."""
+def settle(cell: PlannedCell, out: Path, job: dict[str, Any], since: str) -> Record:
+    """After a job ended: its record, or a failed one written now if it left none (a
+    failed record the job itself wrote, after `since`, stands)."""
     path = cell.record_path(out)
     record = load_record(path) if path.is_file() else None
     fresh = record is not None and (record.done or _parse(record.created) >= _parse(since))
-    if record is not None and fresh and _same_config(record, cell, cfg):
+    if record is not None and fresh and record.config_hash == cell.hash:
         return record
     tail = log_tail(job.get("err")) or log_tail(job.get("log"))
     reason = f"job {job.get('job_id', '?')} ended without writing a record"
@@ -220,14 +220,10 @@ def settle(cell: Cell, cfg: RunConfig, out: Path, job: dict[str, Any], since: st
     if tail:
         reason += f"; last line: {tail[:200]}"
     with file_lock(cell_lock_path(out, cell), holder={"cell": cell.label, "settling": True}):
-        if is_done(out, cell, cfg):  # finished meanwhile by another job
+        if is_done(out, cell):  # finished meanwhile by another job
             loaded = load_record(path)
             assert loaded is not None
             return loaded
-        record = failed_record(cell, cfg, reason, job)
+        record = failed_record(cell, reason, job)
         write_record(out, record)
     return record
-
-
-def _same_config(record: Record, cell: Cell, cfg: RunConfig) -> bool:
-    return record.config_hash == config_hash(cell_config(cell, cfg))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.kinds import KINDS, get_kind, kind_of_columns
 from benchmark.power import mde, pooled_sd, seeds_for
 from benchmark.records import NOT_APPLICABLE, REFERENCE, Record, records_frame
 from benchmark.stats import Paired, mean_ci, paired_test, t975
@@ -30,18 +31,18 @@ GAPS = ("gap_tv", "gap_cka")  # per-method gap columns (means over seeds)
 
 
 # The metric each task kind is ranked by, and the other protocol shown beside it: the
-# few-label fine-tune (the mean of its restarts) for both kinds.
-PRIMARY = {
-    "classification": ("finetune_acc", "probe_acc"),
-    "segmentation": ("finetune_miou", "probe_miou"),
-}
+# few-label fine-tune (the mean of its restarts) of the kind's primary metric.
+PRIMARY = {name: get_kind(name).ranking() for name in KINDS.names()}
 
 
 def primary_metrics(frame: pd.DataFrame) -> tuple[str, str]:
-    """(ranking metric, the other protocol's metric) for a task's rows."""
-    if "probe_miou" in frame.columns and frame["probe_miou"].notna().any():
-        return PRIMARY["segmentation"]
-    return PRIMARY["classification"]
+    """(ranking metric, the other protocol's metric) for a task's rows: from the kind
+    its records name, or (records from before they named it) from its metric columns."""
+    kinds = set(frame["kind"].dropna()) if "kind" in frame.columns else set()
+    if len(kinds) == 1:
+        return get_kind(str(kinds.pop())).ranking()
+    filled = [c for c in frame.columns if frame[c].notna().any()]
+    return kind_of_columns(filled).ranking()
 
 
 def metric_suffix(metric: str) -> str:

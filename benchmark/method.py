@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from benchmark.kinds import get_kind
 from benchmark.params import Param, collect_params, validate
 from benchmark.registry import Registry
 
@@ -75,6 +76,11 @@ class Context:
     task_kind: str
     teacher_head: nn.Module | None = None
     source_ids: Tensor | None = None
+
+    @property
+    def dense(self) -> bool:
+        """Per-pixel predictions (segmentation): dense heads, per-pixel losses."""
+        return get_kind(self.task_kind).dense
 
 
 class Method(nn.Module):

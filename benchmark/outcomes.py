@@ -25,47 +25,20 @@ import io
 import zlib
 
 import numpy as np
-import torch
 from torch import Tensor
 
-CLASSIFICATION = "classification"
-MAX_PIXELS = np.iinfo(np.uint16).max
+from benchmark.kinds import get_kind
 
 
 def per_sample(pred: Tensor, labels: Tensor, kind: str, num_classes: int) -> np.ndarray:
-    """The outcome array of one prediction of the whole test set (see the module doc)."""
-    if kind == CLASSIFICATION:
-        return (pred == labels).to(torch.uint8).numpy()
-    n = len(labels)
-    pixels = labels[0].numel()
-    if pixels > MAX_PIXELS:
-        raise ValueError(f"images of {pixels} pixels exceed the uint16 outcome counts")
-    valid = (labels >= 0) & (labels < num_classes)
-    image = torch.arange(n)[:, None, None].expand_as(labels)
-    counts = torch.zeros(n, 3, num_classes, dtype=torch.int64)
-    img, lab, prd = image[valid], labels[valid], pred[valid].clamp(0, num_classes - 1)
-    hit = lab == prd
-    for row, (at_image, at_class) in enumerate(((img[hit], lab[hit]), (img, prd), (img, lab))):
-        ones = torch.ones(len(at_image), dtype=torch.int64)
-        counts[:, row].index_put_((at_image, at_class), ones, accumulate=True)
-    return counts.numpy().astype(np.uint16)
-
-
-def seg_scores(totals: np.ndarray) -> dict[str, float]:
-    """mIoU over the classes present in prediction or ground truth, and pixel accuracy,
-    from summed [3, C] counts (intersection, prediction, ground truth)."""
-    inter, predicted, truth = (totals[i].astype(np.float64) for i in range(3))
-    union = predicted + truth - inter
-    present = union > 0
-    miou = float((inter[present] / union[present]).mean()) if present.any() else 0.0
-    return {"miou": miou, "pixel_acc": float(inter.sum() / max(truth.sum(), 1.0))}
+    """The outcome array of one prediction of the whole test set (see the module doc),
+    as the task kind defines it (`benchmark.kinds`)."""
+    return get_kind(kind).per_sample(pred, labels, num_classes)
 
 
 def scores(outcome: np.ndarray, kind: str) -> dict[str, float]:
     """The metrics of one outcome array (one prediction of the test set)."""
-    if kind == CLASSIFICATION:
-        return {"acc": float(outcome.astype(np.float64).mean())}
-    return seg_scores(outcome.astype(np.int64).sum(0))
+    return get_kind(kind).scores(outcome)
 
 
 def restart_scores(outcomes: np.ndarray, kind: str) -> dict[str, float]:

@@ -1,5 +1,6 @@
-"""A plan: tasks × methods × seeds expanded into cells, each with its resolved config and
-hash; a cell is done when a record with status ok and the same hash exists.
+"""A plan: tasks × methods × seeds (× tracks) expanded into cells, each planned once with
+its resolved settings, payload and hash (`PlannedCell`); a cell is done when a done
+record with the same hash exists (`counts`).
 
 Each (task, seed) also gets a reference cell (the teacher's source score and the
 all-labels target score), which runs first and trains the teacher the method cells share.
@@ -8,7 +9,7 @@ all-labels target score), which runs first and trains the teacher the method cel
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from benchmark.config import PROTOCOL_VERSION, RunConfig, config_hash
 from benchmark.errors import UserError, did_you_mean
 from benchmark.method import load_methods
 from benchmark.params import validate
-from benchmark.records import REFERENCE, load_record, record_path
+from benchmark.records import REFERENCE, Record, load_record, record_path
 from benchmark.tracks import SUPERVISED, file_suffix, with_track
 from benchmark.weights import key_settings
 
@@ -66,8 +67,14 @@ def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
     """Exactly the settings that can change this cell's result (what the hash covers):
     those its task runs with, so another task's `tasks.<name>` values never enter it.
     The track enters through the teacher's settings, so supervised cells keep the hashes
-    they had before tracks existed."""
-    cfg = cell_run_config(cell, cfg)
+    they had before tracks existed. (A plan computes this once per cell: `plan_cell`.)"""
+    own = cell_run_config(cell, cfg)
+    params = None if cell.method == REFERENCE else method_params(own, cell.method)
+    return _payload(cell, own, params)
+
+
+def _payload(cell: Cell, cfg: RunConfig, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The hashed settings of `cell`, from its resolved settings and method parameters."""
     payload: dict[str, Any] = {
         "protocol": PROTOCOL_VERSION,
         "task": cell.task,
@@ -77,14 +84,75 @@ def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
         "teacher": key_settings(cfg.teacher),  # scratch: as before the weights setting
         "student": dataclasses.asdict(cfg.student),
     }
-    if cell.method != REFERENCE:
-        payload["method"] = {"name": cell.method, "params": method_params(cfg, cell.method)}
+    if params is not None:
+        payload["method"] = {"name": cell.method, "params": params}
         version = load_methods().get(cell.method).version
         if version != 1:  # version 1 keeps the hashes made before methods had versions
             payload["method"]["version"] = version
         payload["distill"] = dataclasses.asdict(cfg.distill)
         payload["eval"] = dataclasses.asdict(cfg.eval)
     return payload
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    """A cell with everything the run's settings decide about it, derived once when the
+    plan is made: its settings (its task's, in its track), its validated method
+    parameters, the payload a record keeps as its config, and that payload's hash. The
+    runner, the jobs, the manifest and `bench status` read these; none re-derives them.
+    Equality and hashing go by the cell alone."""
+
+    cell: Cell
+    cfg: RunConfig = field(compare=False, repr=False)
+    params: dict[str, Any] | None = field(compare=False, repr=False)  # None: reference
+    payload: dict[str, Any] = field(compare=False, repr=False)
+    hash: str = field(compare=False)
+
+    @property
+    def task(self) -> str:
+        return self.cell.task
+
+    @property
+    def method(self) -> str:
+        return self.cell.method
+
+    @property
+    def seed(self) -> int:
+        return self.cell.seed
+
+    @property
+    def track(self) -> str:
+        return self.cell.track
+
+    @property
+    def label(self) -> str:
+        return self.cell.label
+
+    def record_path(self, out: Path) -> Path:
+        return self.cell.record_path(out)
+
+
+def plan_cell(cell: Cell, cfg: RunConfig, own: RunConfig | None = None) -> PlannedCell:
+    """`cell` planned under the run's settings `cfg` (`own`: its task's settings in its
+    track, when the caller already has them)."""
+    own = own if own is not None else cell_run_config(cell, cfg)
+    params = None if cell.method == REFERENCE else method_params(own, cell.method)
+    payload = _payload(cell, own, params)
+    return PlannedCell(cell, own, params, payload, config_hash(payload))
+
+
+def make_plan(
+    tasks: list[str],
+    methods: list[str],
+    seeds: list[int],
+    cfg: RunConfig,
+    tracks: tuple[str, ...] = (SUPERVISED,),
+) -> list[PlannedCell]:
+    """Every cell of a run, planned: each (task, track)'s settings resolved once, each
+    cell's parameters validated and its payload hashed once."""
+    owns = {(t, k): with_track(cfg.for_task(t), k) for t in tasks for k in tracks}
+    cells = expand(tasks, methods, seeds, tracks)
+    return [plan_cell(c, cfg, owns[(c.task, c.track)]) for c in cells]
 
 
 def expand(
@@ -100,14 +168,13 @@ def expand(
     return cells
 
 
-def is_done(out: Path, cell: Cell, cfg: RunConfig) -> bool:
-    """A done record (ok, or not applicable in its track) with the cell's config hash."""
+def counts(record: Record | None, config_hash: str) -> bool:
+    """Whether `record` settles the cell whose payload hashes to `config_hash`: done (a
+    result, or not applicable in its track) with that very hash. The one definition of
+    "this cell is done" that the plan, the jobs and `bench status` all use."""
+    return record is not None and record.done and record.config_hash == config_hash
+
+
+def is_done(out: Path, cell: PlannedCell) -> bool:
     path = cell.record_path(out)
-    if not path.is_file():
-        return False
-    record = load_record(path)
-    return (
-        record is not None
-        and record.done
-        and record.config_hash == config_hash(cell_config(cell, cfg))
-    )
+    return path.is_file() and counts(load_record(path), cell.hash)

@@ -36,6 +36,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from benchmark import outcomes
+from benchmark.kinds import get_kind
 from benchmark.records import REFERENCE, Record
 
 ALPHA, POWER = 0.05, 0.80
@@ -79,7 +80,7 @@ def pooled_sd(scores: dict[str, pd.Series]) -> tuple[float, int]:
 
 
 def _metric_name(kind: str) -> str:
-    return "acc" if kind == outcomes.CLASSIFICATION else "miou"
+    return get_kind(kind).primary
 
 
 def sampling_variance(a: np.ndarray, b: np.ndarray, kind: str, seed: int = 0) -> float:
@@ -88,10 +89,10 @@ def sampling_variance(a: np.ndarray, b: np.ndarray, kind: str, seed: int = 0) ->
     prediction, or [R, N, ...] for R fine-tune restarts (the score is their mean)."""
     if a.shape != b.shape:
         raise ValueError(f"outcomes of shapes {a.shape} and {b.shape} are not paired")
-    restarts = a.ndim == (2 if kind == outcomes.CLASSIFICATION else 4)
+    restarts = a.ndim == get_kind(kind).outcome_ndim + 1
     a3, b3 = (a, b) if restarts else (a[None], b[None])
     n = a3.shape[1]
-    if kind == outcomes.CLASSIFICATION:
+    if not get_kind(kind).dense:  # 0/1 per sample: the discordance formula
         x = a3.astype(np.float64).mean(0) - b3.astype(np.float64).mean(0)
         return float(x.var(ddof=1) / n) if n > 1 else math.nan
     rng = np.random.default_rng(seed)

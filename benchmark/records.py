@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # The columns `records_frame` gives every record before its metrics.
 IDENTITY = (
     "task",
+    "kind",
     "track",
     "method",
     "seed",
@@ -185,6 +186,7 @@ def records_frame(records: list[Record]) -> pd.DataFrame:
     for r in records:
         row: dict[str, Any] = {
             "task": r.task,
+            "kind": r.data.get("kind"),  # None in records from before the data facts
             "track": r.track,
             "method": r.method,
             "seed": r.seed,

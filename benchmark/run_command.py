@@ -82,7 +82,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     )
     from benchmark.leaderboard import write_outputs
     from benchmark.method import load_methods
-    from benchmark.plan import cell_config, expand, is_done
+    from benchmark.plan import is_done, make_plan
     from benchmark.progress import RichReporter
     from benchmark.provenance import default_device
     from benchmark.records import read_records
@@ -107,7 +107,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     data_root = args.data_root or default_data_root()
     # Real data checked up front: files decoded, sizes checked at this run's settings.
     tasks, skipped = resolve_tasks(args.tasks, data_root, cfg, cache_dir=cache_dir)
-    own = {task: cfg.for_task(task) for task in tasks}  # each task's settings
+    # The plan, made once: every cell's settings resolved, parameters validated, hashed.
+    cells = make_plan(tasks, methods, list(range(args.seeds)), cfg, tracks)
+    own = {c.task: c.cfg for c in cells if c.track == tracks[0]}  # each task's settings
     for task, task_cfg in own.items():
         world_config(get_task(task), task_cfg.data, task_cfg.world)  # world knobs, up front
     backbones = {b for c in own.values() for b in (c.teacher.backbone, c.student.backbone)}
@@ -116,17 +118,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     # timm: weights downloaded now, or one line before any cell; once per distinct spec.
     for recipe in {c.teacher.weights: c.teacher for c in own.values()}.values():
         fetch_weights(recipe)
-    cells = expand(tasks, methods, list(range(args.seeds)), tracks)
-    for cell in cells:
-        cell_config(cell, cfg)
-    pending = [c for c in cells if args.force or not is_done(args.out, c, cfg)]
+    pending = [c for c in cells if args.force or not is_done(args.out, c)]
 
     threads = settings.resolved_threads()
     torch.set_num_threads(threads)
     for folder in (args.out, cache_dir):  # what killed writers left behind
         remove_stale_temps(folder)
     plan = PlanRun(cfg, args.out, cache_dir, data_root, threads, args.force)
-    add_run(args.out, run_entry(plan, settings, len(cells)), plan_cells(cells, cfg))
+    add_run(args.out, run_entry(plan, settings, len(cells)), plan_cells(cells))
     device = default_device()
     console.print(
         f"[bold]bench run[/] · profile {cfg.profile} · {len(tasks)} task(s) × "
@@ -176,6 +175,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _summary(console: Console, records: list) -> None:
+    from benchmark.kinds import get_kind
+
     if not records:
         return
     table = Table(title="cells run")
@@ -183,11 +184,10 @@ def _summary(console: Console, records: list) -> None:
         table.add_column(col, justify="right" if col in {"seed", "seconds"} else "left")
     for r in records:
         m = r.metrics
-        ft = m.get(
-            "finetune_acc",
-            m.get("finetune_miou", m.get("all_labels_acc", m.get("all_labels_miou"))),
-        )
-        pr = m.get("probe_acc", m.get("probe_miou", m.get("teacher_acc", m.get("teacher_miou"))))
+        name = get_kind(r.data["kind"]).primary if "kind" in r.data else None
+        # A method cell's two protocols; a reference cell's ceiling and teacher score.
+        ft = m.get(f"finetune_{name}", m.get(f"all_labels_{name}"))
+        pr = m.get(f"probe_{name}", m.get(f"teacher_{name}"))
         table.add_row(
             r.task,
             r.track,

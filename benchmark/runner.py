@@ -22,6 +22,7 @@ locks, so concurrent jobs build each entry once (`benchmark.locks`).
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import time
 import traceback
@@ -40,7 +41,7 @@ from benchmark.evaluate import evaluate
 from benchmark.gaps import gap_metrics, input_gap
 from benchmark.locks import file_lock
 from benchmark.method import Context, create_method
-from benchmark.plan import Cell, cell_config, cell_run_config, method_params
+from benchmark.plan import Cell, PlannedCell, plan_cell
 from benchmark.progress import NullReporter, Reporter
 from benchmark.provenance import git_commit, host, versions
 from benchmark.records import NOT_APPLICABLE, OK, REFERENCE, Record
@@ -116,31 +117,38 @@ class CellRunner:
         self._teacher: tuple[tuple[str, int, str], Trained] | None = None
         self._input_gap: tuple[tuple[str, int, str], dict[str, float]] | None = None
 
-    def data(self, task: str, seed: int) -> TaskData:
+    def plan(self, cell: Cell | PlannedCell) -> PlannedCell:
+        """A cell as planned under this runner's settings (a planned one as it is)."""
+        return cell if isinstance(cell, PlannedCell) else plan_cell(cell, self.cfg)
+
+    def data(self, cell: Cell | PlannedCell) -> TaskData:
+        """The splits of the cell's (task, seed), which every track shares."""
+        cell = self.plan(cell)
+        task, seed, cfg = cell.task, cell.seed, cell.cfg
         if self._data is None or self._data[0] != (task, seed):
-            cfg = self.cfg.for_task(task)
-            with self._data_lock(task, seed):
+            with self._data_lock(task, seed, cfg):
                 loaded = get_task(task).load(
                     cfg.data, cfg.world, seed, self.cache_dir, self.data_root
                 )
             self._data = ((task, seed), loaded)
         return self._data[1]
 
-    def _data_lock(self, task: str, seed: int) -> contextlib.AbstractContextManager[None]:
+    def _data_lock(
+        self, task: str, seed: int, cfg: RunConfig
+    ) -> contextlib.AbstractContextManager[None]:
         """Concurrent jobs of one (task, seed) would all generate the same cached splits;
         with this lock the first generates them and the others then read the cache."""
         if self.cache_dir is None:
             return contextlib.nullcontext()
-        cfg = self.cfg.for_task(task)
         what = {"task": task, "seed": seed, "data": dataclasses.asdict(cfg.data)}
         what.update(world=cfg.world, root=str(self.data_root))
         return file_lock(self.cache_dir / "locks" / f"data-{config_hash(what)}.lock")
 
-    def teacher(self, data: TaskData, cell: Cell) -> Trained:
+    def teacher(self, data: TaskData, cell: PlannedCell) -> Trained:
         """The cell's teacher: one per (task, seed, track)."""
         which = (data.name, cell.seed, cell.track)
         if self._teacher is None or self._teacher[0] != which:
-            cfg = cell_run_config(cell, self.cfg)
+            cfg = cell.cfg
             epochs = cfg.teacher.total_epochs()
             with self.reporter.stage(f"{data.name} teacher", epochs) as adv:
                 trained = get_teacher(data, cfg, cell.seed, self.cache_dir, self.device, adv)
@@ -154,17 +162,17 @@ class CellRunner:
             self._input_gap = (which, input_gap(teacher.model, data, seed))
         return self._input_gap[1]
 
-    def run(self, cell: Cell) -> Record:
-        config = cell_config(cell, self.cfg)
+    def run(self, cell: Cell | PlannedCell) -> Record:
+        cell = self.plan(cell)
         record = Record(
             task=cell.task,
             method=cell.method,
             seed=cell.seed,
             status=OK,
-            config_hash=config_hash(config),
+            config_hash=cell.hash,
             profile=self.cfg.profile,
             track=cell.track,
-            config=config,
+            config=copy.deepcopy(cell.payload),  # the record adds to its copy
             versions=versions(),
             git=git_commit(),
             host=host(),
@@ -188,13 +196,12 @@ class CellRunner:
             record.config["traceback"] = traceback.format_exc(limit=8)
         return record
 
-    def _not_applicable(self, cell: Cell) -> str | None:
+    def _not_applicable(self, cell: PlannedCell) -> str | None:
         """Why the method cannot run in the cell's track (None when it can): decided from
         the settings alone, before any data or teacher is loaded."""
-        cfg = cell_run_config(cell, self.cfg)
-        if not is_label_free(cfg):
+        if not is_label_free(cell.cfg):
             return None
-        method = create_method(cell.method, **method_params(cfg, cell.method))
+        method = create_method(cell.method, **(cell.params or {}))
         if method.needs_teacher_logits():
             return (
                 f"{cell.method} needs the teacher's logits, and the label-free track's "
@@ -210,14 +217,14 @@ class CellRunner:
             "seconds": round(teacher.seconds, 3),
         }
 
-    def _reference(self, cell: Cell, record: Record) -> None:
+    def _reference(self, cell: PlannedCell, record: Record) -> None:
         start = time.perf_counter()
-        data = self.data(cell.task, cell.seed)
+        data = self.data(cell)
         record.data = data_facts(data)
         record.seconds["data"] = time.perf_counter() - start
         teacher = self.teacher(data, cell)
         record.teacher = self._teacher_fields(teacher)
-        cfg = cell_run_config(cell, self.cfg)
+        cfg = cell.cfg
         epochs = reference_recipe(data, cfg).epochs
         with self.reporter.stage(f"{cell.task} all-labels reference", epochs) as advance:
             ref = get_all_labels_reference(
@@ -231,9 +238,9 @@ class CellRunner:
         record.metrics.update(self.input_gap(data, teacher, cell.seed))
         record.seconds["gap"] = time.perf_counter() - clock
 
-    def _method(self, cell: Cell, record: Record) -> None:
-        cfg, clock = cell_run_config(cell, self.cfg), time.perf_counter()
-        data = self.data(cell.task, cell.seed)
+    def _method(self, cell: PlannedCell, record: Record) -> None:
+        cfg, clock = cell.cfg, time.perf_counter()
+        data = self.data(cell)
         record.data = data_facts(data)
         record.seconds["data"] = time.perf_counter() - clock
         clock = time.perf_counter()
@@ -242,7 +249,7 @@ class CellRunner:
         record.seconds["teacher"] = time.perf_counter() - clock
 
         student = initial_student(cfg.student.backbone, data, cell.seed).to(self.device)
-        method = create_method(cell.method, **method_params(cfg, cell.method))
+        method = create_method(cell.method, **(cell.params or {}))
         if cfg.distill.training_noise:  # re-draw the method's own initialisation only
             stream = f"method/noise{cfg.distill.training_noise}"
             torch.manual_seed(int(torch.randint(2**31, (1,), generator=seeded(cell.seed, stream))))

@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmark.config import RunConfig, config_hash
 from benchmark.errors import UserError
 from benchmark.jobs import cell_lock_path
 from benchmark.locks import file_lock, is_held, read_holder
-from benchmark.plan import Cell, cell_config
+from benchmark.plan import Cell, PlannedCell, counts
 from benchmark.records import load_record
 from benchmark.storage import write_json
 from benchmark.tracks import SUPERVISED
@@ -119,7 +118,7 @@ def add_jobs(out: Path, jobs: dict[str, dict[str, Any]]) -> None:
         manifest.setdefault("jobs", {}).update(jobs)
 
 
-def plan_cells(cells: list[Cell], cfg: RunConfig) -> list[dict[str, Any]]:
+def plan_cells(cells: list[PlannedCell]) -> list[dict[str, Any]]:
     """The manifest entries of a plan's cells: identity and the hash a record must carry."""
     return [
         {
@@ -128,7 +127,7 @@ def plan_cells(cells: list[Cell], cfg: RunConfig) -> list[dict[str, Any]]:
             "method": c.method,
             "seed": c.seed,
             "track": c.track,
-            "config_hash": config_hash(cell_config(c, cfg)),
+            "config_hash": c.hash,
         }
         for c in cells
     ]
@@ -212,7 +211,8 @@ def _state(
     record = load_record(path) if path.is_file() else None
     current = record is not None and record.config_hash == cell["config_hash"]
     job_id = str(job.get("job_id", ""))
-    if record is not None and current and record.done:
+    if counts(record, cell["config_hash"]):
+        assert record is not None
         run = record.config.get("run", {})
         detail = "not applicable" if not record.ok else ""
         return CellState(label, "done", str(run.get("job_id", job_id)), detail)

@@ -16,20 +16,9 @@ from torch import Tensor, nn
 
 from benchmark import outcomes
 from benchmark.checkpoint import EpochCheckpoint, restore_rng, rng_state
+from benchmark.streams import IGNORE_INDEX, seeded
 
 Progress = Callable[[int], None]
-
-# Label of pixels (or samples) that carry no ground truth, e.g. invalid depth in real
-# segmentation data: skipped by every loss and every metric.
-IGNORE_INDEX = -1
-
-
-def seeded(seed: int, stream: str) -> torch.Generator:
-    """An independent generator per (seed, purpose), so stages don't shift each other's
-    random streams when one of them changes."""
-    offset = sum((i + 1) * ord(ch) for i, ch in enumerate(stream))
-    return torch.Generator().manual_seed(seed * 1_000_003 + offset)
-
 
 def batches(
     n: int, batch_size: int, generator: torch.Generator, *, shuffle: bool = True

@@ -25,11 +25,9 @@ from torch import Tensor
 from benchmark.config import DataConfig
 from benchmark.datasets.world import WorldConfig, load_or_generate
 from benchmark.errors import UserError, did_you_mean
+from benchmark.kinds import CLASSIFICATION, SEGMENTATION
 from benchmark.params import annotation_kind, coerce
 from benchmark.registry import Registry
-
-CLASSIFICATION = "classification"
-SEGMENTATION = "segmentation"
 
 
 @dataclass

@@ -49,7 +49,7 @@ class KD(Method):
         return True  # the soft targets are the teacher's class probabilities
 
     def setup(self, ctx: Context) -> None:
-        self.dense = ctx.task_kind == "segmentation"
+        self.dense = ctx.dense
         self.head: nn.Module = (
             DenseHead(ctx.student_channels, ctx.num_classes)
             if self.dense

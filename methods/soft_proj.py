@@ -136,7 +136,7 @@ class SoftProj(Method):
         return self.classifier or self.quality == "confidence"
 
     def setup(self, ctx: Context) -> None:
-        self.dense = ctx.task_kind == "segmentation"
+        self.dense = ctx.dense
         if self.feature:
             self.project = nn.Sequential(
                 nn.Linear(ctx.student_dim, ctx.student_dim),

@@ -15,7 +15,7 @@ from benchmark import outcomes
 from benchmark.config import RunConfig
 from benchmark.evaluate import linear_probe
 from benchmark.leaderboard import tie_rank
-from benchmark.plan import Cell
+from benchmark.plan import REFERENCE, Cell
 from benchmark.power import mde, pooled_sd, restart_variance, sampling_variance, seeds_for
 from benchmark.runner import CellRunner, initial_student
 from benchmark.stats import paired_test
@@ -71,7 +71,7 @@ def test_a_cells_record_holds_the_outcomes_its_metrics_come_from(
 
 def test_the_probe_is_deterministic(smoke: RunConfig, cache_dir: Path) -> None:
     runner = CellRunner(smoke, cache_dir, CPU)
-    data = runner.data("sketch-cls", 0)
+    data = runner.data(Cell("sketch-cls", REFERENCE, 0))
     student = initial_student(smoke.student.backbone, data, 0)
     first = linear_probe(student, data, smoke.eval)
     assert np.array_equal(first, linear_probe(student, data, smoke.eval))

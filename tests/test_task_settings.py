@@ -112,9 +112,10 @@ def test_cells_run_with_their_task_values(tmp_path: Path) -> None:
     record = runner.run(Cell("sketch-cls", REFERENCE, 0))
     assert record.ok, record.reason
     assert record.config["data"]["image_size"] == 16
-    data = runner.data("sketch-cls", 0)
+    data = runner.data(Cell("sketch-cls", REFERENCE, 0))
     assert data.paired.target is not None and data.paired.target.shape[-1] == 16
-    assert runner.data("depth-cls", 0).paired.target.shape[-1] == 32  # smoke's default
+    other = runner.data(Cell("depth-cls", REFERENCE, 0))
+    assert other.paired.target.shape[-1] == 32  # smoke's default
 
 
 def test_cli_rejects_an_unknown_task_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:

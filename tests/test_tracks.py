@@ -16,7 +16,7 @@ from benchmark.datasets.tasks import get_task
 from benchmark.errors import UserError
 from benchmark.leaderboard import render
 from benchmark.method import create_method, list_methods
-from benchmark.plan import Cell, cell_config, cell_run_config, is_done
+from benchmark.plan import Cell, cell_config, cell_run_config, is_done, plan_cell
 from benchmark.records import NOT_APPLICABLE, REFERENCE, read_records, write_record
 from benchmark.runner import CellRunner
 from benchmark.teacher import get_teacher
@@ -129,7 +129,7 @@ def test_both_tracks_in_one_folder(tmp_path: Path) -> None:
     from benchmark.config import resolve
 
     cfg = resolve("smoke")
-    assert is_done(out, Cell("sketch-cls", "kd", 0, LABEL_FREE), cfg)
+    assert is_done(out, plan_cell(Cell("sketch-cls", "kd", 0, LABEL_FREE), cfg))
     before = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*.json")}
     assert main(argv) == 0
     assert before == {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*.json")}
@@ -140,5 +140,5 @@ def test_a_record_of_another_track_is_not_this_cells(smoke: RunConfig, tmp_path:
     runner = CellRunner(smoke, None, torch.device("cpu"))
     record = runner.run(Cell("sketch-cls", "kd", 0, LABEL_FREE))
     write_record(tmp_path, record)
-    assert not is_done(tmp_path, Cell("sketch-cls", "kd", 0), smoke)
-    assert is_done(tmp_path, Cell("sketch-cls", "kd", 0, LABEL_FREE), smoke)
+    assert not is_done(tmp_path, plan_cell(Cell("sketch-cls", "kd", 0), smoke))
+    assert is_done(tmp_path, plan_cell(Cell("sketch-cls", "kd", 0, LABEL_FREE), smoke))

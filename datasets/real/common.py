@@ -44,7 +44,7 @@ from torch import Tensor
 from benchmark.config import DataConfig
 from benchmark.datasets.tasks import TaskData, TaskSpec, register_task
 from benchmark.errors import UserError
-from benchmark.training import seeded
+from benchmark.streams import seeded
 
 FOUND, MISSING, MALFORMED, UNUSABLE = "found", "missing", "malformed", "unusable"
 

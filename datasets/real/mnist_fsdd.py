@@ -54,7 +54,7 @@ from torch import Tensor
 
 from benchmark.config import DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData, TaskSpec, world_config
-from benchmark.training import seeded
+from benchmark.streams import seeded
 
 from . import deep
 from .common import (

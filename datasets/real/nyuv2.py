@@ -56,7 +56,7 @@ from torch import Tensor
 
 from benchmark.config import DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, SEGMENTATION, Split, TaskData, TaskSpec
-from benchmark.training import IGNORE_INDEX
+from benchmark.streams import IGNORE_INDEX
 
 from . import deep
 from .common import (

@@ -41,7 +41,7 @@ import torch
 
 from benchmark.config import DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData, TaskSpec
-from benchmark.training import seeded
+from benchmark.streams import seeded
 
 from . import deep
 from .common import (
