@@ -5,7 +5,7 @@ README's claims are read off these records; when a change alters what a quick-pr
 cell computes (a new `PROTOCOL_VERSION`, a changed default), these tests fail until the
 reference run is redone:
 
-    bench run --methods all --tasks all --out results --executor local
+    bench run --methods all --tasks all --tracks all --out results --executor local
     bench leaderboard --out results --output LEADERBOARD.md
 """
 
@@ -18,9 +18,10 @@ import pandas as pd
 from benchmark.config import config_hash, resolve
 from benchmark.datasets.tasks import list_tasks
 from benchmark.leaderboard import render
-from benchmark.method import list_methods
+from benchmark.method import create_method, list_methods
 from benchmark.plan import REFERENCE, Cell, cell_config
-from benchmark.records import read_records
+from benchmark.records import NOT_APPLICABLE, read_records
+from benchmark.tracks import LABEL_FREE, SUPERVISED
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -34,30 +35,43 @@ def _embedded_tasks() -> list[str]:
 
 
 def test_committed_records_are_complete_current_and_ok() -> None:
-    """Every method the committed records cover has an ok, current record for every
-    embedded task and seed (a method added since has none yet: its author posts its
-    rows in the pull request, and the maintainers add its records)."""
+    """Every method the committed records cover has a current record for every embedded
+    task and seed, in each track the records cover (a method added since has none yet:
+    its author posts its rows in the pull request, and the maintainers add its records).
+    Supervised records are all ok; in the label-free track a method is ok or recorded
+    as not applicable, as its settings say."""
     cfg = resolve("quick")
-    found = {(r.task, r.method, r.seed): r for r in read_records(RESULTS)}
-    covered = {method for _, method, _ in found} - {REFERENCE}
+    found = {(r.task, r.method, r.seed, r.track): r for r in read_records(RESULTS)}
+    covered = {key[1] for key in found} - {REFERENCE}
     assert covered <= set(list_methods()), f"records of unregistered methods: {covered}"
     assert len(covered) >= 7  # the methods the README's claims are about
+    tracks = sorted({key[3] for key in found})
+    assert SUPERVISED in tracks
     expected = [
-        Cell(task, method, seed)
+        Cell(task, method, seed, track)
+        for track in tracks
         for task in _embedded_tasks()
         for method in [REFERENCE, *sorted(covered)]
         for seed in range(SEEDS)
     ]
-    missing = [c.label for c in expected if (c.task, c.method, c.seed) not in found]
+
+    def key(c: Cell) -> tuple[str, str, int, str]:
+        return (c.task, c.method, c.seed, c.track)
+
+    missing = [c.label for c in expected if key(c) not in found]
     assert not missing, f"no committed record for {missing[:5]}"
     stale = [
-        c.label
-        for c in expected
-        if found[(c.task, c.method, c.seed)].config_hash != config_hash(cell_config(c, cfg))
+        c.label for c in expected if found[key(c)].config_hash != config_hash(cell_config(c, cfg))
     ]
     assert not stale, f"records made under another protocol, config or method version: {stale[:5]}"
-    failed = [c.label for c in expected if not found[(c.task, c.method, c.seed)].ok]
-    assert not failed
+    for c in expected:
+        record = found[key(c)]
+        inapplicable = (
+            c.method != REFERENCE
+            and c.track == LABEL_FREE
+            and create_method(c.method).needs_teacher_logits()
+        )
+        assert record.status == (NOT_APPLICABLE if inapplicable else "ok"), c.label
 
 
 def test_leaderboard_and_table_are_rendered_from_the_records() -> None:
@@ -67,7 +81,6 @@ def test_leaderboard_and_table_are_rendered_from_the_records() -> None:
     # Line 3 holds the date the board was rendered on.
     assert committed[:2] + committed[3:] == rendered[:2] + rendered[3:]
     table = pd.read_csv(RESULTS / "results.csv")
-    assert sorted(zip(table.task, table.method, table.seed, strict=True)) == sorted(
-        (r.task, r.method, r.seed) for r in records
-    )
+    rows = zip(table.task, table.method, table.seed, table.track, strict=True)
+    assert sorted(rows) == sorted((r.task, r.method, r.seed, r.track) for r in records)
     assert set(table.config_hash) == {r.config_hash for r in records}
