@@ -325,9 +325,10 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Each cell of the plan in OUT: done / running / queued / failed / pending."""
+    from benchmark.executors import watchers
     from benchmark.status import cell_states, summary
 
-    states = cell_states(args.out)
+    states = cell_states(args.out, watchers())
     colour = {"done": "green", "running": "cyan", "queued": "blue", "failed": "red"}
     table = Table(title=f"plan in {args.out}")
     for col in ("cell", "state", "job", "detail"):

@@ -1,6 +1,12 @@
 """Where a plan's cells run: `inline` (this process), `local` (worker processes through
 submitit's LocalExecutor) or `slurm` (job arrays through submitit's AutoExecutor).
 
+Each is an `Executor` registered by name: `bench run` creates the one its settings name
+and calls `submit`, then `run`; `bench status` asks the registered executors about their
+jobs (`live_states`, `job_ended`). A new executor is one class here (and its name in
+`benchmark.executor_settings.EXECUTORS`, which the CLI's `--help` lists before this
+module is imported; a test checks the two agree).
+
 Every executor runs a cell the same way (`benchmark.jobs.record_cell`: cell lock, skip if
 done, resume from the epoch checkpoint, atomic record). With the same torch thread count
 (`--threads N`) the same command gives identical records whichever executor runs it; by
@@ -24,12 +30,14 @@ import logging
 import os
 import shutil
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import submitit
+import torch
 
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import get_task
@@ -44,8 +52,17 @@ from benchmark.executor_settings import (
 from benchmark.jobs import CellJob, WorkerSpec, now_iso, record_cell, settle
 from benchmark.kinds import get_kind
 from benchmark.plan import PlannedCell
+from benchmark.progress import Reporter
 from benchmark.records import REFERENCE, Record
-from benchmark.status import ACTIVE, QUEUED, add_jobs, read_manifest, squeue_states
+from benchmark.registry import Registry
+from benchmark.status import (
+    ACTIVE,
+    QUEUED,
+    add_jobs,
+    pid_alive,
+    read_manifest,
+    squeue_states,
+)
 
 if TYPE_CHECKING:
     from benchmark.runner import CellRunner
@@ -268,3 +285,115 @@ def wait_slurm(
                 on_record(settle(cell, plan.out, jobs[label], plan.started))
         if pending:
             time.sleep(settings.poll_s)
+
+
+# ---- the executors as one interface ----------------------------------------------------
+
+
+class Executor(ABC):
+    """One way to run a plan's pending cells. `submit` hands them over (and may return a
+    line for the user, e.g. job ids); `run` reports each cell's record as it ends."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, plan: PlanRun, settings: ExecutorSettings, device: torch.device) -> None:
+        self.plan, self.settings, self.device = plan, settings, device
+
+    @property
+    def waits(self) -> bool:
+        """Whether `bench run` stays until the cells end (SLURM's `--no-wait` does not)."""
+        return True
+
+    def submit(self, cells: list[PlannedCell]) -> str | None:
+        return None
+
+    @abstractmethod
+    def run(self, cells: list[PlannedCell], on_record: OnRecord, reporter: Reporter) -> None:
+        """Run (or follow) the submitted cells until each has its record."""
+
+    # What `bench status` asks (`benchmark.status.JobWatcher`).
+    def live_states(self, jobs: list[dict[str, Any]]) -> dict[str, str]:
+        return {}
+
+    def job_ended(self, job: dict[str, Any]) -> bool:
+        return False
+
+
+EXECUTOR_REGISTRY: Registry[type[Executor]] = Registry("executor")
+
+
+def register_executor(name: str) -> Callable[[type[Executor]], type[Executor]]:
+    def decorator(cls: type[Executor]) -> type[Executor]:
+        cls.name = name
+        return EXECUTOR_REGISTRY.register(name)(cls)
+
+    return decorator
+
+
+@register_executor("inline")
+class InlineExecutor(Executor):
+    """This process, cell after cell, with progress bars per stage."""
+
+    def run(self, cells: list[PlannedCell], on_record: OnRecord, reporter: Reporter) -> None:
+        from benchmark.runner import CellRunner
+
+        plan = self.plan
+        runner = CellRunner(
+            plan.cfg, plan.cache_dir, self.device, reporter, plan.data_root, plan.out, plan.threads
+        )
+        run_inline(plan, cells, runner, on_record)
+
+
+@register_executor("local")
+class LocalExecutor(Executor):
+    """Worker processes on this machine; a job is over when its controller process is."""
+
+    def run(self, cells: list[PlannedCell], on_record: OnRecord, reporter: Reporter) -> None:
+        run_local(self.plan, cells, self.settings, on_record)
+
+    def job_ended(self, job: dict[str, Any]) -> bool:
+        pid = str(job.get("job_id", ""))
+        return pid.isdigit() and not pid_alive(int(pid))
+
+
+@register_executor("slurm")
+class SlurmExecutor(Executor):
+    """Job arrays on a SLURM cluster, followed with squeue."""
+
+    jobs: dict[str, dict[str, Any]]
+
+    @property
+    def waits(self) -> bool:
+        return self.settings.wait
+
+    def submit(self, cells: list[PlannedCell]) -> str | None:
+        self.jobs = submit_slurm(self.plan, cells, self.settings)
+        arrays = sorted({j["job_id"].split("_")[0] for j in self.jobs.values()})
+        return f"SLURM job(s) {', '.join(arrays) or '(none)'} · logs in {self.plan.out}/jobs"
+
+    def run(self, cells: list[PlannedCell], on_record: OnRecord, reporter: Reporter) -> None:
+        wait_slurm(self.plan, cells, self.jobs, self.settings, on_record)
+
+    def live_states(self, jobs: list[dict[str, Any]]) -> dict[str, str]:
+        try:
+            return squeue_states([str(j.get("job_id")) for j in jobs])
+        except RuntimeError as err:
+            raise UserError(f"cannot ask SLURM about this plan's jobs: {err}") from None
+
+    def job_ended(self, job: dict[str, Any]) -> bool:
+        return True  # neither queued nor running in squeue (the caller checked)
+
+
+def create_executor(
+    plan: PlanRun, settings: ExecutorSettings, device: torch.device | None = None
+) -> Executor:
+    return EXECUTOR_REGISTRY.get(settings.kind)(plan, settings, device or torch.device("cpu"))
+
+
+def watchers() -> dict[str, Executor]:
+    """One idle instance of each registered executor, for `bench status` to ask."""
+    plan = PlanRun(RunConfig(), Path("."), Path("."), None, 1)
+    return {
+        name: EXECUTOR_REGISTRY.get(name)(plan, ExecutorSettings(name), torch.device("cpu"))
+        for name in EXECUTOR_REGISTRY.names()
+    }

@@ -72,21 +72,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from benchmark.datasets.real import resolve_tasks
     from benchmark.datasets.tasks import get_task, world_config
     from benchmark.executor_settings import from_args
-    from benchmark.executors import (
-        PlanRun,
-        preflight,
-        run_inline,
-        run_local,
-        submit_slurm,
-        wait_slurm,
-    )
+    from benchmark.executors import PlanRun, create_executor, preflight
     from benchmark.leaderboard import write_outputs
     from benchmark.method import load_methods
     from benchmark.plan import is_done, make_plan
     from benchmark.progress import RichReporter
     from benchmark.provenance import default_device
     from benchmark.records import read_records
-    from benchmark.runner import CellRunner
     from benchmark.status import add_run, plan_cells, run_entry
     from benchmark.storage import remove_stale_temps
     from benchmark.tracks import SUPERVISED, parse_tracks
@@ -137,26 +129,20 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"skipped (no data; see 'bench data check'): {', '.join(skipped)}")
     start = time.perf_counter()
     finished = []
-    if settings.kind == "slurm":
-        jobs = submit_slurm(plan, pending, settings)
-        arrays = sorted({j["job_id"].split("_")[0] for j in jobs.values()})
-        console.print(f"SLURM job(s) {', '.join(arrays) or '(none)'} · logs in {args.out}/jobs")
-        if not settings.wait:
-            console.print(f"not waiting: follow with 'bench status --out {args.out}'")
-            return 0
+    executor = create_executor(plan, settings, device)
+    note = executor.submit(pending)
+    if note:
+        console.print(note)
+    if not executor.waits:
+        console.print(f"not waiting: follow with 'bench status --out {args.out}'")
+        return 0
     with RichReporter(len(pending)) as reporter:
 
         def done(record: Record) -> None:
             finished.append(record)
             reporter.cell_done()
 
-        if settings.kind == "inline":
-            runner = CellRunner(cfg, cache_dir, device, reporter, data_root, args.out, threads)
-            run_inline(plan, pending, runner, done)
-        elif settings.kind == "local":
-            run_local(plan, pending, settings, done)
-        else:
-            wait_slurm(plan, pending, jobs, settings, done)
+        executor.run(pending, done, reporter)
     board = write_outputs(read_records(args.out), args.out)
     _summary(console, finished)
     failed = [r for r in finished if not r.done]

@@ -25,9 +25,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from benchmark.errors import UserError
 from benchmark.jobs import cell_lock_path
@@ -166,7 +167,7 @@ def squeue_states(job_ids: list[str]) -> dict[str, str]:
     return states
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -184,26 +185,49 @@ class CellState:
     detail: str = ""
 
 
-def cell_states(out: Path) -> list[CellState]:
-    """The state of every cell in the manifest, in plan order."""
+class JobWatcher(Protocol):
+    """What `bench status` asks an executor about the jobs it made (`benchmark.executors`
+    implements it per executor; status never tests an executor's name)."""
+
+    def live_states(self, jobs: list[dict[str, Any]]) -> dict[str, str]:
+        """Scheduler states ("RUNNING", "PENDING", ...) of those of `jobs` still known to
+        the scheduler, by job id."""
+        ...
+
+    def job_ended(self, job: dict[str, Any]) -> bool:
+        """Whether `job`, absent from `live_states`, is over."""
+        ...
+
+
+def cell_states(out: Path, watchers: Mapping[str, JobWatcher]) -> list[CellState]:
+    """The state of every cell in the manifest, in plan order; `watchers` maps each
+    executor's name to what can tell its jobs' state (`benchmark.executors.WATCHERS`)."""
     manifest = read_manifest(out)
     if not manifest.get("cells"):
         raise UserError(f"no plan in '{out}': start one with 'bench run --out {out} ...'")
     jobs: dict[str, dict[str, Any]] = manifest.get("jobs", {})
-    slurm_ids = [str(j.get("job_id")) for j in jobs.values() if j.get("executor") == "slurm"]
-    try:
-        queue = squeue_states(slurm_ids)
-    except RuntimeError as err:
-        raise UserError(f"cannot ask SLURM about this plan's jobs: {err}") from None
+    queue: dict[str, str] = {}
+    for name, watcher in watchers.items():
+        own = [j for j in jobs.values() if j.get("executor") == name]
+        if own:
+            queue.update(watcher.live_states(own))
     states = []
     for cell in manifest["cells"]:
         label = cell["label"]
-        states.append(_state(out, label, cell, jobs.get(label, {}), queue))
+        job = jobs.get(label, {})
+        watcher = watchers.get(str(job.get("executor", "")))
+        ended = bool(job) and watcher is not None and watcher.job_ended(job)
+        states.append(_state(out, label, cell, job, queue, ended))
     return states
 
 
 def _state(
-    out: Path, label: str, cell: dict[str, Any], job: dict[str, Any], queue: dict[str, str]
+    out: Path,
+    label: str,
+    cell: dict[str, Any],
+    job: dict[str, Any],
+    queue: dict[str, str],
+    job_ended: bool,
 ) -> CellState:
     # Manifests from before tracks have no track: their cells are supervised.
     planned = Cell(cell["task"], cell["method"], int(cell["seed"]), cell.get("track", SUPERVISED))
@@ -230,21 +254,10 @@ def _state(
         run = record.config.get("run", {})
         log = run.get("log") or job.get("log") or str(path)
         return CellState(label, "failed", str(run.get("job_id", job_id)), f"{record.reason}; {log}")
-    if job and _job_ended(job):
+    if job_ended:
         detail = f"job ended without a record; log {job.get('log', '-')}"
         return CellState(label, "failed", job_id, detail)
     return CellState(label, "pending", job_id, "")
-
-
-def _job_ended(job: dict[str, Any]) -> bool:
-    """Whether the job the cell was last given to is over (it is not in SLURM's queue,
-    or its local controller process is gone)."""
-    if job.get("executor") == "slurm":
-        return True  # neither queued nor running in squeue (checked by the caller)
-    if job.get("executor") == "local":
-        pid = str(job.get("job_id", ""))
-        return pid.isdigit() and not _alive(int(pid))
-    return False
 
 
 def summary(states: list[CellState]) -> dict[str, int]:

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from benchmark.config import resolve
+from benchmark.executors import watchers
 from benchmark.jobs import cell_lock_path
 from benchmark.locks import is_held
 from benchmark.plan import expand
@@ -73,7 +74,7 @@ def _kill_mid_plan_then_rerun(tmp_path: Path, *extra: str) -> Path:
     cells = expand(["sketch-cls"], ["l2", "crd"], [0])
     # Workers end with their run; then no cell is held by anyone.
     _wait_for(lambda: not any(is_held(cell_lock_path(out, c)) for c in cells), "workers to end")
-    states = {s.label: s.state for s in cell_states(out)}
+    states = {s.label: s.state for s in cell_states(out, watchers())}
     assert states["sketch-cls/reference/seed0"] == "done"
     assert states["sketch-cls/l2/seed0"] != "done" and states["sketch-cls/crd/seed0"] != "done"
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*.json")}
@@ -104,7 +105,7 @@ def _check_completed(out: Path, uninterrupted: dict[tuple[str, str], dict]) -> N
     assert not _checkpoints(out)
     trained = (out.parent / "cache" / "teachers" / "trained.jsonl").read_text().splitlines()
     assert len(trained) == 1, trained  # the teacher was trained once, before the kill
-    assert {s.state for s in cell_states(out)} == {"done"}
+    assert {s.state for s in cell_states(out, watchers())} == {"done"}
 
 
 def test_kill_9_inline_run_then_rerun(

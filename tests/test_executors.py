@@ -242,3 +242,16 @@ def test_local_order_is_longest_work_first() -> None:
         ("sketch-cls", "l2"),
         ("sketch-cls", "crd"),
     ]
+
+
+def test_executors_are_one_registry_the_settings_agree_with() -> None:
+    """`--executor` names (listed before the executors are imported) are exactly the
+    registered executors, and each answers `bench status`'s two questions."""
+    from benchmark.executor_settings import EXECUTORS
+    from benchmark.executors import EXECUTOR_REGISTRY, watchers
+
+    assert sorted(EXECUTORS) == sorted(EXECUTOR_REGISTRY.names())
+    watching = watchers()
+    assert watching["local"].job_ended({"executor": "local", "job_id": "999999999"})
+    assert not watching["inline"].job_ended({"executor": "inline", "job_id": "pid1"})
+    assert watching["inline"].live_states([{"job_id": "1"}]) == {}

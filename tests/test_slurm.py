@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from benchmark.cli import main
+from benchmark.executors import watchers
 from benchmark.records import REFERENCE, read_records
 from benchmark.status import cell_states, read_manifest, squeue_states
 
@@ -81,7 +82,7 @@ def test_slurm_run_matches_inline_and_survives_scancel(tmp_path: Path, one_threa
     ids = [jobs[label]["job_id"] for label in cancelled]
     subprocess.run(["scancel", *ids], check=True)
     _wait_for(lambda: not squeue_states(ids), "the cancelled tasks to leave the queue")
-    states = {s.label: s for s in cell_states(out)}
+    states = {s.label: s for s in cell_states(out, watchers())}
     for label in cancelled:
         assert states[label].state == "failed", states[label]
         assert "job ended without a record" in states[label].detail
@@ -103,7 +104,7 @@ def test_slurm_run_matches_inline_and_survives_scancel(tmp_path: Path, one_threa
             assert ran["job_id"] != job["job_id"]
         else:
             assert ran["job_id"] == job["job_id"]  # not resubmitted
-    assert {s.state for s in cell_states(out)} == {"done"}
+    assert {s.state for s in cell_states(out, watchers())} == {"done"}
 
     assert _metrics(out) == _metrics(inline)
     assert {r.versions["torch_threads"] for r in records} == {"1"}
