@@ -2,8 +2,8 @@
 
 import os
 
-# OpenMP threads that busy-wait make torch 5–10× slower whenever another process shares
-# the cores (a second bench worker, a test run, the OS); passive waiting costs little when
+# OpenMP threads that busy-wait make torch several times slower whenever another process
+# shares the cores (a second bench worker, a test run, the OS); passive waiting costs little when
 # the cores are free. It must be set before torch is first imported, hence here.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

@@ -52,10 +52,9 @@ class ExecutorSettings:
     def resolved_threads(self) -> int:
         """Torch threads per cell. Inline and SLURM cells get the machine's cores (on
         SLURM, `--cpus-per-task` follows); local workers share the machine, so by default
-        they split its cores, one thread each. Two small cells on one thread each train
-        ~1.6× faster together than one cell on two threads (770 vs 977 img/s per process,
-        test_resnet at 32×32), because these models are too small to keep two threads
-        busy."""
+        they split its cores, one thread each: two small cells on one thread each train
+        faster together than one cell on two threads, because these models are too small
+        to keep two threads busy (`bench perf` measures it)."""
         if self.threads:
             return self.threads
         cores = min(os.cpu_count() or 1, MAX_DEFAULT_THREADS)

@@ -14,7 +14,7 @@ the ceiling that tells how much room the few-label protocol leaves for distillat
 always supervised, whatever `teacher.pretrain` says, and gets the teacher's optimisation
 budget in *steps* (its epochs scaled by the size ratio of the two training sets): with the
 teacher's epochs on its smaller set, it was undertrained and the ceiling looked lower
-than it is (depth-seg at 32×32: 17% mIoU after 84 steps, 39% after 375).
+than it is (README, "The protocol", has the figures).
 
 With `teacher.pretrain: simclr` the teacher's backbone never sees a source label: it is
 pre-trained with SimCLR on the source pool, frozen, and only its task head is fitted on

@@ -12,12 +12,10 @@ What is stored, in fp32 (the bit-for-bit promise rules out fp16):
 - `outputs-<key>.pt`: the pooled embedding [N, D] and the logits ([N, K], or [N, K, H, W]
   for segmentation);
 - `maps-<key>.pt`: every backbone stage's feature map, written only once a method that
-  reads maps (`Method.uses_feature_maps`) asks for them. At the quick profile's sizes this
-  is 47 MB (and the base file 0.4 MB, or 45 MB with segmentation's dense logits: 135 MB
-  for the quick suite's two teachers, measured); at the paper profile's sizes
-  (resnet18, 64×64, 10,000 pairs) it would be ≈ 3.8 GB, which is why files are opened
-  memory-mapped: a batch reads only its own rows from disk, and the process does not hold
-  the whole tensor in RAM.
+  reads maps (`Method.uses_feature_maps`) asks for them. Maps grow with pairs × channels ×
+  resolution, to gigabytes at the paper profile (sizes in README, "Cost and `bench
+  perf`"), which is why files are opened memory-mapped: a batch reads only its own rows
+  from disk, and the process does not hold the whole tensor in RAM.
 
 The key is a hash of the teacher's cache key, the paired inputs' content digest, the torch
 thread count and the device type: thread count and device change floating-point results in

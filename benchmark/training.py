@@ -20,6 +20,7 @@ from benchmark.streams import IGNORE_INDEX, seeded
 
 Progress = Callable[[int], None]
 
+
 def batches(
     n: int, batch_size: int, generator: torch.Generator, *, shuffle: bool = True
 ) -> Iterator[Tensor]:

@@ -32,9 +32,9 @@ This project's reading:
   loader with numpy); the seed is drawn from torch's global RNG in `setup`;
 - banks, Z and the sampler state are buffers, so they survive `state_dict()`;
 - scores are taken as v·Mᵀ over the whole bank, then the sampled columns (version 2):
-  the same dot products as RepDistiller's gather-then-bmm, 1.6× faster for a whole CRD
-  epoch at the quick profile (torch.profiler: the gather and bmm were 35% of it), equal
-  up to floating-point summation order.
+  the same dot products as RepDistiller's gather-then-bmm without building the gathered
+  block (the gather and bmm dominated a CRD epoch in torch.profiler), equal up to
+  floating-point summation order.
 
 False negatives (pairs that share an input). On real data several pairs can be built from
 one file (Sketchy: sketches of one photo; AV-MNIST: one recording for several digits):
@@ -187,7 +187,7 @@ class CRD(Method):
         # Each anchor against every bank row, then the K+1 sampled columns: the dot
         # products RepDistiller takes after gathering a [B, K+1, D] block of bank rows,
         # without building that block (K+1 ≈ N here, since negatives are capped at N−1:
-        # B·N·D floats per bank per step, 655 MB at the paper profile's batch and pairs).
+        # B·N·D floats per bank per step: hundreds of MB at the paper profile's sizes).
         # The banks are snapshot (N·D floats) because backward needs them as they were
         # before the momentum update below.
         bank_t, bank_s = self.memory_t.clone(), self.memory_s.clone()
