@@ -12,19 +12,15 @@ run without them exactly as it was.
 
 from __future__ import annotations
 
-import logging
-import math
-
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from benchmark.backbones import Backbone
-from benchmark.checkpoint import EpochCheckpoint, restore_rng, rng_state
+from benchmark.checkpoint import EpochCheckpoint
 from benchmark.config import DistillConfig
+from benchmark.loop import LoopSettings, Progress, train_loop
 from benchmark.method import Batch, Method, Outputs
-from benchmark.training import Progress, batches, seeded, sgd_cosine, steps_per_epoch
-
-log = logging.getLogger(__name__)
+from benchmark.streams import seeded
 
 
 def take(outputs: Outputs, index: Tensor, device: torch.device) -> Outputs:
@@ -74,56 +70,27 @@ def distill(
     noise = cfg.training_noise
     gen = seeded(seed, "distill" if noise == 0 else f"distill/noise{noise}")
     params = [p for p in [*student.parameters(), *method.parameters()] if p.requires_grad]
-    total_steps = cfg.epochs * steps_per_epoch(len(target), cfg.batch_size)
-    opt, sched = sgd_cosine(params, cfg.lr, cfg.weight_decay, total_steps)
+
+    def step(idx: Tensor) -> dict[str, Tensor]:
+        student_out = student(target[idx].to(device))
+        return method.losses(
+            student_out, take(teacher, idx, device), batch_of(idx, source_ids, device)
+        )
+
     student.train()
     method.train()
-    last: dict[str, float] = {}
-    start = 0
-    saved = checkpoint.load() if checkpoint is not None else None
-    if saved is not None:
-        student.load_state_dict(saved["student"])
-        method.load_state_dict(saved["method"])
-        opt.load_state_dict(saved["optimizer"])
-        sched.load_state_dict(saved["scheduler"])
-        restore_rng(saved["rng"], gen)
-        start, last = saved["epoch"], saved["losses"]
-        log.info("%s: resuming distillation at epoch %d of %d", method.name, start, cfg.epochs)
-        if progress is not None:
-            progress(start)
-    for epoch in range(start, cfg.epochs):
-        sums: dict[str, float] = {}
-        count = 0
-        for idx in batches(len(target), cfg.batch_size, gen):
-            student_out = student(target[idx].to(device))
-            terms = method.losses(
-                student_out, take(teacher, idx, device), batch_of(idx, source_ids, device)
-            )
-            total = torch.stack(list(terms.values())).sum()
-            for name, value in terms.items():
-                v = value.item()
-                if not math.isfinite(v):
-                    raise FloatingPointError(f"loss '{name}' of method '{method.name}' is {v}")
-                sums[name] = sums.get(name, 0.0) + v
-            count += 1
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
-            sched.step()
-        last = {name: s / max(1, count) for name, s in sums.items()}
-        if checkpoint is not None:
-            checkpoint.save(
-                {
-                    "epoch": epoch + 1,
-                    "student": student.state_dict(),
-                    "method": method.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "rng": rng_state(gen),
-                    "losses": last,
-                }
-            )
-        if progress is not None:
-            progress(1)
+    loop = LoopSettings(cfg.epochs, cfg.batch_size, cfg.lr, cfg.weight_decay)
+    both = nn.ModuleDict({"student": student, "method": method})
+    last = train_loop(
+        both,
+        params,
+        len(target),
+        loop,
+        gen,
+        step,
+        name=f"method '{method.name}'",
+        progress=progress,
+        checkpoint=checkpoint,
+    )
     student.eval()
     return last

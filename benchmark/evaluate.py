@@ -23,6 +23,7 @@ from benchmark.checkpoint import EpochCheckpoint
 from benchmark.config import EvalConfig
 from benchmark.datasets.tasks import TaskData
 from benchmark.kinds import get_kind
+from benchmark.loop import LoopSettings
 from benchmark.training import IGNORE_INDEX, Progress, fit, predict, seeded
 
 PROBE_REDUCTION = 4  # segmentation probe: features resampled to 1/4 of the input size
@@ -140,10 +141,7 @@ def finetune(
         model,
         few.target,
         few.labels,
-        epochs=cfg.finetune_epochs,
-        batch_size=cfg.finetune_batch_size,
-        lr=cfg.finetune_lr,
-        weight_decay=5e-4,
+        LoopSettings(cfg.finetune_epochs, cfg.finetune_batch_size, cfg.finetune_lr, 5e-4),
         seed=seed,
         stream=stream,
         progress=progress,

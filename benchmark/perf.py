@@ -46,10 +46,11 @@ from benchmark.config import DistillConfig, RunConfig
 from benchmark.datasets.tasks import TaskData, get_task, world_config
 from benchmark.datasets.world.config import chunk_size
 from benchmark.distill import distill, take
+from benchmark.loop import batches
 from benchmark.method import Batch, Method, Outputs, create_method
 from benchmark.runner import initial_student, method_context
 from benchmark.teacher_outputs import teacher_outputs
-from benchmark.training import batches, seeded
+from benchmark.training import seeded
 
 PERF_TASK = "sketch-cls"
 LARGE_TEACHER = "resnet18"

@@ -28,15 +28,8 @@ from torch import Tensor, nn
 from benchmark.augment import ViewRecipe, random_view
 from benchmark.backbones import Backbone
 from benchmark.checkpoint import EpochCheckpoint
-from benchmark.training import (
-    Progress,
-    batches,
-    resume,
-    save_epoch,
-    seeded,
-    sgd_cosine,
-    steps_per_epoch,
-)
+from benchmark.loop import LoopSettings, Progress, train_loop
+from benchmark.streams import seeded
 
 PROJECTION_DIM = 128
 
@@ -58,11 +51,8 @@ def projection_head(dim: int) -> nn.Module:
 def simclr_pretrain(
     backbone: Backbone,
     x: Tensor,
+    loop: LoopSettings,
     *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    weight_decay: float,
     temperature: float,
     seed: int,
     progress: Progress | None = None,
@@ -77,23 +67,24 @@ def simclr_pretrain(
     torch.manual_seed(seed)
     head = projection_head(backbone.dim).to(device)
     params = [*backbone.parameters(), *head.parameters()]
-    total = epochs * steps_per_epoch(len(x), batch_size)
-    opt, sched = sgd_cosine(params, lr, weight_decay, total)
+
+    def step(idx: Tensor) -> dict[str, Tensor]:
+        xb = x[idx]
+        v1, v2 = random_view(xb, recipe, gen), random_view(xb, recipe, gen)
+        z = head(backbone(torch.cat([v1, v2]).to(device)).embedding)
+        return {"nt_xent": nt_xent(z[: len(idx)], z[len(idx) :], temperature)}
+
     both = nn.ModuleDict({"backbone": backbone, "head": head})
-    start = resume(checkpoint, both, opt, sched, gen, progress)
-    backbone.train()
-    head.train()
-    for epoch in range(start, epochs):
-        for idx in batches(len(x), batch_size, gen):
-            xb = x[idx]
-            v1, v2 = random_view(xb, recipe, gen), random_view(xb, recipe, gen)
-            z = head(backbone(torch.cat([v1, v2]).to(device)).embedding)
-            loss = nt_xent(z[: len(idx)], z[len(idx) :], temperature)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-        save_epoch(checkpoint, epoch, both, opt, sched, gen)
-        if progress is not None:
-            progress(1)
+    both.train()
+    train_loop(
+        both,
+        params,
+        len(x),
+        loop,
+        gen,
+        step,
+        name="simclr",
+        progress=progress,
+        checkpoint=checkpoint,
+    )
     backbone.eval()

@@ -48,10 +48,11 @@ from benchmark.checkpoint import EpochCheckpoint, fingerprint
 from benchmark.config import PROTOCOL_VERSION, RunConfig, TrainConfig, config_hash
 from benchmark.datasets.tasks import TaskData
 from benchmark.locks import file_lock
+from benchmark.loop import LoopSettings, steps_per_epoch
 from benchmark.pretrain import simclr_pretrain
 from benchmark.storage import file_digest, quarantine, save_tensors, write_json
 from benchmark.tracks import LABEL_FREE_PRETRAIN
-from benchmark.training import Progress, fit, predict, score, steps_per_epoch
+from benchmark.training import Progress, fit, predict, score
 from benchmark.weights import SCRATCH, key_settings, probing, teacher_backbone
 
 log = logging.getLogger(__name__)
@@ -254,10 +255,7 @@ def _train(
         simclr_pretrain(
             model.backbone,
             x,
-            epochs=recipe.epochs,
-            batch_size=recipe.batch_size,
-            lr=recipe.lr,
-            weight_decay=recipe.weight_decay,
+            LoopSettings(recipe.epochs, recipe.batch_size, recipe.lr, recipe.weight_decay),
             temperature=recipe.simclr_temperature,
             seed=seed,
             progress=progress,
@@ -269,10 +267,12 @@ def _train(
         model,
         x,
         y,
-        epochs=recipe.head_epochs if simclr else recipe.epochs,
-        batch_size=recipe.batch_size,
-        lr=recipe.lr,
-        weight_decay=recipe.weight_decay,
+        LoopSettings(
+            epochs=recipe.head_epochs if simclr else recipe.epochs,
+            batch_size=recipe.batch_size,
+            lr=recipe.lr,
+            weight_decay=recipe.weight_decay,
+        ),
         seed=seed,
         stream=f"{role}-head" if simclr else role,
         flip=flip,

@@ -23,9 +23,10 @@ from benchmark import perf
 from benchmark.config import resolve
 from benchmark.datasets.tasks import get_task
 from benchmark.distill import distill, take
+from benchmark.loop import batches, sgd_cosine
 from benchmark.method import Batch, create_method
 from benchmark.teacher_outputs import teacher_outputs
-from benchmark.training import batches, seeded, sgd_cosine
+from benchmark.training import seeded
 
 
 def main(method_name: str, repeats: int) -> None:
