@@ -318,13 +318,18 @@ def _track_lines(
 
 
 def _inapplicable_lines(records: list[Record]) -> list[str]:
-    """The methods a task's track cannot run, each with its (first) reason."""
-    reasons: dict[str, str] = {}
+    """The methods a task's track cannot run, grouped by their reason (a reason that
+    starts with the method's own name is read without it)."""
+    methods: dict[str, list[str]] = {}
     for r in sorted(records, key=lambda r: (r.method, r.seed)):
-        reasons.setdefault(r.method, r.reason)
-    if not reasons:
+        why = r.reason.removeprefix(f"{r.method} ")
+        if r.method not in methods.setdefault(why, []):
+            methods[why].append(r.method)
+    if not methods:
         return []
-    items = "; ".join(f"{_cell(m)} ({_cell(why)})" for m, why in reasons.items())
+    items = "; ".join(
+        f"{', '.join(_cell(m) for m in names)} ({_cell(why)})" for why, names in methods.items()
+    )
     return [f"Not applicable in this track: {items}.", ""]
 
 
