@@ -59,9 +59,10 @@ class WorldConfig:
     isolated"): sketch_abstraction widens the RGB-to-sketch gap *by removing* shape evidence
     from the sketch, so its all-labels ceiling falls with it; sketch_ruling widens it with a
     class-independent nuisance that removes none; colour_class_correlation leaves every
-    target modality untouched and moves the source's class evidence between modality-general
-    features (shape, which the sketch, depth and sound share) and a modality-specific one
-    (colour, which only RGB has).
+    target modality untouched and adds, on top of the modality-general class evidence (shape,
+    which the sketch, depth and sound share), a modality-specific one (colour, which only RGB
+    has), so the teacher's decisions move from the first to the second at fixed shape
+    evidence.
     """
 
     # Side length of every image modality (rgb, depth, seg, sketch), in pixels. Larger images
@@ -104,7 +105,11 @@ class WorldConfig:
     # evidence from modality-general features (shape, seen by every modality) towards a
     # modality-specific one (colour, RGB only), at fixed shape evidence: the target data are
     # bit-identical at every value (only RGB draws use it), so the target's own ceiling is
-    # too, and only the teacher, and what it has to give, changes.
+    # too, and only the teacher, and what it has to give, changes. It does not make the label
+    # depend on anything only RGB shows: the label is the shape class by construction, so a
+    # teacher's correct colour-based prediction is still a label the target can learn to
+    # predict from shape. That is the sweep at fixed shape evidence; moving evidence so that
+    # the label itself needs the source would take a class defined partly by colour.
     colour_class_correlation: float = 0.6
     # RGB only: expected fraction of the background distractors (blobs, lines) that are drawn.
     clutter: float = 0.5
