@@ -2,9 +2,11 @@
 task's reference figures (all-labels ceiling, teacher, input gap), per method the target
 error, its paired change from the first to the last value, the per-seed slope of error
 against the measured input gap, the change of the method's own common-space gap, and the
-distillation gain over `scratch`.
+distillation gain over `scratch` (the method's accuracy minus scratch's, same seed and
+value) and its paired change: the part of a change in error that is the distillation's,
+since `scratch` sees no teacher.
 
-    python scripts/sweep_trends.py results/sweeps/world.sketch_ruling
+    python scripts/sweep_trends.py results/sweeps/world.sketch_ruling [--versus cmcd-cmc]
 
 Every interval is a 95% t interval over seeds of a per-seed quantity (a seed fixes the
 scenes, the teacher and the student's initialisation for every value of a world knob, so
@@ -49,6 +51,9 @@ def slope(x: np.ndarray, y: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep", type=Path, help="a sweep folder holding sweep.csv")
+    parser.add_argument(
+        "--versus", default=None, help="also print this method minus each other, per value"
+    )
     args = parser.parse_args()
     table = pd.read_csv(args.sweep / "sweep.csv")
     table = table[table.status == "ok"]
@@ -77,9 +82,9 @@ def main() -> None:
     print(
         f"\n| method | error at {' | '.join(names)} | Δ error {names[-1]} − {names[0]} "
         "| slope per +0.1 input_gap_pair | Δ gap_pair | Δ gap_tv | Δ gap_cka "
-        f"| gain over scratch at {names[0]} | at {names[-1]} |"
+        f"| gain over scratch at {names[0]} | at {names[-1]} | Δ gain |"
     )
-    print("|---|" + "---:|" * (len(values) + 7))
+    print("|---|" + "---:|" * (len(values) + 8))
     for method, group in runs.groupby("method", sort=True):
         score = group.set_index(["seed", "value"])
         error = 100 * (1 - score["finetune_acc"])
@@ -95,12 +100,15 @@ def main() -> None:
             ci(score[c].xs(last, level="value") - score[c].xs(first, level="value"), 1, 3)
             for c in OWN
         ]
-        gain = [
-            ci(score["finetune_acc"].xs(v, level="value") - scratch.xs(v, level="value"), 100)
-            if method != "scratch"
-            else "—"
+        gains = [
+            score["finetune_acc"].xs(v, level="value") - scratch.xs(v, level="value")
             for v in (first, last)
         ]
+        gain = (
+            [ci(g, 100) for g in (*gains, gains[1] - gains[0])]
+            if method != "scratch"
+            else ["—"] * 3
+        )
         print(
             f"| {method} | "
             + " | ".join(cells)
@@ -110,6 +118,21 @@ def main() -> None:
             + " | ".join(gain)
             + " |"
         )
+
+    if args.versus is not None:
+        accuracy = runs.set_index(["method", "seed", "value"])["finetune_acc"]
+        print(f"\n| {args.versus} minus | {' | '.join(names)} |")
+        print("|---|" + "---:|" * len(values))
+        for other in sorted(set(runs.method) - {args.versus}):
+            cells = [
+                ci(
+                    accuracy[args.versus].xs(v, level="value")
+                    - accuracy[other].xs(v, level="value"),
+                    100,
+                )
+                for v in values
+            ]
+            print(f"| {other} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
