@@ -4,8 +4,11 @@ README's "The theory tested where it can be isolated" reads the `world.sketch_ru
 sweep as one that widens the RGB-to-sketch gap while the sketch keeps its class evidence.
 Both halves are checked here on real training, the way a sweep measures them: the
 all-labels ceiling (the student backbone trained on every labelled target sample) stays
-flat across the knob's range, and the task's input gap grows. A control shows the ceiling
-check can fail: `sketch_abstraction`, which removes shape evidence, fails it by far.
+within a few points across the knob's range, and the task's input gap grows. A control
+shows the ceiling check can fail: `sketch_abstraction`, which removes shape evidence,
+fails it by far. (The committed sweep resolves a small loss of the ceiling over the
+ruling's range, with more seeds than a test can afford; README gives it. This test guards
+against the knob turning destructive, not against that.)
 
 The splits and recipes are the quick profile's (the smoke profile's, where the ceiling is
 at chance and any knob would leave it "flat") with a smaller test split, one seed: each
@@ -27,10 +30,10 @@ from benchmark.teacher import get_all_labels_reference, get_teacher
 
 TASK = "sketch-cls"
 SEED = 0
-# How far the ceiling may move and still count as flat, in accuracy points: about twice the
-# spread of the ceiling between training runs that see equally informative data (the same
-# scenes drawn as a different but identically distributed sample), which is what "within
-# noise" means for one seed; the control loses several times this.
+# How far the ceiling may move, in accuracy points: about twice the spread of the ceiling
+# between training runs that see equally informative data (the same scenes drawn as a
+# different but identically distributed sample), which is what "within noise" means for one
+# seed; the control loses several times this.
 FLAT = 6.0
 # The control must lose at least this much (points): what "removes class evidence" means.
 DESTRUCTIVE = 15.0
@@ -50,7 +53,7 @@ def _load(cfg: RunConfig, world: dict[str, float], cache: Path) -> TaskData:
     return get_task(TASK).load(own.data, world, SEED, cache)
 
 
-def test_sketch_ruling_keeps_the_ceiling_and_widens_the_input_gap(
+def test_sketch_ruling_keeps_the_ceiling_within_noise_and_widens_the_input_gap(
     cfg: RunConfig, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     cache = tmp_path_factory.mktemp("gap-knobs")

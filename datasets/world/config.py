@@ -58,7 +58,8 @@ class WorldConfig:
     What the gap knobs move, for reading a sweep (README, "The theory tested where it can be
     isolated"): sketch_abstraction widens the RGB-to-sketch gap *by removing* shape evidence
     from the sketch, so its all-labels ceiling falls with it; sketch_ruling widens it with a
-    class-independent nuisance that removes none; colour_class_correlation leaves every
+    class-independent nuisance that removes none (a learner pays a little to ignore it, far
+    less than the abstraction takes); colour_class_correlation leaves every
     target modality untouched and adds, on top of the modality-general class evidence (shape,
     which the sketch, depth and sound share), a modality-specific one (colour, which only RGB
     has), so the teacher's decisions move from the first to the second at fixed shape
