@@ -310,13 +310,14 @@ def cmd_power(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from benchmark.config import load_yaml, resolve
+    from benchmark.datasets.tasks import TASKS
     from benchmark.executor_settings import parse_settings
     from benchmark.plan import check_method_settings
 
     loaded = load_yaml(args.file)
     section = loaded.pop("executor", None)
     settings = parse_settings(section, {})
-    cfg = resolve(None, loaded, None)
+    cfg = resolve(None, loaded, None, canonical_task=TASKS.canonical)
     check_method_settings(cfg)
     extra = f" · executor {settings.kind}" if section is not None else ""
     console.print(f"{args.file}: ok (profile {cfg.profile}){extra}")
@@ -356,7 +357,8 @@ def cmd_data(args: argparse.Namespace, console: Console) -> int:
     data_root = args.data_root or default_data_root()
     file_overrides = load_yaml(args.config) if args.config else {}
     file_overrides.pop("executor", None)  # where cells run: no bearing on the data
-    cfg = resolve(args.profile, file_overrides, parse_assignments(args.sets, list_methods()))
+    sets = parse_assignments(args.sets, list_methods())
+    cfg = resolve(args.profile, file_overrides, sets, canonical_task=TASKS.canonical)
     tasks = real_tasks() if args.tasks.strip() == "all" else TASKS.resolve(args.tasks)
     for task in tasks:
         if not TASKS.get(task).needs_data_root:

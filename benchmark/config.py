@@ -21,12 +21,14 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from benchmark.datasets.data_config import DataConfig
 from benchmark.errors import UserError, did_you_mean
 from benchmark.params import annotation_kind, coerce
 
@@ -34,20 +36,6 @@ from benchmark.params import annotation_kind, coerce
 PROTOCOL_VERSION = 3  # 3: larger test sets, fine-tune restarts, per-sample outcomes
 MAX_SEEDS = 1000  # a bound on any seed count, so a typo cannot ask for a billion cells
 MAX_COUNT = 10_000_000  # a bound on any sample count, epoch count, step count or batch
-
-
-@dataclass
-class DataConfig:
-    """Split sizes for the embedded world (real adapters subsample to them)."""
-
-    image_size: int = 32
-    source_pool: int = 2000  # labelled source samples to train the teacher
-    paired: int = 1000  # unlabelled (source, target) pairs to distill on
-    labels_per_class: int = 10  # few-label target set: k per class (segmentation: k·C images)
-    # Target test set (its source view scores the teacher). Large, because test sampling
-    # is nearly free here and its variance would otherwise blur every comparison; real
-    # datasets always use their whole test partition instead (datasets/real/common.py).
-    test: int = 5000
 
 
 # `label-free` is the label-free track's teacher (benchmark.tracks): set by the track.
@@ -364,9 +352,18 @@ def resolve(
     profile: str | None = None,
     file_overrides: dict[str, Any] | None = None,
     set_overrides: dict[str, Any] | None = None,
+    *,
+    canonical_task: Callable[[str], str] | None = None,
 ) -> RunConfig:
     """Defaults, then the profile, then the YAML file, then `--set`, each source's
-    `tasks.<task>` values right after its run-wide ones (module docstring)."""
+    `tasks.<task>` values right after its run-wide ones (module docstring).
+
+    `canonical_task` maps a task name as written (an alias such as `pairs:/data/x`) to
+    the name records use, raising `UserError` for an unknown one: the command line passes
+    the task registry's (`TASKS.canonical`). The configuration layer sits above the data
+    layer and does not consult the registry itself; given per-task sections from a file
+    or `--set` without it, resolution stops rather than keep names it cannot check (the
+    profiles' own sections use canonical names)."""
     file_overrides = file_overrides or {}
     name = profile or file_overrides.get("profile") or "quick"
     if not isinstance(name, str) or name not in PROFILES:
@@ -383,7 +380,8 @@ def resolve(
         _merge(config, run_wide, origin)
         for values in per_task.values():  # a later run-wide value beats an earlier task's
             _drop_leaves(values, run_wide)
-        for task, values in _task_sections(overrides.get("tasks"), origin).items():
+        canonical = canonical_task if overrides is not PROFILES[name] else _as_written
+        for task, values in _task_sections(overrides.get("tasks"), origin, canonical).items():
             _deep_update(per_task.setdefault(task, {}), values)
     _check(config, "")
     config.tasks = per_task
@@ -469,22 +467,27 @@ def _check(config: RunConfig, where: str) -> None:
     check_weights(config.teacher)
 
 
-def _task_sections(raw: Any, origin: str) -> dict[str, dict[str, Any]]:
+def _as_written(task: str) -> str:
+    return task
+
+
+def _task_sections(
+    raw: Any, origin: str, canonical: Callable[[str], str] | None
+) -> dict[str, dict[str, Any]]:
     """A source's `tasks` section, keyed by canonical task name (an alias such as
     `pairs:/data/x` becomes the name records use)."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise UserError(f"config section 'tasks' in {origin} must map task names to sections")
-    from benchmark.datasets import real  # noqa: F401  (registers the real-data tasks)
-    from benchmark.datasets.tasks import TASKS
-
+    if canonical is None:
+        raise TypeError(f"resolve() needs canonical_task to read the tasks section of {origin}")
     sections: dict[str, dict[str, Any]] = {}
     for task, values in raw.items():
         if not isinstance(values, dict):
             raise UserError(f"tasks.{task} in {origin} must be a mapping of config sections")
         try:
-            sections[TASKS.canonical(str(task))] = values
+            sections[canonical(str(task))] = values
         except UserError as err:
             raise UserError(f"tasks.{task} in {origin}: {err}") from None
     return sections

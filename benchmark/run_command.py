@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -35,21 +36,32 @@ def default_data_root() -> Path | None:
     return Path(env) if env else None
 
 
-def resolve_config(args: argparse.Namespace) -> RunConfig:
+@dataclass(frozen=True)
+class RunRequest:
+    """What `bench run`'s arguments resolve to: the run's configuration, the seed count
+    (`--seeds`, else the profile's), and the config file's `executor` section, which says
+    where cells run, not what they compute, so it is kept out of `cfg` and its hashes."""
+
+    cfg: RunConfig
+    seeds: int
+    executor_section: dict[str, Any] | None
+
+
+def resolve_config(args: argparse.Namespace) -> RunRequest:
     from benchmark.config import MAX_SEEDS, load_yaml, parse_assignments, resolve
+    from benchmark.datasets.tasks import TASKS
     from benchmark.method import list_methods
     from benchmark.plan import check_method_settings
 
     file_overrides = load_yaml(args.config) if args.config else {}
-    # Where cells run is not what they compute: kept out of RunConfig and its hashes.
-    args.executor_section = file_overrides.pop("executor", None)
+    executor_section = file_overrides.pop("executor", None)
     sets = parse_assignments(args.sets, list_methods())
-    cfg = resolve(args.profile, file_overrides, sets)
+    cfg = resolve(args.profile, file_overrides, sets, canonical_task=TASKS.canonical)
     check_method_settings(cfg)
     seeds = cfg.seeds if args.seeds is None else args.seeds
     if not 1 <= seeds <= MAX_SEEDS:
         raise UserError(f"--seeds {seeds} must be between 1 and {MAX_SEEDS}")
-    return cfg
+    return RunRequest(cfg, seeds, executor_section)
 
 
 def check_folders(out: Path, cache_dir: Path) -> None:
@@ -68,7 +80,6 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     import torch
 
     from benchmark.backbones import check_backbone
-    from benchmark.config import MAX_SEEDS
     from benchmark.datasets.real import resolve_tasks
     from benchmark.datasets.tasks import get_task, world_config
     from benchmark.executor_settings import from_args
@@ -84,14 +95,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from benchmark.tracks import SUPERVISED, parse_tracks
     from benchmark.weights import fetch as fetch_weights
 
-    cfg = resolve_config(args)
+    request = resolve_config(args)
+    cfg, seeds = request.cfg, request.seeds
     tracks = tuple(parse_tracks(args.tracks))
     track_text = "" if tracks == (SUPERVISED,) else f" · track(s) {', '.join(tracks)}"
-    if args.seeds is None:
-        args.seeds = cfg.seeds
-    if not 1 <= args.seeds <= MAX_SEEDS:
-        raise UserError(f"--seeds {args.seeds} must be between 1 and {MAX_SEEDS}")
-    settings = from_args(args, args.executor_section)
+    settings = from_args(args, request.executor_section)
     preflight(settings)
     cache_dir = args.cache_dir or default_cache_dir()
     check_folders(args.out, cache_dir)
@@ -100,7 +108,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     # Real data checked up front: files decoded, sizes checked at this run's settings.
     tasks, skipped = resolve_tasks(args.tasks, data_root, cfg, cache_dir=cache_dir)
     # The plan, made once: every cell's settings resolved, parameters validated, hashed.
-    cells = make_plan(tasks, methods, list(range(args.seeds)), cfg, tracks)
+    cells = make_plan(tasks, methods, list(range(seeds)), cfg, tracks)
     own = {c.task: c.cfg for c in cells if c.track == tracks[0]}  # each task's settings
     for task, task_cfg in own.items():
         world_config(get_task(task), task_cfg.data, task_cfg.world)  # world knobs, up front
@@ -121,7 +129,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     device = default_device()
     console.print(
         f"[bold]bench run[/] · profile {cfg.profile} · {len(tasks)} task(s) × "
-        f"{len(methods)} method(s) × {args.seeds} seed(s){track_text} · {len(cells)} cells, "
+        f"{len(methods)} method(s) × {seeds} seed(s){track_text} · {len(cells)} cells, "
         f"{len(cells) - len(pending)} already done · device {device} · "
         f"{torch.get_num_threads()} threads · executor {settings.kind}"
     )

@@ -94,13 +94,15 @@ def check(args: argparse.Namespace, knob: str, values: list[str]) -> None:
     sweep with one line before anything is written."""
     from benchmark.datasets.real import resolve_tasks
     from benchmark.datasets.tasks import get_task, world_config
-    from benchmark.run_command import default_data_root, resolve_config
+    from benchmark.run_command import default_cache_dir, default_data_root, resolve_config
     from benchmark.storage import check_writable
 
     check_writable(args.out, "--out")
-    tasks, _ = resolve_tasks(args.tasks, args.data_root or default_data_root())
+    tasks, _ = resolve_tasks(
+        args.tasks, args.data_root or default_data_root(), cache_dir=default_cache_dir()
+    )
     for value in values:
-        cfg = resolve_config(_value_args(args, knob, value))
+        cfg = resolve_config(_value_args(args, knob, value)).cfg
         for task in tasks:
             own = cfg.for_task(task)
             world_config(get_task(task), own.data, own.world)

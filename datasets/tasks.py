@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from benchmark.config import DataConfig
+from benchmark.datasets.data_config import DataConfig
 from benchmark.datasets.world import WorldConfig, load_or_generate
 from benchmark.errors import UserError, did_you_mean
 from benchmark.kinds import CLASSIFICATION, SEGMENTATION

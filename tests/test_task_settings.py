@@ -7,12 +7,28 @@ from pathlib import Path
 
 import pytest
 
+from benchmark import config
 from benchmark.cli import main
-from benchmark.config import PROFILES, config_hash, parse_assignments, resolve
+from benchmark.config import PROFILES, RunConfig, config_hash, parse_assignments
+from benchmark.datasets.tasks import TASKS
 from benchmark.errors import UserError
 from benchmark.plan import REFERENCE, Cell, cell_config
 from benchmark.provenance import default_device
 from benchmark.runner import CellRunner
+
+
+def resolve(*sources: dict | str | None) -> RunConfig:
+    """`config.resolve` as the command line calls it: task names through the registry."""
+    return config.resolve(*sources, canonical_task=TASKS.canonical)  # type: ignore[arg-type]
+
+
+def test_task_sections_need_the_registry_to_name_their_tasks() -> None:
+    """The configuration layer cannot check task names itself: it refuses a file's task
+    sections without the registry's mapping rather than keep names it cannot check."""
+    with pytest.raises(TypeError, match="canonical_task"):
+        config.resolve("smoke", {"tasks": {"sketch-cls": {"data": {"test": 7}}}})
+    assert config.resolve("paper").tasks  # the profile's own sections need no mapping
+
 
 SEG = "nyuv2-depth-seg"  # the paper profile gives it its own teacher batch size
 

@@ -11,8 +11,9 @@ sizes) stops a run with one line (exit 2) instead of failing every cell.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
+from benchmark.datasets.data_config import DataConfig
 from benchmark.datasets.tasks import TASKS
 from benchmark.errors import UserError
 
@@ -21,8 +22,19 @@ from .common import FOUND, MALFORMED, MISSING, UNUSABLE, RealCheck, few_shortfal
 from .deep import BadFile
 from .deep import check as deep_check
 
-if TYPE_CHECKING:
-    from benchmark.config import RunConfig
+
+class TaskSizes(Protocol):
+    """What the sizes check reads of a run's configuration (`benchmark.config.RunConfig`
+    is one): its profile's name, and the data sizes it gives each task. Typed
+    structurally so that the data layer never imports the configuration layer."""
+
+    profile: str
+
+    @property
+    def data(self) -> DataConfig: ...
+
+    def for_task(self, task: str) -> TaskSizes: ...
+
 
 __all__ = [
     "FOUND",
@@ -59,7 +71,7 @@ def real_tasks() -> list[str]:
 
 def check_all(
     data_root: Path | None,
-    cfg: RunConfig | None = None,
+    cfg: TaskSizes | None = None,
     *,
     deep: bool = False,
     cache_dir: Path | None = None,
@@ -73,7 +85,7 @@ def check_all(
 def inspect(
     name: str,
     data_root: Path | None,
-    cfg: RunConfig | None = None,
+    cfg: TaskSizes | None = None,
     *,
     deep: bool = False,
     cache_dir: Path | None = None,
@@ -110,7 +122,7 @@ def inspect(
 def resolve_tasks(
     spec: str,
     data_root: Path | None,
-    cfg: RunConfig | None = None,
+    cfg: TaskSizes | None = None,
     *,
     cache_dir: Path | None = None,
 ) -> tuple[list[str], list[str]]:
@@ -119,22 +131,19 @@ def resolve_tasks(
     `all` means every embedded task and every real task whose data is found; a real task
     named explicitly, or a malformed one under `all`, is checked here and stops the run
     with its one-line reason before any cell starts. Every file a real task's loader reads
-    is decoded first (once: verdicts are cached by size and mtime under `cache_dir`, default
-    $XMD_CACHE or ~/.cache/xmd-bench); with `cfg`, the task's splits must also be drawable
+    is decoded first (once, given `cache_dir`: verdicts are cached there by size and
+    mtime); with `cfg`, the task's splits must also be drawable
     at the sizes `cfg` gives it.
     """
-    from benchmark.run_command import default_cache_dir
-
     names = TASKS.resolve(spec)
     explicit = spec.strip() != "all"
-    cache = cache_dir if cache_dir is not None else default_cache_dir()
     run, skipped = [], []
     for name in names:
         task = TASKS.get(name)
         if not task.needs_data_root:
             run.append(name)
             continue
-        row = inspect(name, data_root, cfg, deep=True, cache_dir=cache)
+        row = inspect(name, data_root, cfg, deep=True, cache_dir=cache_dir)
         if row.status == FOUND:
             run.append(name)
         elif row.status == MISSING and not explicit:

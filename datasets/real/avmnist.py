@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from benchmark.config import DataConfig
+from benchmark.datasets.data_config import DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData, TaskSpec, world_config
 
 from . import deep

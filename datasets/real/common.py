@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from benchmark.config import DataConfig
+from benchmark.datasets.data_config import DataConfig
 from benchmark.datasets.tasks import TaskData, TaskSpec, register_task
 from benchmark.errors import UserError
 from benchmark.streams import seeded

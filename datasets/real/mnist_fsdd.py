@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from benchmark.config import DataConfig
+from benchmark.datasets.data_config import DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData, TaskSpec, world_config
 from benchmark.streams import seeded
 

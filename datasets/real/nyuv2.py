@@ -54,7 +54,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from benchmark.config import DataConfig
+from benchmark.datasets.data_config import DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, SEGMENTATION, Split, TaskData, TaskSpec
 from benchmark.streams import IGNORE_INDEX
 

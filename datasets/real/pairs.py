@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from benchmark.config import DataConfig
+from benchmark.datasets.data_config import DataConfig
 from benchmark.datasets.tasks import (
     CLASSIFICATION,
     TASKS,

@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from benchmark.config import DataConfig
+from benchmark.datasets.data_config import DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData, TaskSpec
 from benchmark.streams import seeded
 
