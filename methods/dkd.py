@@ -1,0 +1,162 @@
+"""`dkd`: Decoupled Knowledge Distillation, label-free variant (the teacher's argmax is the
+target class).
+
+Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022. Sec. 3.1
+splits classical KD at temperature T by the target class t: with the binary
+probabilities b = [p_t, 1 − p_t] and the distribution p̂ over the non-target classes alone
+(p̂_k = p_k / (1 − p_t), k ≠ t),
+
+    KD = KL(b^T ‖ b^S) + (1 − p_t^T) · KL(p̂^T ‖ p̂^S)  =  TCKD + (1 − p_t^T) · NCKD,
+
+so the teacher's confidence in the target class suppresses the non-target term. DKD
+(Sec. 3.2) weights the two parts freely:
+
+    L = weight · T² · mean_i [ α · TCKD_i + β · NCKD_i ],
+
+defaults α = 1, β = 8, T = 4 (the paper's CIFAR-100 values, also mdistiller's
+`CFG.DKD`). Numerics follow the reference (megvii-research/mdistiller,
+`mdistiller/distillers/DKD.py`): softmax at T, TCKD on the two pooled probabilities, NCKD
+on a softmax with the target class removed, both scaled by T² and averaged over samples.
+This file removes the target column and works in log space (log-sum-exp for log(1 − p_t))
+where the reference subtracts 1000 from the target logit and takes log of summed
+probabilities; `tests/test_equations_logit.py` checks the two agree.
+
+Label-free reading: the paper's target class is the ground-truth label, which a method
+here never sees; the teacher's argmax takes its place. Then p_t^T is the teacher's top
+probability, TCKD transfers how confident the teacher is and NCKD how it ranks the rest.
+Where the teacher is wrong, the paper's TCKD would point the student at the true class;
+this variant follows the teacher's choice. The reference's cross-entropy term on labels
+is dropped (no labels; the pseudo-label is already inside TCKD).
+
+Warmup: mdistiller multiplies the DKD term by min(epoch / 20, 1) on CIFAR-100 (epochs
+counted from 1, 240 in all; WARMUP = 1, i.e. none, on ImageNet), phasing it in beside a
+cross-entropy term that is at full weight from the first step. Here DKD is the only loss,
+so that factor would only scale the learning rate of the whole distillation while weight
+decay stays at full strength, and the learning-rate schedule is the protocol's, the same
+for every method. So it is off by default (`warmup_epochs=0`); `warmup_epochs=W` applies
+the reference's factor min(e / W, 1), e the current pass over the paired set counted
+from 1, with the step count kept in a buffer so a resumed run continues the ramp.
+
+The student backbone has no class head, so this method owns one, as `kd` does: a linear
+layer on the pooled embedding; for segmentation a dense head
+(`benchmark.backbones.DenseHead`) on the student's stages, with the target class, TCKD and
+NCKD taken per pixel and averaged over pixels (the per-pixel reading `kd` uses). The head
+is discarded after distillation; evaluation reads the backbone only.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from benchmark.backbones import DenseHead
+from benchmark.method import Batch, Context, Method, Outputs, register_method
+from benchmark.params import param
+
+
+def class_rows(logits: Tensor) -> Tensor:
+    """[B, K] as it is, or dense [B, K, H, W] as one row per pixel, [B·H·W, K]."""
+    if logits.dim() == 2:
+        return logits
+    return logits.movedim(1, -1).reshape(-1, logits.shape[1])
+
+
+def binary_log_probs(logits: Tensor, target: Tensor) -> Tensor:
+    """[log p_t, log(1 − p_t)] per row, [N, 2], computed by log-sum-exp."""
+    is_target = F.one_hot(target, logits.shape[1]).bool()
+    log_z = logits.logsumexp(dim=1)
+    log_t = logits.gather(1, target[:, None]).squeeze(1) - log_z
+    log_rest = logits.masked_fill(is_target, float("-inf")).logsumexp(dim=1) - log_z
+    return torch.stack([log_t, log_rest], dim=1)
+
+
+def non_target_logits(logits: Tensor, target: Tensor) -> Tensor:
+    """Each row without its target column, [N, K − 1], the other classes in order."""
+    keep = ~F.one_hot(target, logits.shape[1]).bool()
+    return logits[keep].view(len(logits), -1)
+
+
+def kl_rows(log_p: Tensor, log_q: Tensor) -> Tensor:
+    """KL(p ‖ q) per row from log-probabilities."""
+    return (log_p.exp() * (log_p - log_q)).sum(dim=1)
+
+
+def dkd_terms(
+    student_logits: Tensor, teacher_logits: Tensor, temperature: float
+) -> tuple[Tensor, Tensor]:
+    """(TCKD, NCKD), each T² times the mean over rows (samples, or pixels), with the
+    teacher's argmax as each row's target class."""
+    z_s = class_rows(student_logits) / temperature
+    z_t = class_rows(teacher_logits.detach()) / temperature
+    target = z_t.argmax(dim=1)
+    tckd = kl_rows(binary_log_probs(z_t, target), binary_log_probs(z_s, target))
+    nckd = kl_rows(
+        F.log_softmax(non_target_logits(z_t, target), dim=1),
+        F.log_softmax(non_target_logits(z_s, target), dim=1),
+    )
+    scale = temperature**2
+    return scale * tckd.mean(), scale * nckd.mean()
+
+
+@register_method("dkd")
+class DKD(Method):
+    weight: float = param(1.0, low=0.0, high=1000.0, help="scale of the whole DKD loss")
+    alpha: float = param(1.0, low=0.0, high=1000.0, help="weight α of TCKD")
+    beta: float = param(8.0, low=0.0, high=1000.0, help="weight β of NCKD")
+    temperature: float = param(4.0, low=0.05, high=100.0, help="softmax temperature T")
+    warmup_epochs: int = param(
+        0, low=0, high=10_000, help="ramp min(e/W, 1) over W passes (0: off, the default)"
+    )
+
+    uses_feature_maps = True  # the segmentation head reads the student's stages
+
+    steps: Tensor
+
+    def needs_teacher_logits(self) -> bool:
+        return True  # the target class and both distributions are the teacher's
+
+    def setup(self, ctx: Context) -> None:
+        self.dense = ctx.dense
+        self.num_pairs = ctx.num_pairs
+        self.head: nn.Module = (
+            DenseHead(ctx.student_channels, ctx.num_classes)
+            if self.dense
+            else nn.Linear(ctx.student_dim, ctx.num_classes)
+        )
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+    def student_logits(self, student: Outputs, teacher_logits: Tensor) -> Tensor:
+        if self.dense:
+            return self.head(student.feature_maps, size=tuple(teacher_logits.shape[-2:]))
+        return self.head(student.embedding)
+
+    def ramp(self, batch_size: int) -> float:
+        """The reference's warmup factor for the current step: min(e / W, 1), e the pass
+        over the paired set this step belongs to, counted from 1."""
+        if self.warmup_epochs == 0:
+            return 1.0
+        per_epoch = max(1, self.num_pairs // max(1, batch_size))
+        epoch = int(self.steps) // per_epoch + 1
+        return min(epoch / self.warmup_epochs, 1.0)
+
+    def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
+        if teacher.logits is None:
+            raise ValueError("dkd needs the teacher's logits")
+        logits = self.student_logits(student, teacher.logits)
+        tckd, nckd = dkd_terms(logits, teacher.logits, self.temperature)
+        scale = self.weight * self.ramp(len(student.embedding))
+        if self.training:
+            self.steps += 1
+        return {"tckd": scale * self.alpha * tckd, "nckd": scale * self.beta * nckd}
+
+    def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor] | None:
+        """Logits at temperature (z / T), where both parts of DKD compare the two sides;
+        dense logits averaged over pixels, one row per image."""
+        if teacher.logits is None:
+            return None
+        z_s = self.student_logits(student, teacher.logits) / self.temperature
+        z_t = teacher.logits / self.temperature
+        if self.dense:
+            return z_s.mean(dim=(2, 3)), z_t.mean(dim=(2, 3))
+        return z_s, z_t
