@@ -4,6 +4,12 @@ A method writes `weight: float = param(1.0, low=0.0, help="...")` in its class b
 declaration is the single source of truth: `bench list methods -v` prints it, YAML and
 `--set method.weight=2` are validated against it, and the resolved values go into the
 record, so a result always says exactly which hyperparameters produced it.
+
+A declaration may also say how `bench tune` searches the parameter (`space=`): a
+log-uniform, uniform, integer or categorical distribution next to the default and the
+bounds, so the search space is read where the parameter is defined and one place says
+both what is valid and what is worth trying. A parameter without a space keeps its
+default in every trial.
 """
 
 from __future__ import annotations
@@ -19,6 +25,69 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
+SPACE_KINDS = ("log-uniform", "uniform", "int", "log-int", "choice")
+
+
+@dataclass(frozen=True)
+class Space:
+    """The distribution `bench tune` draws a parameter from. Log-uniform for scales
+    (loss weights, temperatures, learning rates), where a factor matters and not a
+    difference; uniform for quantities on a natural linear scale (margins); choices for
+    switches and categorical settings. Kept free of any tuning library, so methods and
+    this bottom module import nothing of the tuner."""
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    def describe(self) -> str:
+        if self.kind == "choice":
+            return "choice {" + ", ".join(map(str, self.choices or ())) + "}"
+        return f"{self.kind} [{self.low}, {self.high}]"
+
+    def contains(self, value: Any) -> bool:
+        if self.kind == "choice":
+            return value in (self.choices or ())
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        assert self.low is not None and self.high is not None
+        return self.low <= value <= self.high
+
+    def problem(self) -> str:
+        """What is wrong with the space itself ('' when nothing)."""
+        if self.kind not in SPACE_KINDS:
+            return f"unknown space kind '{self.kind}' (one of {', '.join(SPACE_KINDS)})"
+        if self.kind == "choice":
+            return "" if self.choices else "a choice space needs at least one value"
+        if self.low is None or self.high is None or not self.low <= self.high:
+            return f"{self.kind} space needs low <= high, got [{self.low}, {self.high}]"
+        if self.kind.startswith("log") and self.low <= 0:
+            return f"{self.kind} space needs low > 0, got {self.low}"
+        if self.kind.endswith("int") and not (
+            float(self.low).is_integer() and float(self.high).is_integer()
+        ):
+            return f"{self.kind} space needs integer bounds, got [{self.low}, {self.high}]"
+        return ""
+
+
+def log_uniform(low: float, high: float) -> Space:
+    """Searched as exp(U(log low, log high)): each factor of the range equally likely."""
+    return Space("log-uniform", float(low), float(high))
+
+
+def uniform(low: float, high: float) -> Space:
+    return Space("uniform", float(low), float(high))
+
+
+def int_uniform(low: int, high: int, log: bool = False) -> Space:
+    return Space("log-int" if log else "int", low, high)
+
+
+def choice(*values: Any) -> Space:
+    return Space("choice", choices=tuple(values))
+
+
 @dataclass(frozen=True)
 class Param:
     """One declared hyperparameter: default, bounds or choices, and a help line."""
@@ -29,6 +98,7 @@ class Param:
     high: float | None = None
     choices: tuple[Any, ...] | None = None
     kind: type = object  # filled in from the annotation by `collect_params`
+    space: Space | None = None  # how `bench tune` searches it; None: the default, always
 
     def describe(self) -> str:
         bounds = ""
@@ -38,7 +108,30 @@ class Param:
             lo = "-inf" if self.low is None else self.low
             hi = "inf" if self.high is None else self.high
             bounds = f" in [{lo}, {hi}]"
-        return f"{self.kind.__name__} = {self.default!r}{bounds}  {self.help}".rstrip()
+        searched = f"  [searched: {self.space.describe()}]" if self.space is not None else ""
+        return f"{self.kind.__name__} = {self.default!r}{bounds}  {self.help}{searched}".rstrip()
+
+    def space_problem(self) -> str:
+        """Why the declared space cannot be searched ('' when it can, or none is declared):
+        the space must be well formed, hold the default (trial 0 of a tune runs the
+        defaults) and stay inside the parameter's own bounds and choices."""
+        if self.space is None:
+            return ""
+        space = self.space
+        problem = space.problem()
+        if problem:
+            return problem
+        if not space.contains(self.default):
+            return f"the default {self.default!r} is outside its space {space.describe()}"
+        values = list(space.choices or ()) if space.kind == "choice" else [space.low, space.high]
+        for value in values:
+            if self.choices is not None and value not in self.choices:
+                return f"space value {value!r} is not one of the parameter's choices"
+            if self.low is not None and value is not None and value < self.low:
+                return f"space reaches {value!r}, below the parameter's minimum {self.low}"
+            if self.high is not None and value is not None and value > self.high:
+                return f"space reaches {value!r}, above the parameter's maximum {self.high}"
+        return ""
 
 
 def param(
@@ -48,9 +141,12 @@ def param(
     low: float | None = None,
     high: float | None = None,
     choices: tuple[Any, ...] | None = None,
+    space: Space | None = None,
 ) -> Any:
-    """Declare a hyperparameter on a class body (typed as Any so `x: float = param(...)` checks)."""
-    return Param(default=default, help=help, low=low, high=high, choices=choices)
+    """Declare a hyperparameter on a class body (typed as Any so `x: float = param(...)` checks).
+    `space` is the distribution `bench tune` searches it over (`log_uniform`, `uniform`,
+    `int_uniform`, `choice`); without one it keeps its default when tuned."""
+    return Param(default=default, help=help, low=low, high=high, choices=choices, space=space)
 
 
 def collect_params(cls: type) -> dict[str, Param]:
@@ -68,6 +164,7 @@ def collect_params(cls: type) -> dict[str, Param]:
                     high=value.high,
                     choices=value.choices,
                     kind=kind if isinstance(kind, type) else type(value.default),
+                    space=value.space,
                 )
     return found
 
