@@ -75,7 +75,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmark.method import Batch, Context, Method, Outputs, register_method
-from benchmark.params import param
+from benchmark.params import choice, log_uniform, param
 
 MAX_SCALE = 100.0  # CLIP's cap on a learnt 1/τ
 
@@ -120,10 +120,19 @@ def cmd_loss(
 
 @register_method("cmcd-cmc", aliases=("cmcd",))
 class CMC(Method):
-    weight: float = param(1.0, low=0.0, help="scale of the contrastive loss")
+    # Search spaces (`bench tune`): τ over SimCLR's temperature ablation (0.05-0.5 of its
+    # Table 5; CMC and CLIP start at 0.07), the projector over SimCLR's linear vs
+    # non-linear head comparison, the weight a decade either side of 1.
+    weight: float = param(
+        1.0, low=0.0, help="scale of the contrastive loss", space=log_uniform(0.1, 10.0)
+    )
     proj_dim: int = param(128, low=1, high=8192, help="width of the shared embedding space")
-    projector: str = param("mlp", choices=("linear", "mlp"), help="projection heads")
-    temperature: float = param(0.07, low=1e-3, high=10.0, help="InfoNCE temperature τ")
+    projector: str = param(
+        "mlp", choices=("linear", "mlp"), help="projection heads", space=choice("linear", "mlp")
+    )
+    temperature: float = param(
+        0.07, low=1e-3, high=10.0, help="InfoNCE temperature τ", space=log_uniform(0.05, 0.5)
+    )
     learn_temperature: bool = param(False, help="learn 1/τ (CLIP-style, capped at 100)")
 
     def setup(self, ctx: Context) -> None:
@@ -161,13 +170,30 @@ class CMC(Method):
 
 @register_method("cmcd-cmd")
 class CMD(Method):
-    weight: float = param(1.0, low=0.0, help="scale of the distribution-matching loss")
-    projector: str = param("mlp", choices=("linear", "mlp"), help="student projection head")
+    # Search spaces (`bench tune`): τ_t from SEED's released code (1e-4) past its paper's
+    # 0.01 to 0.1 (a sharper or softer teacher distribution), τ_s over 0.05-0.5 around
+    # SEED's 0.2, the student head linear or SEED's MLP, the weight a decade either side of 1.
+    weight: float = param(
+        1.0,
+        low=0.0,
+        help="scale of the distribution-matching loss",
+        space=log_uniform(0.1, 10.0),
+    )
+    projector: str = param(
+        "mlp",
+        choices=("linear", "mlp"),
+        help="student projection head",
+        space=choice("linear", "mlp"),
+    )
     queue_size: int = param(
         65536, low=1, high=10_000_000, help="teacher-embedding queue (capped at pairs)"
     )
-    student_temperature: float = param(0.2, low=1e-4, high=10.0, help="student τ_s")
-    teacher_temperature: float = param(0.01, low=1e-5, high=10.0, help="teacher τ_t")
+    student_temperature: float = param(
+        0.2, low=1e-4, high=10.0, help="student τ_s", space=log_uniform(0.05, 0.5)
+    )
+    teacher_temperature: float = param(
+        0.01, low=1e-5, high=10.0, help="teacher τ_t", space=log_uniform(1e-4, 0.1)
+    )
 
     queue: Tensor
     queue_ptr: Tensor

@@ -64,7 +64,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmark.method import Batch, Context, Method, Outputs, register_method
-from benchmark.params import param
+from benchmark.params import choice, log_uniform, param
 
 EPS = 1e-7  # RepDistiller's ε in the NCE denominators
 
@@ -135,12 +135,24 @@ class Embed(nn.Module):
 @register_method("crd")
 class CRD(Method):
     version = 2  # 2: scores from v·Mᵀ instead of gathered bank rows
-    weight: float = param(1.0, low=0.0, help="scale of the summed two-way NCE loss")
+    # Search spaces (`bench tune`): the weight a decade either side of 1 (RepDistiller
+    # runs CRD at β = 0.8); τ over the range of the paper's temperature study (0.02-0.3,
+    # 0.07 its choice); K over the paper's study of the number of negatives, 256 to its
+    # 16384 (capped at pairs − 1, so the larger values coincide on small paired sets).
+    weight: float = param(
+        1.0, low=0.0, help="scale of the summed two-way NCE loss", space=log_uniform(0.1, 10.0)
+    )
     feat_dim: int = param(128, low=1, high=8192, help="dimension of the contrast space")
     nce_k: int = param(
-        16384, low=1, high=1_000_000, help="negatives per anchor (capped at pairs − 1)"
+        16384,
+        low=1,
+        high=1_000_000,
+        help="negatives per anchor (capped at pairs − 1)",
+        space=choice(256, 1024, 4096, 16384),
     )
-    nce_t: float = param(0.07, low=1e-3, high=10.0, help="temperature of the scores")
+    nce_t: float = param(
+        0.07, low=1e-3, high=10.0, help="temperature of the scores", space=log_uniform(0.02, 0.3)
+    )
     momentum: float = param(0.5, low=0.0, high=0.999, help="memory-bank momentum")
 
     memory_s: Tensor

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from benchmark.backbones import DenseHead
 from benchmark.method import Batch, Context, Method, Outputs, register_method
-from benchmark.params import param
+from benchmark.params import log_uniform, param
 
 
 def kd_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
@@ -40,8 +40,16 @@ def kd_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float) 
 
 @register_method("kd")
 class KD(Method):
-    weight: float = param(1.0, low=0.0, help="scale of the soft-target loss")
-    temperature: float = param(4.0, low=0.05, high=100.0, help="softmax temperature T")
+    # Search spaces (`bench tune`): T from 1 (no softening) to Hinton et al.'s 20 (their
+    # MNIST distillation; they found 2.5-4 best for small students, and RepDistiller's
+    # default is 4); the weight a decade either side of 1 (with no hard-label term it
+    # trades against the learning rate).
+    weight: float = param(
+        1.0, low=0.0, help="scale of the soft-target loss", space=log_uniform(0.1, 10.0)
+    )
+    temperature: float = param(
+        4.0, low=0.05, high=100.0, help="softmax temperature T", space=log_uniform(1.0, 20.0)
+    )
 
     uses_feature_maps = True  # the segmentation head reads the student's stages
 

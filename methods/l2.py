@@ -22,13 +22,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmark.method import Batch, Context, Method, Outputs, register_method
-from benchmark.params import param
+from benchmark.params import choice, log_uniform, param
 
 
 @register_method("l2")
 class L2(Method):
-    weight: float = param(1.0, low=0.0, help="scale of the matching loss")
-    stage: int = param(-1, low=-8, high=8, help="backbone stage to match (-1 = deepest)")
+    # Search spaces (`bench tune`): the weight up to RepDistiller's β = 100 for the FitNets
+    # hint (its mean-squared HintLoss, as here) and a decade below this file's 1; the
+    # stage Gupta's deepest layer (pool5) or the one before it, towards the middle
+    # "hint" layer FitNets matches.
+    weight: float = param(
+        1.0, low=0.0, help="scale of the matching loss", space=log_uniform(0.1, 100.0)
+    )
+    stage: int = param(
+        -1, low=-8, high=8, help="backbone stage to match (-1 = deepest)", space=choice(-1, -2)
+    )
     pooled: bool = param(False, help="match pooled embeddings instead of feature maps")
 
     uses_feature_maps = True

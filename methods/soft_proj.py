@@ -56,7 +56,7 @@ from torch.func import functional_call
 
 from benchmark.errors import UserError
 from benchmark.method import Batch, Context, Method, Outputs, register_method
-from benchmark.params import param
+from benchmark.params import log_uniform, param, uniform
 
 
 def quality_weights(scores: Tensor) -> Tensor:
@@ -116,11 +116,26 @@ class SoftProj(Method):
     quality: str = param(
         "norm", choices=("norm", "confidence", "none"), help="per-sample quality score"
     )
-    feature_weight: float = param(1.0, low=0.0, help="scale of the feature-level loss")
-    classifier_weight: float = param(1.0, low=0.0, help="scale of the classifier-level loss")
-    feature_margin: float = param(0.1, low=0.0, high=2.0, help="margin m on cosine distance")
-    classifier_margin: float = param(0.1, low=0.0, high=100.0, help="margin δ on the T²-scaled KL")
-    temperature: float = param(4.0, low=0.05, high=100.0, help="softmax temperature T")
+    # Search spaces (`bench tune`): the papers' equations were not available, so the
+    # margins are searched over this project's reading (m up to a quarter of the cosine
+    # distance's [0, 2], δ up to 1 in T²-scaled KL units, both uniform: a margin is a
+    # difference, not a factor); T as `kd` (Hinton et al.: 1 to 20); each level's weight
+    # a decade either side of 1.
+    feature_weight: float = param(
+        1.0, low=0.0, help="scale of the feature-level loss", space=log_uniform(0.1, 10.0)
+    )
+    classifier_weight: float = param(
+        1.0, low=0.0, help="scale of the classifier-level loss", space=log_uniform(0.1, 10.0)
+    )
+    feature_margin: float = param(
+        0.1, low=0.0, high=2.0, help="margin m on cosine distance", space=uniform(0.0, 0.5)
+    )
+    classifier_margin: float = param(
+        0.1, low=0.0, high=100.0, help="margin δ on the T²-scaled KL", space=uniform(0.0, 1.0)
+    )
+    temperature: float = param(
+        4.0, low=0.05, high=100.0, help="softmax temperature T", space=log_uniform(1.0, 20.0)
+    )
 
     uses_feature_maps = True  # the segmentation classifier level reads the student's stages
     version = 2  # the feature level's projection moved from the teacher to the student side
