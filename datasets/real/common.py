@@ -30,8 +30,10 @@ verdict by file size and mtime.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,22 +214,56 @@ def real_spec(
 # --- seeded subsampling -------------------------------------------------------------------
 
 
+# `bench tune`'s validation split (benchmark.datasets.validation): while set, the
+# few-label draw gives the samples that follow the few-label set in its own seeded order.
+_VALIDATION: contextvars.ContextVar[bool] = contextvars.ContextVar("validation", default=False)
+
+
+@contextlib.contextmanager
+def validation_draw() -> Iterator[None]:
+    """Within this block a loader's few-label draw returns the validation split instead:
+    the next k of every class after the few-label set's k in the same seeded order (the
+    next k·C images where the few-label set is drawn without classes), so the two are
+    disjoint by construction. Every other split comes from its own stream and is drawn
+    as always."""
+    token = _VALIDATION.set(True)
+    try:
+        yield
+    finally:
+        _VALIDATION.reset(token)
+
+
+def _order(n: int, seed: int, stream: str) -> Tensor:
+    return torch.randperm(n, generator=seeded(seed, f"real/{stream}"))
+
+
 def draw(n: int, size: int, seed: int, stream: str) -> Tensor:
     """min(size, n) distinct indices of range(n), in a seeded random order (one stream per
     split, so growing one split never changes another)."""
-    return torch.randperm(n, generator=seeded(seed, f"real/{stream}"))[:size]
+    if stream == "few" and _VALIDATION.get():
+        if n < 2 * size:
+            raise UserError(
+                f"bench tune's validation split needs {size} training samples besides the "
+                f"few-label set's {size}, but there are {n} in all"
+            )
+        return _order(n, seed, stream)[size : 2 * size]
+    return _order(n, seed, stream)[:size]
 
 
 def few_per_class(
     labels: Tensor, k: int, class_names: Sequence[str], seed: int, noun: str = "training samples"
 ) -> Tensor:
-    """Indices of k samples of every class, the first k of each in a seeded order."""
-    problem = few_shortfall(FewPool(labels, class_names, noun), k)
+    """Indices of k samples of every class, the first k of each in a seeded order (under
+    `validation_draw`, the next k of each)."""
+    skip = k if _VALIDATION.get() else 0
+    problem = few_shortfall(FewPool(labels, class_names, noun), k + skip)
     if problem is not None:
+        if skip:
+            problem = f"bench tune's validation split takes {k} more of each class: {problem}"
         raise UserError(problem)
-    order = draw(len(labels), len(labels), seed, "few")
+    order = _order(len(labels), seed, "few")
     ordered = labels[order]
-    return torch.cat([order[ordered == c][:k] for c in range(len(class_names))])
+    return torch.cat([order[ordered == c][skip : skip + k] for c in range(len(class_names))])
 
 
 def few_shortfall(pool: FewPool, k: int) -> str | None:
