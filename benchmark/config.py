@@ -102,7 +102,7 @@ class EvalConfig:
     finetune_epochs: int = 25
     finetune_batch_size: int = 32
     finetune_lr: float = 0.01
-    # Fine-tunes per cell from the same distilled student, averaged (benchmark.evaluate).
+    # Fine-tunes per cell from the same distilled student, averaged (benchmark.protocol.evaluate).
     finetune_restarts: int = 3
 
 

@@ -1,7 +1,7 @@
 """Task kinds and their metrics, as registered objects.
 
 A task kind says how a prediction of the whole test set becomes per-sample outcomes (the
-arrays records keep, `benchmark.outcomes`), which metrics those outcomes give, and which
+arrays records keep, `benchmark.protocol.outcomes`), which metrics those outcomes give, and which
 metric ranks methods. Everything that used to test a kind's name or guess the primary
 metric from column names asks here instead: the leaderboard, `bench power`, `bench
 compare`, the run summary, the scheduler, the models (`dense`) and the methods (through
@@ -9,7 +9,7 @@ compare`, the run summary, the scheduler, the models (`dense`) and the methods (
 its outcome and metric functions, plus the loss and head the training uses for it.
 
 Each metric declares, as lm-evaluation-harness does, whether higher is better and how
-it aggregates over seeds (the mean, with a Student-t interval: `benchmark.stats`).
+it aggregates over seeds (the mean, with a Student-t interval: `benchmark.results.stats`).
 
 This module is a leaf: it imports numpy, torch and the registry only.
 """

@@ -128,7 +128,7 @@ class Method(nn.Module):
     def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor] | None:
         """(student rows, teacher rows) in the space where this method pulls the two sides
         together, both [B, D] of one width D, for the modality-gap estimates
-        (`benchmark.gaps`). Called after distillation on held-out pairs, in eval mode and
+        (`benchmark.protocol.gaps`). Called after distillation on held-out pairs, in eval mode and
         without gradients. The default None means "no such space": the gap is then
         measured through a linear map from student to teacher embedding fitted on half of
         the held-out pairs. Methods with projection heads or regressors return their

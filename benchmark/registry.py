@@ -3,11 +3,16 @@
 A registry maps names (and aliases) to classes or functions. Registering the same name
 twice is an error, because a silent override would let two contributions fight over a
 name and make results depend on import order.
+
+A registry may name a `plugins` package whose modules register entries in it, imported
+on the first lookup: the module that defines the registry then never imports the
+modules that build on it (the task registry and the real-data adapters).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import importlib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -19,8 +24,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A named collection of entries with aliases and did-you-mean lookups."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, plugins: str | None = None) -> None:
         self.kind = kind
+        self._plugins = plugins  # imported once, before the first lookup
         self._entries: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
         self._factories: dict[str, Callable[[str], tuple[str, T]]] = {}
@@ -46,8 +52,14 @@ class Registry(Generic[T]):
         folder. Built entries resolve like registered ones but `names()` never lists them."""
         self._factories[prefix] = factory
 
+    def _discover(self) -> None:
+        if self._plugins is not None:
+            package, self._plugins = self._plugins, None
+            importlib.import_module(package)
+
     def canonical(self, name: str) -> str:
         """The registered name for `name` or one of its aliases; UserError otherwise."""
+        self._discover()
         if name in self._entries or name in self._built:
             return name
         if name in self._aliases:
@@ -74,9 +86,11 @@ class Registry(Generic[T]):
 
     def names(self, pattern: str = "*") -> list[str]:
         """Registered names (aliases excluded) matching a shell-style pattern, sorted."""
+        self._discover()
         return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern))
 
     def aliases(self) -> dict[str, str]:
+        self._discover()
         return dict(self._aliases)
 
     def resolve(self, spec: str) -> list[str]:
@@ -94,4 +108,5 @@ class Registry(Generic[T]):
         return names
 
     def __contains__(self, name: object) -> bool:
+        self._discover()
         return name in self._entries or name in self._aliases or name in self._built

@@ -28,7 +28,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
@@ -37,7 +37,17 @@ from benchmark.timm_weights import check_timm_name, download
 
 if TYPE_CHECKING:
     from benchmark.backbones import Backbone
-    from benchmark.config import TrainConfig
+
+
+class TrainConfig(Protocol):
+    """The teacher's recipe as this module reads it (`benchmark.config.TrainConfig` is
+    one). Typed structurally: the configuration layer calls this module to check its
+    values, so this module does not import the configuration layer back."""
+
+    backbone: str
+    weights: str
+    adapt: str
+    pretrain: str
 
 SCRATCH = "scratch"
 TIMM_PREFIX = "timm:"

@@ -1,4 +1,4 @@
-"""Calibration of the modality-gap estimators (`benchmark.gaps`) on synthetic Gaussians
+"""Calibration of the modality-gap estimators (`benchmark.protocol.gaps`) on synthetic Gaussians
 whose total variation and dependence are known, at the sizes and widths the harness uses.
 
     python scripts/gap_calibration.py [--repeats 100]
@@ -40,7 +40,7 @@ import torch
 from scipy import optimize, stats
 from torch import Tensor
 
-from benchmark.gaps import (
+from benchmark.protocol.gaps import (
     GAP_DIM,
     GAP_MAP_PAIRS,
     GAP_SAMPLES,

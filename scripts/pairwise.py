@@ -12,9 +12,9 @@ import argparse
 import itertools
 from pathlib import Path
 
-from benchmark.leaderboard import primary_metrics
-from benchmark.records import REFERENCE, read_records, records_frame
-from benchmark.stats import paired_test
+from benchmark.results.leaderboard import primary_metrics
+from benchmark.results.records import REFERENCE, read_records, records_frame
+from benchmark.results.stats import paired_test
 
 
 def main() -> None:

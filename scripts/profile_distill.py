@@ -2,7 +2,7 @@
 
     python scripts/profile_distill.py crd
 
-One warm-up epoch, then one profiled epoch of `benchmark.distill.distill` at the quick
+One warm-up epoch, then one profiled epoch of `benchmark.protocol.distill.distill` at the quick
 profile on sketch-cls; prints the operators by self CPU time.
 """
 
@@ -12,11 +12,11 @@ import sys
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchmark import perf
+from benchmark.cli import perf
 from benchmark.config import resolve
 from benchmark.datasets.tasks import get_task
-from benchmark.distill import distill
-from benchmark.teacher_outputs import teacher_outputs
+from benchmark.protocol.distill import distill
+from benchmark.protocol.teacher_outputs import teacher_outputs
 
 torch.set_num_threads(2)
 cfg = resolve("quick")

@@ -19,14 +19,14 @@ from collections.abc import Callable
 
 import torch
 
-from benchmark import perf
+from benchmark.cli import perf
 from benchmark.config import resolve
 from benchmark.datasets.tasks import get_task
-from benchmark.distill import distill, take
-from benchmark.loop import batches, sgd_cosine
 from benchmark.method import Batch, create_method
-from benchmark.teacher_outputs import teacher_outputs
-from benchmark.training import seeded
+from benchmark.protocol.distill import distill, take
+from benchmark.protocol.loop import batches, sgd_cosine
+from benchmark.protocol.teacher_outputs import teacher_outputs
+from benchmark.protocol.training import seeded
 
 
 def main(method_name: str, repeats: int) -> None:

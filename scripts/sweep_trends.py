@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.stats import mean_ci
+from benchmark.results.stats import mean_ci
 
 REFERENCE = "_reference"
 GAPS = ("input_gap_pair", "input_gap_tv", "input_gap_cka")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main
+from benchmark.cli.main import main
 
 REFERENCE_RECORD = Path(__file__).parent.parent / "results" / "runs" / "sketch-cls" / "l2"
 RESULTS = str(REFERENCE_RECORD.parents[2])  # the committed reference folder

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.checkpoint import EpochCheckpoint, checkpoint_path
 from benchmark.config import RunConfig
-from benchmark.jobs import record_cell
-from benchmark.plan import Cell
-from benchmark.progress import Advance
-from benchmark.records import load_record, record_path
-from benchmark.runner import CellRunner
+from benchmark.execution.jobs import record_cell
+from benchmark.execution.plan import Cell
+from benchmark.execution.progress import Advance
+from benchmark.execution.runner import CellRunner
+from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path
+from benchmark.results.records import load_record, record_path
 
 CPU = torch.device("cpu")
 
@@ -78,7 +78,9 @@ def test_resumed_cell_equals_uninterrupted(
     state = torch.load(saved, weights_only=True)  # the safe loader reads it
     expected_epoch = after if stage == "distill" else longer.distill.epochs
     assert state["epoch"] == expected_epoch
-    assert {"model", "optimizer", "scheduler", "rng", "losses"} <= set(state)  # benchmark.loop
+    assert {"model", "optimizer", "scheduler", "rng", "losses"} <= set(
+        state
+    )  # benchmark.protocol.loop
 
     torch.manual_seed(12345)  # a new process would not share this one's RNG state
     resumed = CellRunner(longer, cache_dir, CPU, out=out).run(cell)

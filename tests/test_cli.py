@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main
-from benchmark.records import read_records
+from benchmark.cli.main import main
+from benchmark.results.records import read_records
 
 BENCH = Path(sys.executable).parent / "bench"
 

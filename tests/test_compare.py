@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main
-from benchmark.compare import (
+from benchmark.cli.main import main
+from benchmark.results.compare import (
     BIT_IDENTICAL,
     DIFFERS,
     TOO_FEW,
@@ -17,7 +17,7 @@ from benchmark.compare import (
     compare,
     reference_folder,
 )
-from benchmark.records import REFERENCE, Record, read_records
+from benchmark.results.records import REFERENCE, Record, read_records
 
 RESULTS = Path(__file__).parent.parent / "results"
 

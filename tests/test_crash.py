@@ -17,13 +17,13 @@ import pytest
 import torch
 
 from benchmark.config import resolve
-from benchmark.executors import watchers
-from benchmark.jobs import cell_lock_path
+from benchmark.execution.executors import watchers
+from benchmark.execution.jobs import cell_lock_path
+from benchmark.execution.plan import expand
+from benchmark.execution.runner import CellRunner
+from benchmark.execution.status import cell_states
 from benchmark.locks import is_held
-from benchmark.plan import expand
-from benchmark.records import read_records
-from benchmark.runner import CellRunner
-from benchmark.status import cell_states
+from benchmark.results.records import read_records
 
 BENCH = Path(sys.executable).parent / "bench"
 PLAN = ["--methods", "l2,crd", "--tasks", "sketch-cls", "--seeds", "1"]

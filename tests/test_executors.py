@@ -15,16 +15,21 @@ import pytest
 import submitit
 import torch
 
-from benchmark.checkpoint import checkpoint_path
-from benchmark.cli import main
+from benchmark.cli.main import main
 from benchmark.config import RunConfig
 from benchmark.errors import UserError
-from benchmark.executor_settings import mem_gb, minutes, parse_settings, parse_slurm_options
-from benchmark.jobs import CellJob, WorkerSpec, cell_lock_path
+from benchmark.execution.executor_settings import (
+    mem_gb,
+    minutes,
+    parse_settings,
+    parse_slurm_options,
+)
+from benchmark.execution.jobs import CellJob, WorkerSpec, cell_lock_path
+from benchmark.execution.plan import Cell
+from benchmark.execution.runner import CellRunner
 from benchmark.locks import file_lock, read_holder
-from benchmark.plan import Cell
-from benchmark.records import REFERENCE, Record, load_record, record_path
-from benchmark.runner import CellRunner
+from benchmark.protocol.checkpoint import checkpoint_path
+from benchmark.results.records import REFERENCE, Record, load_record, record_path
 
 CPU = torch.device("cpu")
 
@@ -209,7 +214,7 @@ def test_timeout_and_preemption_requeue_and_resume(
 
 def test_threads_per_executor(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inline uses every core; local workers split them; --threads always wins."""
-    from benchmark.executor_settings import ExecutorSettings
+    from benchmark.execution.executor_settings import ExecutorSettings
 
     monkeypatch.setattr("os.cpu_count", lambda: 4)
     assert ExecutorSettings("inline").resolved_threads() == 4
@@ -224,9 +229,9 @@ def test_threads_per_executor(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_local_order_is_longest_work_first() -> None:
     """References before method cells, segmentation before classification, then plan order."""
-    from benchmark.executors import _priority
-    from benchmark.plan import Cell
-    from benchmark.records import REFERENCE
+    from benchmark.execution.executors import _priority
+    from benchmark.execution.plan import Cell
+    from benchmark.results.records import REFERENCE
 
     plan = [
         Cell(task, method, 0)
@@ -247,8 +252,8 @@ def test_local_order_is_longest_work_first() -> None:
 def test_executors_are_one_registry_the_settings_agree_with() -> None:
     """`--executor` names (listed before the executors are imported) are exactly the
     registered executors, and each answers `bench status`'s two questions."""
-    from benchmark.executor_settings import EXECUTORS
-    from benchmark.executors import EXECUTOR_REGISTRY, watchers
+    from benchmark.execution.executor_settings import EXECUTORS
+    from benchmark.execution.executors import EXECUTOR_REGISTRY, watchers
 
     assert sorted(EXECUTORS) == sorted(EXECUTOR_REGISTRY.names())
     watching = watchers()

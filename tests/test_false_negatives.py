@@ -30,10 +30,10 @@ from benchmark.backbones import Backbone
 from benchmark.config import DistillConfig, RunConfig
 from benchmark.datasets.real.sketchy import scan as scan_sketchy
 from benchmark.datasets.tasks import get_task
-from benchmark.distill import distill
 from benchmark.method import Batch, Context, Method, Outputs, create_method
 from benchmark.methods.cmcd import cmc_loss
 from benchmark.methods.crd import sample_contrast_index
+from benchmark.protocol.distill import distill
 
 FROZEN_ON = ("2.14", "AVX512")
 EXACT = (

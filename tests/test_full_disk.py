@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.cli import main
+from benchmark.cli.main import main
 from benchmark.config import RunConfig
-from benchmark.plan import Cell
-from benchmark.runner import CellRunner
+from benchmark.execution.plan import Cell
+from benchmark.execution.runner import CellRunner
 from benchmark.storage import disk_full, full_disk_message
 
 
@@ -36,7 +36,7 @@ def test_a_full_disk_in_a_cell_is_raised_not_recorded(
     def no_space(*_: object, **__: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", "/full/seed0.pt")
 
-    monkeypatch.setattr("benchmark.runner.distill", no_space)
+    monkeypatch.setattr("benchmark.execution.runner.distill", no_space)
     with pytest.raises(OSError):
         CellRunner(smoke, cache_dir, torch.device("cpu")).run(Cell("sketch-cls", "l2", 0))
 

@@ -25,8 +25,8 @@ import torch
 
 from benchmark.config import RunConfig, resolve
 from benchmark.datasets.tasks import TaskData, get_task
-from benchmark.gaps import input_gap
-from benchmark.teacher import get_all_labels_reference, get_teacher
+from benchmark.protocol.gaps import input_gap
+from benchmark.protocol.teacher import get_all_labels_reference, get_teacher
 
 TASK = "sketch-cls"
 SEED = 0

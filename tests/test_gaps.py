@@ -10,7 +10,8 @@ import torch
 
 from benchmark.backbones import Backbone, DenseHead, TaskModel
 from benchmark.datasets.tasks import Split, TaskData
-from benchmark.gaps import (
+from benchmark.method import Context, Outputs, create_method, list_methods
+from benchmark.protocol.gaps import (
     GAP_DIM,
     GAP_MAP_PAIRS,
     GAP_SAMPLES,
@@ -29,7 +30,6 @@ from benchmark.gaps import (
     tv_lower_bound,
     wilson,
 )
-from benchmark.method import Context, Outputs, create_method, list_methods
 
 N, D = 600, 32
 

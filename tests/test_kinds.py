@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark import outcomes
 from benchmark.kinds import (
     CLASSIFICATION,
     KINDS,
@@ -19,7 +18,8 @@ from benchmark.kinds import (
     kind_of_columns,
     register_kind,
 )
-from benchmark.leaderboard import PRIMARY, primary_metrics
+from benchmark.protocol import outcomes
+from benchmark.results.leaderboard import PRIMARY, primary_metrics
 
 
 def test_the_two_kinds_and_their_ranking_columns() -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmark.loop import batches, steps_per_epoch
-from benchmark.training import score, seeded
+from benchmark.protocol.loop import batches, steps_per_epoch
+from benchmark.protocol.training import score, seeded
 
 
 def segmentation_scores(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict:

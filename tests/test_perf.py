@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-import benchmark.perf
-from benchmark.cli import main
-from benchmark.perf import Row
+import benchmark.cli.perf
+from benchmark.cli.main import main
+from benchmark.cli.perf import Row
 
 ROWS = (
     "bare loop · l2",
@@ -33,13 +33,13 @@ def test_bench_perf_quick_prints_every_row(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[Row] = []
-    render = benchmark.perf.render
+    render = benchmark.cli.perf.render
 
     def keep(rows: list[Row], *args: object) -> None:
         seen.extend(rows)
         render(rows, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(benchmark.perf, "render", keep)
+    monkeypatch.setattr(benchmark.cli.perf, "render", keep)
     assert main(["perf", "--quick", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     for row in ROWS:

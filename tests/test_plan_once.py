@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import benchmark.plan as plan_module
-from benchmark.cli import main
+import benchmark.execution.plan as plan_module
+from benchmark.cli.main import main
 from benchmark.config import RunConfig
-from benchmark.plan import Cell, counts, make_plan, plan_cell
-from benchmark.records import Record
+from benchmark.execution.plan import Cell, counts, make_plan, plan_cell
+from benchmark.results.records import Record
 
 
 def test_a_run_resolves_each_task_and_hashes_each_cell_once(

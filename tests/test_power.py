@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark import outcomes
 from benchmark.config import RunConfig
-from benchmark.evaluate import linear_probe
-from benchmark.leaderboard import tie_rank
-from benchmark.plan import REFERENCE, Cell
-from benchmark.power import mde, pooled_sd, restart_variance, sampling_variance, seeds_for
-from benchmark.runner import CellRunner, initial_student
-from benchmark.stats import paired_test
-from benchmark.training import score
+from benchmark.execution.plan import REFERENCE, Cell
+from benchmark.execution.runner import CellRunner, initial_student
+from benchmark.protocol import outcomes
+from benchmark.protocol.evaluate import linear_probe
+from benchmark.protocol.training import score
+from benchmark.results.leaderboard import tie_rank
+from benchmark.results.power import mde, pooled_sd, restart_variance, sampling_variance, seeds_for
+from benchmark.results.stats import paired_test
 
 CPU = torch.device("cpu")
 

@@ -10,12 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmark.augment import ViewRecipe, random_resized_crop, random_view
 from benchmark.config import RunConfig, resolve
 from benchmark.datasets.tasks import get_task
 from benchmark.errors import UserError
-from benchmark.pretrain import nt_xent
-from benchmark.teacher import get_all_labels_reference, get_teacher, recipe_key
+from benchmark.protocol.augment import ViewRecipe, random_resized_crop, random_view
+from benchmark.protocol.pretrain import nt_xent
+from benchmark.protocol.teacher import get_all_labels_reference, get_teacher, recipe_key
 
 IDENTITY = ViewRecipe(
     crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip=0.0, jitter=0.0, grayscale=0.0

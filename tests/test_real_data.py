@@ -16,7 +16,7 @@ import scipy.io
 import torch
 from PIL import Image
 
-from benchmark.cli import main
+from benchmark.cli.main import main
 from benchmark.config import RunConfig, resolve
 from benchmark.datasets.real import check_all, inspect, real_tasks, resolve_tasks
 from benchmark.datasets.real.mnist_fsdd import _pair, read_idx
@@ -24,7 +24,7 @@ from benchmark.datasets.real.nyuv2 import MAP_40_TO_13, SCENES
 from benchmark.datasets.real.sketchy import scan as scan_sketchy
 from benchmark.datasets.tasks import TASKS, get_task, list_tasks
 from benchmark.errors import UserError
-from benchmark.records import read_records
+from benchmark.results.records import read_records
 from tests.real_fixtures import (
     SCENE_TYPES,
     idx_bytes,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.leaderboard import (
+from benchmark.results.leaderboard import (
     mean_ci,
     render,
     short_commit,
@@ -15,7 +15,7 @@ from benchmark.leaderboard import (
     t975,
     write_outputs,
 )
-from benchmark.records import REFERENCE, Record, read_records, record_path, write_record
+from benchmark.results.records import REFERENCE, Record, read_records, record_path, write_record
 
 
 def _rec(task: str, method: str, seed: int, **metrics: float) -> Record:
@@ -141,7 +141,7 @@ def test_dirty_means_the_code_changed_not_the_committed_results(
     import subprocess
 
     import benchmark
-    from benchmark.provenance import git_commit
+    from benchmark.execution.provenance import git_commit
 
     repo = tmp_path / "checkout"
     (repo / "benchmark").mkdir(parents=True)

@@ -17,10 +17,10 @@ import pandas as pd
 
 from benchmark.config import config_hash, resolve
 from benchmark.datasets.tasks import list_tasks
-from benchmark.leaderboard import render
+from benchmark.execution.plan import REFERENCE, Cell, cell_config
 from benchmark.method import create_method, list_methods
-from benchmark.plan import REFERENCE, Cell, cell_config
-from benchmark.records import NOT_APPLICABLE, read_records
+from benchmark.results.leaderboard import render
+from benchmark.results.records import NOT_APPLICABLE, read_records
 from benchmark.tracks import LABEL_FREE, SUPERVISED
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -79,8 +79,8 @@ def test_a_method_version_changes_only_its_own_records_hash(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from benchmark.config import config_hash, resolve
+    from benchmark.execution.plan import Cell, cell_config
     from benchmark.method import load_methods
-    from benchmark.plan import Cell, cell_config
 
     cfg = resolve("smoke")
     crd, l2 = Cell("sketch-cls", "crd", 0), Cell("sketch-cls", "l2", 0)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from benchmark.cli import main
-from benchmark.records import REFERENCE, Record, write_record
-from benchmark.report import render_report
+from benchmark.cli.main import main
+from benchmark.results.records import REFERENCE, Record, write_record
+from benchmark.results.report import render_report
 
 HOSTILE = "<img src=x onerror=alert(1)>"  # a method name a folder can hold (no '/')
 METHODS = ("scratch", "l2", "kd", HOSTILE)

@@ -12,10 +12,10 @@ from torch import Tensor
 
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import get_task, list_tasks
+from benchmark.execution.plan import Cell, expand
+from benchmark.execution.runner import CellRunner
 from benchmark.method import METHODS, Batch, Method, Outputs, list_methods
-from benchmark.plan import Cell, expand
-from benchmark.records import REFERENCE
-from benchmark.runner import CellRunner
+from benchmark.results.records import REFERENCE
 
 CPU = torch.device("cpu")
 

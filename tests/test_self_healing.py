@@ -20,9 +20,9 @@ import torch
 
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import TaskData, get_task
+from benchmark.protocol.teacher import get_all_labels_reference, get_teacher
+from benchmark.protocol.teacher_outputs import cached_teacher_outputs
 from benchmark.storage import remove_stale_temps
-from benchmark.teacher import get_all_labels_reference, get_teacher
-from benchmark.teacher_outputs import cached_teacher_outputs
 
 CPU = torch.device("cpu")
 
@@ -163,9 +163,9 @@ def test_stale_temp_files_go_and_live_ones_stay(tmp_path: Path) -> None:
 
 KILL_DURING_CHECKPOINT = """
 import os, signal, sys
-import benchmark.checkpoint as checkpoint
+import benchmark.protocol.checkpoint as checkpoint
 import benchmark.storage as storage
-from benchmark.cli import main
+from benchmark.cli.main import main
 
 real = checkpoint.save_tensors
 
@@ -187,7 +187,7 @@ sys.exit(main(sys.argv[1:]))
 def test_a_kill_during_a_checkpoint_write_leaves_no_temp_file_after_the_rerun(
     tmp_path: Path, cache_dir: Path
 ) -> None:
-    from benchmark.cli import main
+    from benchmark.cli.main import main
 
     out = tmp_path / "out"
     argv = ["run", "--profile", "smoke", "--seeds", "1", "--methods", "l2", "--tasks", "sketch-cls"]

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.cli import main
-from benchmark.executors import watchers
-from benchmark.records import REFERENCE, read_records
-from benchmark.status import cell_states, read_manifest, squeue_states
+from benchmark.cli.main import main
+from benchmark.execution.executors import watchers
+from benchmark.execution.status import cell_states, read_manifest, squeue_states
+from benchmark.results.records import REFERENCE, read_records
 
 BENCH = Path(sys.executable).parent / "bench"
 PLAN = ["--profile", "smoke", "--methods", "l2,crd", "--tasks", "sketch-cls,depth-cls"]

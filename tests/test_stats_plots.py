@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
-from benchmark.leaderboard import render, summarize
-from benchmark.records import REFERENCE, Record, write_record
-from benchmark.stats import paired_test, spearman
-from benchmark.sweep import value_dir
+from benchmark.cli.main import main
+from benchmark.results.leaderboard import render, summarize
+from benchmark.results.records import REFERENCE, Record, write_record
+from benchmark.results.stats import paired_test, spearman
+from benchmark.results.sweeps import value_dir
 
 
 def test_paired_t_test_matches_a_hand_computation() -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
+from benchmark.cli.main import main
+from benchmark.cli.sweep import canonical_knob, parse_knob
 from benchmark.errors import UserError
-from benchmark.records import read_records
-from benchmark.sweep import canonical_knob, parse_knob, sweep_dir, value_dir
+from benchmark.results.records import read_records
+from benchmark.results.sweeps import sweep_dir, value_dir
 
 
 def test_knob_names_and_the_friendly_alias() -> None:

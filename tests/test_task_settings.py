@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from benchmark import config
-from benchmark.cli import main
+from benchmark.cli.main import main
 from benchmark.config import PROFILES, RunConfig, config_hash, parse_assignments
 from benchmark.datasets.tasks import TASKS
 from benchmark.errors import UserError
-from benchmark.plan import REFERENCE, Cell, cell_config
-from benchmark.provenance import default_device
-from benchmark.runner import CellRunner
+from benchmark.execution.plan import REFERENCE, Cell, cell_config
+from benchmark.execution.provenance import default_device
+from benchmark.execution.runner import CellRunner
 
 
 def resolve(*sources: dict | str | None) -> RunConfig:

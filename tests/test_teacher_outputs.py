@@ -11,11 +11,11 @@ import torch
 from benchmark.backbones import Backbone
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import get_task
-from benchmark.distill import take
+from benchmark.execution.runner import method_context
 from benchmark.method import Batch, create_method
-from benchmark.runner import method_context
-from benchmark.teacher import Trained, get_teacher
-from benchmark.teacher_outputs import cached_teacher_outputs, outputs_key, teacher_outputs
+from benchmark.protocol.distill import take
+from benchmark.protocol.teacher import Trained, get_teacher
+from benchmark.protocol.teacher_outputs import cached_teacher_outputs, outputs_key, teacher_outputs
 
 CPU = torch.device("cpu")
 

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.cli import main
+from benchmark.cli.main import main
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import get_task
 from benchmark.errors import UserError
-from benchmark.leaderboard import render
+from benchmark.execution.plan import Cell, cell_config, cell_run_config, is_done, plan_cell
+from benchmark.execution.runner import CellRunner
 from benchmark.method import create_method, list_methods
-from benchmark.plan import Cell, cell_config, cell_run_config, is_done, plan_cell
-from benchmark.records import NOT_APPLICABLE, REFERENCE, read_records, write_record
-from benchmark.runner import CellRunner
-from benchmark.teacher import get_teacher
+from benchmark.protocol.teacher import get_teacher
+from benchmark.results.leaderboard import render
+from benchmark.results.records import NOT_APPLICABLE, REFERENCE, read_records, write_record
 from benchmark.tracks import LABEL_FREE, SUPERVISED, parse_tracks, with_track
 
 

@@ -14,13 +14,13 @@ import timm
 import torch
 
 from benchmark import timm_weights, weights
-from benchmark.cli import main
+from benchmark.cli.main import main
 from benchmark.config import RunConfig, TrainConfig, config_hash, resolve
 from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData
 from benchmark.errors import UserError
-from benchmark.plan import Cell, cell_config
-from benchmark.records import REFERENCE
-from benchmark.teacher import _key, get_teacher, recipe_key, reference_recipe
+from benchmark.execution.plan import Cell, cell_config
+from benchmark.protocol.teacher import _key, get_teacher, recipe_key, reference_recipe
+from benchmark.results.records import REFERENCE
 
 CPU = torch.device("cpu")
 TINY_TIMM = "test_resnet.r160_in1k"  # timm's smallest model with pretrained weights

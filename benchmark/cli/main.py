@@ -15,9 +15,9 @@ from typing import NoReturn
 from rich.console import Console
 from rich.table import Table
 
+from benchmark.cli.run import cmd_run, default_cache_dir, default_data_root
 from benchmark.errors import UserError
-from benchmark.executor_settings import add_arguments
-from benchmark.run_command import cmd_run, default_cache_dir, default_data_root
+from benchmark.execution.executor_settings import add_arguments
 
 # A user's runs go to runs/ (git-ignored); results/ holds the committed reference records,
 # which a command reads only when asked with --out results.
@@ -199,13 +199,13 @@ def _other_commands(sub) -> None:  # argparse's subparsers action has no public 
 
 
 def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
-    from benchmark.sweep import run_sweep
+    from benchmark.cli.sweep import run_sweep
 
     return run_sweep(args, console, cmd_run)
 
 
 def cmd_plot(args: argparse.Namespace, console: Console) -> int:
-    from benchmark.plots import plot_command
+    from benchmark.results.plots import plot_command
 
     for path in plot_command(args.out, args.sweep, args.figures):
         console.print(str(path), highlight=False)
@@ -257,8 +257,8 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
-    from benchmark.leaderboard import write_outputs
-    from benchmark.records import read_records
+    from benchmark.results.leaderboard import write_outputs
+    from benchmark.results.records import read_records
     from benchmark.storage import check_writable
 
     if not (args.out / "runs").is_dir():
@@ -286,8 +286,8 @@ def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_power(args: argparse.Namespace, console: Console) -> int:
     from benchmark.kinds import kind_of_columns
-    from benchmark.power import decompose, power_table
-    from benchmark.records import read_records
+    from benchmark.results.power import decompose, power_table
+    from benchmark.results.records import read_records
 
     folders = [args.out] + ([args.replicate] if args.replicate is not None else [])
     for folder in folders:
@@ -311,8 +311,8 @@ def cmd_power(args: argparse.Namespace, console: Console) -> int:
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from benchmark.config import load_yaml, resolve
     from benchmark.datasets.tasks import TASKS
-    from benchmark.executor_settings import parse_settings
-    from benchmark.plan import check_method_settings
+    from benchmark.execution.executor_settings import parse_settings
+    from benchmark.execution.plan import check_method_settings
 
     loaded = load_yaml(args.file)
     section = loaded.pop("executor", None)
@@ -326,8 +326,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Each cell of the plan in OUT: done / running / queued / failed / pending."""
-    from benchmark.executors import watchers
-    from benchmark.status import cell_states, summary
+    from benchmark.execution.executors import watchers
+    from benchmark.execution.status import cell_states, summary
 
     states = cell_states(args.out, watchers())
     colour = {"done": "green", "running": "cyan", "queued": "blue", "failed": "red"}
@@ -390,13 +390,13 @@ def cmd_data(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
-    from benchmark.compare import cmd_compare as compare
+    from benchmark.results.compare import cmd_compare as compare
 
     return compare(args, console)
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from benchmark.report import report_command
+    from benchmark.results.report import report_command
 
     console.print(str(report_command(args.out, args.html)), highlight=False)
     return 0
@@ -405,9 +405,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 def cmd_perf(args: argparse.Namespace, console: Console) -> int:
     import torch
 
+    from benchmark.cli.perf import measure, render
     from benchmark.config import resolve
-    from benchmark.executor_settings import parse_settings
-    from benchmark.perf import measure, render
+    from benchmark.execution.executor_settings import parse_settings
 
     repeats = args.repeats if args.repeats is not None else (2 if args.quick else 5)
     if not 1 <= repeats <= 1000:

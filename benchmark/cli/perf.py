@@ -45,12 +45,12 @@ from benchmark.backbones import Backbone, TaskModel
 from benchmark.config import DistillConfig, RunConfig
 from benchmark.datasets.tasks import TaskData, get_task, world_config
 from benchmark.datasets.world.config import chunk_size
-from benchmark.distill import distill, take
-from benchmark.loop import batches
+from benchmark.execution.runner import initial_student, method_context
 from benchmark.method import Batch, Method, Outputs, create_method
-from benchmark.runner import initial_student, method_context
-from benchmark.teacher_outputs import teacher_outputs
-from benchmark.training import seeded
+from benchmark.protocol.distill import distill, take
+from benchmark.protocol.loop import batches
+from benchmark.protocol.teacher_outputs import teacher_outputs
+from benchmark.protocol.training import seeded
 
 PERF_TASK = "sketch-cls"
 LARGE_TEACHER = "resnet18"
@@ -277,7 +277,7 @@ def world_rows(cfg: RunConfig, n: int, repeats: int) -> list[Row]:
 
 # --- whole runs in a child process ---------------------------------------------------------
 
-_BENCH = "import sys; from benchmark.cli import main; sys.exit(main())"
+_BENCH = "import sys; from benchmark.cli.main import main; sys.exit(main())"
 _CHILD = (
     "import resource, subprocess, sys, time\n"
     "t = time.perf_counter()\n"
@@ -299,7 +299,7 @@ def run_child(args: list[str], threads: int) -> tuple[float, float, list[dict]]:
         bench = [
             sys.executable,
             "-c",
-            "import sys; from benchmark.cli import main; sys.exit(main())",
+            "import sys; from benchmark.cli.main import main; sys.exit(main())",
         ]
         command = [*bench, "run", *args, "--out", str(tmp / "out"), "--threads", str(threads)]
         done = subprocess.run(

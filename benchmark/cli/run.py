@@ -22,7 +22,7 @@ from benchmark.errors import UserError
 
 if TYPE_CHECKING:  # imported lazily at run time, so `bench --help` stays fast
     from benchmark.config import RunConfig
-    from benchmark.records import Record
+    from benchmark.results.records import Record
 
 
 def default_cache_dir() -> Path:
@@ -50,8 +50,8 @@ class RunRequest:
 def resolve_config(args: argparse.Namespace) -> RunRequest:
     from benchmark.config import MAX_SEEDS, load_yaml, parse_assignments, resolve
     from benchmark.datasets.tasks import TASKS
+    from benchmark.execution.plan import check_method_settings
     from benchmark.method import list_methods
-    from benchmark.plan import check_method_settings
 
     file_overrides = load_yaml(args.config) if args.config else {}
     executor_section = file_overrides.pop("executor", None)
@@ -67,7 +67,7 @@ def resolve_config(args: argparse.Namespace) -> RunRequest:
 def check_folders(out: Path, cache_dir: Path) -> None:
     """The output folder and the cache can be written, and the output folder's plan
     manifest (if any) can be read: checked before anything is written."""
-    from benchmark.status import read_manifest
+    from benchmark.execution.status import read_manifest
     from benchmark.storage import check_writable
 
     check_writable(out, "--out")
@@ -82,15 +82,16 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from benchmark.backbones import check_backbone
     from benchmark.datasets.real import resolve_tasks
     from benchmark.datasets.tasks import get_task, world_config
-    from benchmark.executor_settings import from_args
-    from benchmark.executors import PlanRun, create_executor, preflight
-    from benchmark.leaderboard import write_outputs
+    from benchmark.execution.executor_settings import from_args
+    from benchmark.execution.executors import create_executor, preflight
+    from benchmark.execution.jobs import PlanRun
+    from benchmark.execution.plan import is_done, make_plan
+    from benchmark.execution.progress import RichReporter
+    from benchmark.execution.provenance import default_device
+    from benchmark.execution.status import add_run, plan_cells, run_entry
     from benchmark.method import load_methods
-    from benchmark.plan import is_done, make_plan
-    from benchmark.progress import RichReporter
-    from benchmark.provenance import default_device
-    from benchmark.records import read_records
-    from benchmark.status import add_run, plan_cells, run_entry
+    from benchmark.results.leaderboard import write_outputs
+    from benchmark.results.records import read_records
     from benchmark.storage import remove_stale_temps
     from benchmark.tracks import SUPERVISED, parse_tracks
     from benchmark.weights import fetch as fetch_weights
@@ -160,7 +161,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         f"table {args.out / 'results.csv'} · leaderboard {board}"
     )
     if args.command == "run":  # a sweep's points are not runs of the reference's settings
-        from benchmark.compare import run_summary
+        from benchmark.results.compare import run_summary
 
         line = run_summary(args.out)  # None without a reference folder (results/)
         if line is not None:

@@ -1,6 +1,6 @@
 """`bench sweep`: one `bench run` per value of one knob, and a tidy table of them all.
 
-The point is the modality-gap question (`benchmark.gaps`): widen the gap with a world
+The point is the modality-gap question (`benchmark.protocol.gaps`): widen the gap with a world
 knob, and see whether each method's target error follows the measured gap. A sweep is
 nothing but ordinary runs, so it inherits everything a run has (every executor, resume,
 `--force`, `bench status`, the leaderboard) by calling the same code:
@@ -9,11 +9,11 @@ nothing but ordinary runs, so it inherits everything a run has (every executor, 
     OUT/sweeps/<knob>/<value>/runs/...    its records
     OUT/sweeps/<knob>/sweep.csv           one row per record of every value
 
-`<knob>` is the full setting name (`world.sketch_abstraction`); `<value>` is the value
-as typed. Values run one after the other; within a value the executor decides. On the
-embedded world the continuous knobs only change how the same random draws are used, so
-the values of a sweep show the same scenes and the teacher (keyed by its RGB data) is
-trained once per seed and shared by every value.
+(`benchmark.results.sweeps` owns that layout and the table). Values run one after the
+other; within a value the executor decides. On the embedded world the continuous knobs
+only change how the same random draws are used, so the values of a sweep show the same
+scenes and the teacher (keyed by its RGB data) is trained once per seed and shared by
+every value.
 """
 
 from __future__ import annotations
@@ -22,21 +22,14 @@ import argparse
 import copy
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 
-import pandas as pd
-import yaml
 from rich.console import Console
 
 from benchmark.config import RunConfig
 from benchmark.datasets.world import WorldConfig
 from benchmark.errors import UserError, did_you_mean
 from benchmark.method import list_methods
-from benchmark.records import read_records, records_frame
-from benchmark.storage import write_text
-
-SWEEPS = "sweeps"
-TABLE = "sweep.csv"
+from benchmark.results.sweeps import sweep_dir, value_dir, write_table
 
 RunCommand = Callable[[argparse.Namespace, Console], int]
 
@@ -72,14 +65,6 @@ def parse_knob(text: str) -> tuple[str, list[str]]:
     return canonical_knob(key), values
 
 
-def sweep_dir(out: Path, knob: str) -> Path:
-    return out / SWEEPS / knob
-
-
-def value_dir(out: Path, knob: str, value: str) -> Path:
-    return sweep_dir(out, knob) / value
-
-
 def _value_args(args: argparse.Namespace, knob: str, value: str) -> argparse.Namespace:
     """The `bench run` arguments of one point: the user's settings, then the knob (last,
     so it wins), written to the point's own folder."""
@@ -92,9 +77,9 @@ def _value_args(args: argparse.Namespace, knob: str, value: str) -> argparse.Nam
 def check(args: argparse.Namespace, knob: str, values: list[str]) -> None:
     """Resolve every point's config before any runs, so a bad knob or value stops the
     sweep with one line before anything is written."""
+    from benchmark.cli.run import default_cache_dir, default_data_root, resolve_config
     from benchmark.datasets.real import resolve_tasks
     from benchmark.datasets.tasks import get_task, world_config
-    from benchmark.run_command import default_cache_dir, default_data_root, resolve_config
     from benchmark.storage import check_writable
 
     check_writable(args.out, "--out")
@@ -120,50 +105,3 @@ def run_sweep(args: argparse.Namespace, console: Console, run: RunCommand) -> in
     table = write_table(sweep_dir(args.out, knob))
     console.print(f"sweep table: {table}")
     return worst
-
-
-def value_of(text: str) -> float | str:
-    """A point's folder name as the knob's value (numbers as numbers, for plotting)."""
-    loaded = yaml.safe_load(text)
-    if isinstance(loaded, bool) or not isinstance(loaded, int | float):
-        return text
-    return float(loaded)
-
-
-def sweep_frame(folder: Path) -> pd.DataFrame:
-    """Every record of a sweep folder, one row each, with `knob` and `value` first."""
-    knob = folder.name
-    frames = []
-    points = sorted(p for p in folder.iterdir() if (p / "runs").is_dir()) if folder.is_dir() else []
-    for point in points:
-        frame = records_frame(read_records(point))
-        if len(frame):
-            frame.insert(0, "value", value_of(point.name))
-            frame.insert(0, "knob", knob)
-            frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=["knob", "value", "task", "method", "seed", "status"])
-    table = pd.concat(frames, ignore_index=True)
-    order = table["value"].map(lambda v: (0, v, "") if isinstance(v, float) else (1, 0.0, v))
-    table = table.assign(_order=order).sort_values(["_order", "task", "method", "seed"])
-    table = table.drop(columns="_order").reset_index(drop=True)
-    # Identity first, then scores, then the gap estimates, each group alphabetical.
-    ident = ["knob", "value", *records_frame([]).columns]
-    rest = sorted(c for c in table.columns if c not in ident)
-    scores = [c for c in rest if "gap" not in c]
-    return table[
-        [c for c in ident if c in table.columns] + scores + [c for c in rest if "gap" in c]
-    ]
-
-
-def write_table(folder: Path) -> Path:
-    """`sweep.csv` in the sweep folder, regenerated from the records every time."""
-    path = folder / TABLE
-    write_text(path, sweep_frame(folder).to_csv(index=False))
-    return path
-
-
-def find_sweeps(out: Path) -> list[Path]:
-    """The sweep folders under an output folder (`OUT/sweeps/<knob>`)."""
-    root = out / SWEEPS
-    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []

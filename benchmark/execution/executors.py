@@ -4,13 +4,13 @@ submitit's LocalExecutor) or `slurm` (job arrays through submitit's AutoExecutor
 Each is an `Executor` registered by name: `bench run` creates the one its settings name
 and calls `submit`, then `run`; `bench status` asks the registered executors about their
 jobs (`live_states`, `job_ended`). A new executor is one class here (and its name in
-`benchmark.executor_settings.EXECUTORS`, which the CLI's `--help` lists before this
+`benchmark.execution.executor_settings.EXECUTORS`, which the CLI's `--help` lists before this
 module is imported; a test checks the two agree).
 
-Every executor runs a cell the same way (`benchmark.jobs.record_cell`: cell lock, skip if
+Every executor runs a cell the same way (`benchmark.execution.jobs.record_cell`: cell lock, skip if
 done, resume from the epoch checkpoint, atomic record). With the same torch thread count
 (`--threads N`) the same command gives identical records whichever executor runs it; by
-default local workers split the cores (`benchmark.executor_settings`).
+default local workers split the cores (`benchmark.execution.executor_settings`).
 
 Order: reference cells (which train the shared teachers) go first. On SLURM they are one
 array and the method cells a second array that starts `afterany` the first; `afterany`
@@ -18,9 +18,9 @@ rather than `afterok`, so a reference cell that dies does not leave the method c
 pending forever; they then train the teacher themselves. Locally a method cell starts
 once its (task, seed)'s reference cell has ended, longest work first (`_priority`).
 Neither ordering is what makes teachers train once; the teacher cache's file lock is (see
-`benchmark.teacher`).
+`benchmark.protocol.teacher`).
 
-Settings (`benchmark.executor_settings`) are not part of any config hash: where a cell
+Settings (`benchmark.execution.executor_settings`) are not part of any config hash: where a cell
 runs never changes its result.
 """
 
@@ -32,7 +32,6 @@ import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,20 +41,17 @@ import torch
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import get_task
 from benchmark.errors import UserError
-from benchmark.executor_settings import (
+from benchmark.execution.executor_settings import (
     LOCAL_TIMEOUT_MIN,
     SLURM_TIMEOUT_MIN,
     ExecutorSettings,
     mem_gb,
     minutes,
 )
-from benchmark.jobs import CellJob, WorkerSpec, now_iso, record_cell, settle
-from benchmark.kinds import get_kind
-from benchmark.plan import PlannedCell
-from benchmark.progress import Reporter
-from benchmark.records import REFERENCE, Record
-from benchmark.registry import Registry
-from benchmark.status import (
+from benchmark.execution.jobs import CellJob, PlanRun, now_iso, record_cell, settle
+from benchmark.execution.plan import PlannedCell
+from benchmark.execution.progress import Reporter
+from benchmark.execution.status import (
     ACTIVE,
     QUEUED,
     add_jobs,
@@ -63,36 +59,14 @@ from benchmark.status import (
     read_manifest,
     squeue_states,
 )
+from benchmark.kinds import get_kind
+from benchmark.registry import Registry
+from benchmark.results.records import REFERENCE, Record
 
 if TYPE_CHECKING:
-    from benchmark.runner import CellRunner
+    from benchmark.execution.runner import CellRunner
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PlanRun:
-    """One `bench run`: what to run and where its results go."""
-
-    cfg: RunConfig
-    out: Path
-    cache_dir: Path
-    data_root: Path | None
-    threads: int
-    force: bool = False
-    started: str = field(default_factory=now_iso)
-
-    def spec(self, executor: str, owner_pid: int | None = None) -> WorkerSpec:
-        return WorkerSpec(
-            cfg=self.cfg,
-            out=self.out.resolve(),
-            cache_dir=self.cache_dir.resolve(),
-            data_root=self.data_root.resolve() if self.data_root else None,
-            threads=self.threads,
-            executor=executor,
-            redo_before=self.started if self.force else None,
-            owner_pid=owner_pid,
-        )
 
 
 OnRecord = Callable[[Record], None]
@@ -311,7 +285,7 @@ class Executor(ABC):
     def run(self, cells: list[PlannedCell], on_record: OnRecord, reporter: Reporter) -> None:
         """Run (or follow) the submitted cells until each has its record."""
 
-    # What `bench status` asks (`benchmark.status.JobWatcher`).
+    # What `bench status` asks (`benchmark.execution.status.JobWatcher`).
     def live_states(self, jobs: list[dict[str, Any]]) -> dict[str, str]:
         return {}
 
@@ -335,7 +309,7 @@ class InlineExecutor(Executor):
     """This process, cell after cell, with progress bars per stage."""
 
     def run(self, cells: list[PlannedCell], on_record: OnRecord, reporter: Reporter) -> None:
-        from benchmark.runner import CellRunner
+        from benchmark.execution.runner import CellRunner
 
         plan = self.plan
         runner = CellRunner(

@@ -24,21 +24,21 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import submitit
 
-from benchmark.checkpoint import remove_cell_checkpoints
 from benchmark.config import RunConfig
+from benchmark.execution.plan import Cell, PlannedCell, counts, is_done
 from benchmark.locks import file_lock
-from benchmark.plan import Cell, PlannedCell, counts, is_done
-from benchmark.records import Record, load_record, write_record
+from benchmark.protocol.checkpoint import remove_cell_checkpoints
+from benchmark.results.records import Record, load_record, write_record
 from benchmark.tracks import file_suffix
 
 if TYPE_CHECKING:
-    from benchmark.runner import CellRunner
+    from benchmark.execution.runner import CellRunner
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,31 @@ class WorkerSpec:
     owner_pid: int | None = None  # local workers end when this process (`bench run`) dies
 
 
+@dataclass
+class PlanRun:
+    """One `bench run`: what to run and where its results go."""
+
+    cfg: RunConfig
+    out: Path
+    cache_dir: Path
+    data_root: Path | None
+    threads: int
+    force: bool = False
+    started: str = field(default_factory=now_iso)
+
+    def spec(self, executor: str, owner_pid: int | None = None) -> WorkerSpec:
+        return WorkerSpec(
+            cfg=self.cfg,
+            out=self.out.resolve(),
+            cache_dir=self.cache_dir.resolve(),
+            data_root=self.data_root.resolve() if self.data_root else None,
+            threads=self.threads,
+            executor=executor,
+            redo_before=self.started if self.force else None,
+            owner_pid=owner_pid,
+        )
+
+
 def job_info(executor: str) -> dict[str, Any]:
     """This job's id and log paths, as submitit knows them."""
     info: dict[str, Any] = {"executor": executor}
@@ -153,8 +178,8 @@ class CellJob(submitit.helpers.Checkpointable):
     def __call__(self, cell: PlannedCell) -> str:
         import torch
 
-        from benchmark.provenance import default_device
-        from benchmark.runner import CellRunner
+        from benchmark.execution.provenance import default_device
+        from benchmark.execution.runner import CellRunner
 
         spec = self.spec
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -17,7 +17,7 @@ from benchmark.config import PROTOCOL_VERSION, RunConfig, config_hash
 from benchmark.errors import UserError, did_you_mean
 from benchmark.method import load_methods
 from benchmark.params import validate
-from benchmark.records import REFERENCE, Record, load_record, record_path
+from benchmark.results.records import REFERENCE, Record, load_record, record_path
 from benchmark.tracks import SUPERVISED, file_suffix, with_track
 from benchmark.weights import key_settings
 

@@ -14,7 +14,7 @@ Any exception inside a cell becomes a `failed` record with its reason, so one br
 cell never stops the rest of the plan.
 
 Given an output folder, a method cell checkpoints its distillation after every epoch and
-resumes from a matching checkpoint (`benchmark.checkpoint`), so a killed or requeued cell
+resumes from a matching checkpoint (`benchmark.protocol.checkpoint`), so a killed or requeued cell
 continues instead of restarting; the shared data and teacher caches are built under file
 locks, so concurrent jobs build each entry once (`benchmark.locks`).
 """
@@ -31,25 +31,30 @@ from typing import Any
 
 import torch
 
-from benchmark import outcomes
 from benchmark.backbones import Backbone, TaskModel
-from benchmark.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
 from benchmark.config import RunConfig, config_hash
 from benchmark.datasets.tasks import TaskData, get_task
-from benchmark.distill import distill
-from benchmark.evaluate import evaluate
-from benchmark.gaps import gap_metrics, input_gap
+from benchmark.execution.plan import Cell, PlannedCell, plan_cell
+from benchmark.execution.progress import NullReporter, Reporter
+from benchmark.execution.provenance import git_commit, host, versions
 from benchmark.locks import file_lock
 from benchmark.method import Context, create_method
-from benchmark.plan import Cell, PlannedCell, plan_cell
-from benchmark.progress import NullReporter, Reporter
-from benchmark.provenance import git_commit, host, versions
-from benchmark.records import NOT_APPLICABLE, OK, REFERENCE, Record
+from benchmark.protocol import outcomes
+from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
+from benchmark.protocol.distill import distill
+from benchmark.protocol.evaluate import evaluate
+from benchmark.protocol.gaps import gap_metrics, input_gap
+from benchmark.protocol.teacher import (
+    Trained,
+    get_all_labels_reference,
+    get_teacher,
+    reference_recipe,
+)
+from benchmark.protocol.teacher_outputs import cached_teacher_outputs
+from benchmark.protocol.training import seeded
+from benchmark.results.records import NOT_APPLICABLE, OK, REFERENCE, Record
 from benchmark.storage import disk_full
-from benchmark.teacher import Trained, get_all_labels_reference, get_teacher, reference_recipe
-from benchmark.teacher_outputs import cached_teacher_outputs
 from benchmark.tracks import is_label_free
-from benchmark.training import seeded
 
 
 def initial_student(backbone: str, data: TaskData, seed: int) -> Backbone:

@@ -31,16 +31,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from benchmark.errors import UserError
-from benchmark.jobs import cell_lock_path
+from benchmark.execution.jobs import cell_lock_path
+from benchmark.execution.plan import Cell, PlannedCell, counts
 from benchmark.locks import file_lock, is_held, read_holder
-from benchmark.plan import Cell, PlannedCell, counts
-from benchmark.records import load_record
+from benchmark.results.records import load_record
 from benchmark.storage import write_json
 from benchmark.tracks import SUPERVISED
 
 if TYPE_CHECKING:
-    from benchmark.executor_settings import ExecutorSettings
-    from benchmark.executors import PlanRun
+    from benchmark.execution.executor_settings import ExecutorSettings
+    from benchmark.execution.jobs import PlanRun
 
 MANIFEST = "plan.json"
 SCHEMA = 1
@@ -186,7 +186,7 @@ class CellState:
 
 
 class JobWatcher(Protocol):
-    """What `bench status` asks an executor about the jobs it made (`benchmark.executors`
+    """What `bench status` asks an executor about the jobs it made (`benchmark.execution.executors`
     implements it per executor; status never tests an executor's name)."""
 
     def live_states(self, jobs: list[dict[str, Any]]) -> dict[str, str]:
@@ -201,7 +201,7 @@ class JobWatcher(Protocol):
 
 def cell_states(out: Path, watchers: Mapping[str, JobWatcher]) -> list[CellState]:
     """The state of every cell in the manifest, in plan order; `watchers` maps each
-    executor's name to what can tell its jobs' state (`benchmark.executors.WATCHERS`)."""
+    executor's name to what can tell its jobs' state (`benchmark.execution.executors.WATCHERS`)."""
     manifest = read_manifest(out)
     if not manifest.get("cells"):
         raise UserError(f"no plan in '{out}': start one with 'bench run --out {out} ...'")

@@ -33,7 +33,7 @@ import torch
 from benchmark.storage import save_tensors
 from benchmark.tracks import SUPERVISED, file_suffix
 
-FORMAT = 2  # 2: every loop saves one state (`benchmark.loop`); older files are not resumed
+FORMAT = 2  # 2: every loop saves one state (`benchmark.protocol.loop`); older files are not resumed
 log = logging.getLogger(__name__)
 
 

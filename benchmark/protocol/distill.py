@@ -1,7 +1,7 @@
 """The distillation loop: one loop for every method, labels never in sight.
 
 The teacher is frozen, so its outputs on the paired set are computed once per teacher
-(`benchmark.teacher_outputs`, cached with it) and sliced per batch here; a method cannot
+(`benchmark.protocol.teacher_outputs`, cached with it) and sliced per batch here; a method cannot
 tell them from a live forward, and no method pays for teacher forwards.
 
 Each batch's `Batch.source_id` is the paired split's `source_ids` at the batch's indices
@@ -16,10 +16,10 @@ import torch
 from torch import Tensor, nn
 
 from benchmark.backbones import Backbone
-from benchmark.checkpoint import EpochCheckpoint
 from benchmark.config import DistillConfig
-from benchmark.loop import LoopSettings, Progress, train_loop
 from benchmark.method import Batch, Method, Outputs
+from benchmark.protocol.checkpoint import EpochCheckpoint
+from benchmark.protocol.loop import LoopSettings, Progress, train_loop
 from benchmark.streams import seeded
 
 

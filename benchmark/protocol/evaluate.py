@@ -17,14 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmark import outcomes
 from benchmark.backbones import Backbone, TaskModel, resample
-from benchmark.checkpoint import EpochCheckpoint
 from benchmark.config import EvalConfig
 from benchmark.datasets.tasks import TaskData
 from benchmark.kinds import get_kind
-from benchmark.loop import LoopSettings
-from benchmark.training import IGNORE_INDEX, Progress, fit, predict, seeded
+from benchmark.protocol import outcomes
+from benchmark.protocol.checkpoint import EpochCheckpoint
+from benchmark.protocol.loop import LoopSettings
+from benchmark.protocol.training import IGNORE_INDEX, Progress, fit, predict, seeded
 
 PROBE_REDUCTION = 4  # segmentation probe: features resampled to 1/4 of the input size
 
@@ -82,7 +82,7 @@ def _fit_linear(
 
 
 def linear_probe(student: Backbone, data: TaskData, cfg: EvalConfig) -> np.ndarray:
-    """The probe's per-sample outcomes on the test set (`benchmark.outcomes`)."""
+    """The probe's per-sample outcomes on the test set (`benchmark.protocol.outcomes`)."""
     few, test = data.few, data.test
     assert few.target is not None and few.labels is not None
     assert test.target is not None and test.labels is not None

@@ -78,7 +78,7 @@ from torch import Tensor, nn
 from benchmark.backbones import forward_all
 from benchmark.datasets.tasks import Split, TaskData
 from benchmark.method import Method, Outputs
-from benchmark.training import seeded
+from benchmark.protocol.training import seeded
 
 GAP_SAMPLES = 250  # rows per side in each of the classifier's fit and test samples
 GAP_MAP_PAIRS = 500  # pairs that fit the common space and the student → common-space map

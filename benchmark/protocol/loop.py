@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from benchmark.checkpoint import EpochCheckpoint, restore_rng, rng_state
+from benchmark.protocol.checkpoint import EpochCheckpoint, restore_rng, rng_state
 
 log = logging.getLogger(__name__)
 

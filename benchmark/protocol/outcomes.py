@@ -3,7 +3,7 @@
 Two methods of one (task, seed) are scored on the same test samples, so their outcomes
 are paired sample by sample. Keeping them lets the statistics split a difference's
 variance into the part due to which test samples were drawn and the rest
-(`benchmark.power`), and lets any metric be recomputed exactly from the record.
+(`benchmark.results.power`), and lets any metric be recomputed exactly from the record.
 
 - classification: one 0/1 per test sample (correct or not), shape [N];
 - segmentation: per test image and class, the pixel counts of the intersection, the

@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmark.augment import ViewRecipe, random_view
 from benchmark.backbones import Backbone
-from benchmark.checkpoint import EpochCheckpoint
-from benchmark.loop import LoopSettings, Progress, train_loop
+from benchmark.protocol.augment import ViewRecipe, random_view
+from benchmark.protocol.checkpoint import EpochCheckpoint
+from benchmark.protocol.loop import LoopSettings, Progress, train_loop
 from benchmark.streams import seeded
 
 PROJECTION_DIM = 128

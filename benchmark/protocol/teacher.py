@@ -18,7 +18,7 @@ than it is (README, "The protocol", has the figures).
 
 With `teacher.pretrain: simclr` the teacher's backbone never sees a source label: it is
 pre-trained with SimCLR on the source pool, frozen, and only its task head is fitted on
-the labels (see `benchmark.pretrain`). With `teacher.pretrain: label-free` (the label-free
+the labels (see `benchmark.protocol.pretrain`). With `teacher.pretrain: label-free` (the label-free
 track, `benchmark.tracks`) it stops there: no head, no logits, no source score, and the
 source labels are neither read nor part of its cache key, so a teacher trained on shuffled
 labels is the same teacher. With `teacher.weights` other than `scratch` the
@@ -44,15 +44,15 @@ from typing import Any
 import torch
 
 from benchmark.backbones import TaskModel
-from benchmark.checkpoint import EpochCheckpoint, fingerprint
 from benchmark.config import PROTOCOL_VERSION, RunConfig, TrainConfig, config_hash
 from benchmark.datasets.tasks import TaskData
 from benchmark.locks import file_lock
-from benchmark.loop import LoopSettings, steps_per_epoch
-from benchmark.pretrain import simclr_pretrain
+from benchmark.protocol.checkpoint import EpochCheckpoint, fingerprint
+from benchmark.protocol.loop import LoopSettings, steps_per_epoch
+from benchmark.protocol.pretrain import simclr_pretrain
+from benchmark.protocol.training import Progress, fit, predict, score
 from benchmark.storage import file_digest, quarantine, save_tensors, write_json
 from benchmark.tracks import LABEL_FREE_PRETRAIN
-from benchmark.training import Progress, fit, predict, score
 from benchmark.weights import SCRATCH, key_settings, probing, teacher_backbone
 
 log = logging.getLogger(__name__)

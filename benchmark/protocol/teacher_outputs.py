@@ -35,8 +35,8 @@ from benchmark.backbones import TaskModel, forward_all
 from benchmark.config import config_hash
 from benchmark.locks import file_lock
 from benchmark.method import Outputs
+from benchmark.protocol.teacher import Trained, _log_training, digest
 from benchmark.storage import file_digest, quarantine, save_tensors, write_json
-from benchmark.teacher import Trained, _log_training, digest
 
 FORMAT = 1
 log = logging.getLogger(__name__)

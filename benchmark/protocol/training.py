@@ -1,4 +1,4 @@
-"""Supervised training (through the one loop skeleton, `benchmark.loop`), batched
+"""Supervised training (through the one loop skeleton, `benchmark.protocol.loop`), batched
 inference and the task metrics.
 
 Every loop in the harness takes batches by slicing in-memory tensors with index tensors
@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmark import outcomes
-from benchmark.checkpoint import EpochCheckpoint
-from benchmark.loop import LoopSettings, Progress, train_loop
+from benchmark.protocol import outcomes
+from benchmark.protocol.checkpoint import EpochCheckpoint
+from benchmark.protocol.loop import LoopSettings, Progress, train_loop
 from benchmark.streams import IGNORE_INDEX, seeded
 
 
@@ -44,7 +44,7 @@ def fit(
     `frozen` is a submodule kept in eval mode (and out of the optimiser): its batch-norm
     statistics must not drift while a head is fitted on its features. With a `checkpoint`
     a requeued teacher, reference or fine-tune continues where it stopped
-    (`benchmark.loop`)."""
+    (`benchmark.protocol.loop`)."""
     device = next(model.parameters()).device
     gen = seeded(seed, stream)
     if frozen is not None:
@@ -89,5 +89,6 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 256) -> Tensor:
 
 def score(pred: Tensor, labels: Tensor, kind: str, num_classes: int) -> dict[str, float]:
     """Top-1 accuracy, or mIoU and pixel accuracy over one confusion summary of the whole
-    test set, computed from the per-sample outcomes the records keep (`benchmark.outcomes`)."""
+    test set, computed from the per-sample outcomes the records keep
+    (`benchmark.protocol.outcomes`)."""
     return outcomes.scores(outcomes.per_sample(pred, labels, kind, num_classes), kind)

@@ -8,7 +8,7 @@ is left out and counted):
   same per-sample outcomes in both folders;
 - **within seed noise**: the paired per-seed difference of the task's primary metric
   (`benchmark.kinds`; the all-labels ceiling for the reference cell) has a
-  95% t interval that contains zero (`benchmark.stats.paired_test`);
+  95% t interval that contains zero (`benchmark.results.stats.paired_test`);
 - **differs**: that interval excludes zero;
 - **too few seeds**: one shared seed, which gives no interval.
 
@@ -35,9 +35,9 @@ from rich.table import Table
 import benchmark
 from benchmark.errors import UserError
 from benchmark.kinds import get_kind, kind_of_columns
-from benchmark.leaderboard import metric_suffix, short_commit
-from benchmark.records import REFERENCE, Record, read_records
-from benchmark.stats import Paired, paired_test
+from benchmark.results.leaderboard import metric_suffix, short_commit
+from benchmark.results.records import REFERENCE, Record, read_records
+from benchmark.results.stats import Paired, paired_test
 
 REFERENCE_FOLDER = "results"  # the committed reference records (README)
 BIT_IDENTICAL, WITHIN_NOISE, DIFFERS, TOO_FEW = (

@@ -1,10 +1,10 @@
 """Aggregate records into `results.csv` and render `LEADERBOARD.md`.
 
-Statistics (`benchmark.stats`): per (task, method) the mean over seeds with a two-sided
+Statistics (`benchmark.results.stats`): per (task, method) the mean over seeds with a two-sided
 95% Student-t interval; each method is compared with `scratch` and with the best other
 method of its task by a paired t test on per-seed differences (same seed = same data,
 teacher and student initialisation), marked where the 95% interval excludes zero. The
-gap columns are the means of the records' modality-gap estimates (`benchmark.gaps`).
+gap columns are the means of the records' modality-gap estimates (`benchmark.protocol.gaps`).
 Everything is derived from records; nothing here is edited by hand.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.kinds import KINDS, get_kind, kind_of_columns
-from benchmark.power import mde, pooled_sd, seeds_for
-from benchmark.records import NOT_APPLICABLE, REFERENCE, Record, records_frame
-from benchmark.stats import Paired, mean_ci, paired_test, t975
+from benchmark.results.power import mde, pooled_sd, seeds_for
+from benchmark.results.records import NOT_APPLICABLE, REFERENCE, Record, records_frame
+from benchmark.results.stats import Paired, mean_ci, paired_test, t975
 from benchmark.storage import write_text
 from benchmark.tracks import LABEL_FREE, SUPERVISED, TRACKS
 
@@ -120,7 +120,7 @@ def tie_rank(method: str, scores: dict[str, pd.Series]) -> int:
 
 @dataclass(frozen=True)
 class Resolution:
-    """How small a paired difference a task's records can resolve (`benchmark.power`)."""
+    """How small a paired difference a task's records can resolve (`benchmark.results.power`)."""
 
     sd: float  # per-seed SD of a paired difference, pooled over method pairs
     pairs: int

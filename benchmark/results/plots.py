@@ -7,7 +7,7 @@ Two kinds of figure:
 - per task of a sweep (`sweep-<knob>-<task>`): target error (1 − the fine-tune score)
   against the knob value, against the task's measured input gap `input_gap_tv`, against
   `gap_tv` and the debiased `gap_cka`, both in the one space every method shares (the
-  teacher's top principal directions, the student mapped in: `benchmark.gaps`), one line
+  teacher's top principal directions, the student mapped in: `benchmark.protocol.gaps`), one line
   per method, each legend entry carrying Spearman's ρ between error and the x axis over
   that method's cells (every value and seed).
 
@@ -28,11 +28,11 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import UserError
-from benchmark.leaderboard import metric_suffix, primary_metrics
-from benchmark.records import REFERENCE, Record, read_records, records_frame
-from benchmark.stats import mean_ci, spearman
+from benchmark.results.leaderboard import metric_suffix, primary_metrics
+from benchmark.results.records import REFERENCE, Record, read_records, records_frame
+from benchmark.results.stats import mean_ci, spearman
+from benchmark.results.sweeps import find_sweeps, sweep_frame
 from benchmark.storage import check_writable, write_text
-from benchmark.sweep import find_sweeps, sweep_frame
 from benchmark.tracks import SUPERVISED
 
 FORMATS = ("png", "svg")

@@ -6,7 +6,7 @@ one (task, seed) inherits each of them:
 
 - **test sampling** — which test samples the seed drew. Both methods are scored on the
   same samples, so the within-seed variance of their difference follows from the
-  per-sample outcomes (`benchmark.outcomes`): for accuracy, the sample variance of the
+  per-sample outcomes (`benchmark.protocol.outcomes`): for accuracy, the sample variance of the
   per-sample difference x_i = c_a,i − c_b,i over N, the discordance formula (McNemar's
   setting); for mIoU, which is not a mean over images, a bootstrap over test images.
 - **training noise** — the seed fixed, only the training's own randomness re-drawn
@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from benchmark import outcomes
 from benchmark.kinds import get_kind
-from benchmark.records import REFERENCE, Record
+from benchmark.protocol import outcomes
+from benchmark.results.records import REFERENCE, Record
 
 ALPHA, POWER = 0.05, 0.80
 BOOTSTRAP = 400  # resamples of the test images for a segmentation difference's variance

@@ -20,7 +20,7 @@ import pandas as pd
 from benchmark.storage import write_json
 from benchmark.tracks import SUPERVISED, TRACKS, file_suffix
 
-SCHEMA_VERSION = 2  # 2: per-sample test outcomes (benchmark.outcomes)
+SCHEMA_VERSION = 2  # 2: per-sample test outcomes (benchmark.protocol.outcomes)
 REFERENCE = "_reference"  # the method slot of a (task, seed)'s teacher/all-labels record
 OK, FAILED, NOT_APPLICABLE = "ok", "failed", "not_applicable"
 STATUSES = (OK, FAILED, NOT_APPLICABLE)
@@ -59,10 +59,10 @@ class Record:
     losses: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # What the cell's data was: split sizes, class count, which test split, the loader's
-    # warnings (`benchmark.runner.data_facts`).
+    # warnings (`benchmark.execution.runner.data_facts`).
     data: dict[str, Any] = field(default_factory=dict)
     # Per-sample test outcomes the metrics were computed from, by protocol ("probe",
-    # "finetune"), encoded by `benchmark.outcomes.encode`.
+    # "finetune"), encoded by `benchmark.protocol.outcomes.encode`.
     outcomes: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     git: str = "unknown"

@@ -1,7 +1,7 @@
 """`bench report --out DIR [--html PATH]`: one self-contained static HTML page of a
 results folder's records, to open in a browser (no server, nothing fetched).
 
-What it shows, per track and task: the leaderboard (`benchmark.leaderboard.summarize`:
+What it shows, per track and task: the leaderboard (`benchmark.results.leaderboard.summarize`:
 means, 95% t intervals, paired Δs, tie ranks), its resolution line and input gap, the
 headroom table (`headroom_lines`), each method's per-seed results as a figure and a
 table, the not-applicable and failed cells, and the sweep figures of `DIR/sweeps`. Every
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.compare import track_of
 from benchmark.errors import UserError
-from benchmark.leaderboard import (
+from benchmark.results.compare import track_of
+from benchmark.results.leaderboard import (
     BASELINE,
     headroom_lines,
     input_gap_line,
@@ -37,8 +37,8 @@ from benchmark.leaderboard import (
     short_commit,
     summarize,
 )
-from benchmark.records import REFERENCE, Record, read_records, records_frame
-from benchmark.report_figures import Figures, seeds_figure, sweep_figure
+from benchmark.results.records import REFERENCE, Record, read_records, records_frame
+from benchmark.results.report_figures import Figures, seeds_figure, sweep_figure
 from benchmark.storage import check_writable, write_text
 
 e = html.escape
@@ -223,8 +223,8 @@ def _tracks(table: pd.DataFrame) -> list[str]:
 
 def render_report(records: list[Record], source: str, sweeps: list[Path]) -> str:
     """The whole page."""
-    from benchmark.plots import sweep_points
-    from benchmark.sweep import sweep_frame
+    from benchmark.results.plots import sweep_points
+    from benchmark.results.sweeps import sweep_frame
 
     page = Page(records)
     table = summarize(records)
@@ -273,7 +273,7 @@ def render_report(records: list[Record], source: str, sweeps: list[Path]) -> str
 
 def report_command(out: Path, target: Path | None) -> Path:
     """`bench report`: check the inputs, then write the page (atomically)."""
-    from benchmark.sweep import find_sweeps
+    from benchmark.results.sweeps import find_sweeps
 
     if not (out / "runs").is_dir():
         raise UserError(f"no records under '{out / 'runs'}': run 'bench run --out {out}' first")

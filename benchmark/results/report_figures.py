@@ -1,8 +1,8 @@
 """The interactive figures of `bench report` (Plotly), one HTML fragment each.
 
-The numbers come from `benchmark.leaderboard.summarize` (means and intervals), the
-records themselves (per-seed points) and `benchmark.plots.sweep_points` (what `bench
-plot` draws for a sweep); intervals over seeds use `benchmark.stats.mean_ci`. Every text
+The numbers come from `benchmark.results.leaderboard.summarize` (means and intervals), the
+records themselves (per-seed points) and `benchmark.results.plots.sweep_points` (what `bench
+plot` draws for a sweep); intervals over seeds use `benchmark.results.stats.mean_ci`. Every text
 from a record is HTML-escaped before Plotly sees it (Plotly renders a few tags in labels),
 and Plotly's JSON escapes `<`, `>` and `/`, so nothing from a record can end a script.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import UserError
-from benchmark.stats import mean_ci, spearman
+from benchmark.results.stats import mean_ci, spearman
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
