@@ -383,15 +383,14 @@ def resolve(
         canonical = canonical_task if overrides is not PROFILES[name] else _as_written
         for task, values in _task_sections(overrides.get("tasks"), origin, canonical).items():
             _deep_update(per_task.setdefault(task, {}), values)
-    _check(config, "")
+    # Weights resolution may name the backbone a timm spec runs or make a path absolute:
+    # the config records those values in place of the ones written.
+    config.teacher = dataclasses.replace(config.teacher, **_check(config, ""))
     config.tasks = per_task
     for task in per_task:
-        own = config.for_task(task)
-        _check(own, f"tasks.{task}.")
-        # Weights resolution may rename the backbone or make a path absolute: keep that.
-        teacher = per_task[task].get("teacher")
-        if teacher is not None:
-            teacher.update(weights=own.teacher.weights, backbone=own.teacher.backbone)
+        recorded = _check(config.for_task(task), f"tasks.{task}.")
+        if "teacher" in per_task[task]:  # the task's own teacher settings
+            per_task[task]["teacher"].update(recorded)
     return config
 
 
@@ -451,8 +450,9 @@ def _default(section: str, key: str) -> Any:
     return getattr(getattr(RunConfig(), section), key)
 
 
-def _check(config: RunConfig, where: str) -> None:
-    """Values that parse but mean nothing; `where` prefixes the setting's name."""
+def _check(config: RunConfig, where: str) -> dict[str, str]:
+    """Values that parse but mean nothing; `where` prefixes the setting's name. Returns
+    the teacher settings to record in place of the written ones (`benchmark.weights`)."""
     _check_ranges(config, where)
     for key, value in config.world.items():
         if isinstance(value, float) and not math.isfinite(value):
@@ -464,7 +464,7 @@ def _check(config: RunConfig, where: str) -> None:
         )
     from benchmark.weights import check as check_weights  # timm and torch: on use
 
-    check_weights(config.teacher)
+    return check_weights(config.teacher)
 
 
 def _as_written(task: str) -> str:

@@ -44,10 +44,15 @@ class TrainConfig(Protocol):
     one). Typed structurally: the configuration layer calls this module to check its
     values, so this module does not import the configuration layer back."""
 
-    backbone: str
-    weights: str
-    adapt: str
-    pretrain: str
+    @property
+    def backbone(self) -> str: ...
+    @property
+    def weights(self) -> str: ...
+    @property
+    def adapt(self) -> str: ...
+    @property
+    def pretrain(self) -> str: ...
+
 
 SCRATCH = "scratch"
 TIMM_PREFIX = "timm:"
@@ -84,12 +89,15 @@ def parse(spec: str) -> WeightsSpec:
 # --- validation (config resolution: no network, no training) --------------------------------
 
 
-def check(recipe: TrainConfig) -> None:
+def check(recipe: TrainConfig) -> dict[str, str]:
     """Reject a bad `teacher.weights` / `teacher.adapt` before anything runs: unknown
     model names, models without pretrained weights, missing, unreadable or ill-fitting
-    checkpoint files, and combinations that mean nothing. For `timm:<name>` it sets
-    `recipe.backbone` to the model, so records name the network that really ran; a file
-    path becomes absolute."""
+    checkpoint files, and combinations that mean nothing.
+
+    Returns the settings a run must record in place of the written ones (empty when
+    none): for `timm:<name>` the `backbone` is the model, so records name the network
+    that really ran; a file's `weights` path is absolute, so a worker started in another
+    folder (a SLURM job) finds it. The recipe itself is left as it is."""
     if recipe.adapt not in ADAPT_CHOICES:
         raise UserError(
             f"unknown teacher.adapt '{recipe.adapt}': {did_you_mean(recipe.adapt, ADAPT_CHOICES)}"
@@ -101,19 +109,17 @@ def check(recipe: TrainConfig) -> None:
                 "teacher.adapt=probe needs pretrained teacher.weights (timm:<model-name> or a "
                 "checkpoint file); a scratch teacher has nothing to probe"
             )
-        return
+        return {}
     if recipe.pretrain != "supervised":
         raise UserError(
             f"teacher.pretrain={recipe.pretrain} trains the backbone from scratch; it cannot "
             f"start from teacher.weights={recipe.weights} (use teacher.weights=scratch)"
         )
     if spec.kind == "timm":
-        recipe.backbone = check_timm_name(spec.name)
-    else:
-        assert spec.path is not None
-        fit_checkpoint(spec.path, recipe.backbone)
-        # Absolute, so a worker started in another folder (a SLURM job) finds the file.
-        recipe.weights = str(spec.path.resolve())
+        return {"backbone": check_timm_name(spec.name)}
+    assert spec.path is not None
+    fit_checkpoint(spec.path, recipe.backbone)
+    return {"weights": str(spec.path.resolve())}
 
 
 # --- checkpoint files ----------------------------------------------------------------------
