@@ -60,17 +60,11 @@ def validation_start(spec: TaskSpec, data: DataConfig, world: dict[str, Any]) ->
     return math.ceil(end / chunk) * chunk
 
 
-def world_validation_positions(
-    spec: TaskSpec, data: DataConfig, world: dict[str, Any], seed: int
-) -> Tensor:
-    """The stream positions of the world's validation samples (for the disjointness test
-    and for the record)."""
-    return _world_validation(spec, data, world, seed)[1]
-
-
-def _world_validation(
+def world_validation(
     spec: TaskSpec, data: DataConfig, world: dict[str, Any], seed: int
 ) -> tuple[Split, Tensor]:
+    """The world's validation split and the stream position of each of its samples (the
+    positions are what makes it disjoint from the other splits: tests check them)."""
     config = world_config(spec, data, world)
     segmentation = spec.kind == SEGMENTATION
     k, classes = data.labels_per_class, config.num_classes
@@ -96,7 +90,7 @@ def load_validation(
 ) -> Split:
     """The task's validation split for `seed` (target view and labels only)."""
     if spec.loader is load_world_task:
-        return _world_validation(spec, data, world, seed)[0]
+        return world_validation(spec, data, world, seed)[0]
     if spec.needs_data_root:
         from benchmark.datasets.real.common import validation_draw
 
