@@ -1,5 +1,5 @@
-"""`dkd`: Decoupled Knowledge Distillation, label-free variant (the teacher's argmax is the
-target class).
+"""`dkd`: Decoupled Knowledge Distillation, label-free variant (the teacher's argmax in
+place of the label).
 
 Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022. Sec. 3.1
 splits classical KD at temperature T by the target class t: with the binary
@@ -11,7 +11,7 @@ probabilities b = [p_t, 1 − p_t] and the distribution p̂ over the non-target 
 so the teacher's confidence in the target class suppresses the non-target term. DKD
 (Sec. 3.2) weights the two parts freely:
 
-    L = weight · T² · mean_i [ α · TCKD_i + β · NCKD_i ],
+    L_DKD = T² · mean_i [ α · TCKD_i + β · NCKD_i ],
 
 defaults α = 1, β = 8, T = 4 (the paper's CIFAR-100 values, also mdistiller's
 `CFG.DKD`). Numerics follow the reference (megvii-research/mdistiller,
@@ -22,25 +22,28 @@ where the reference subtracts 1000 from the target logit and takes log of summed
 probabilities; `tests/test_equations_logit.py` checks the two agree.
 
 Label-free reading: the paper's target class is the ground-truth label, which a method
-here never sees; the teacher's argmax takes its place. Then p_t^T is the teacher's top
-probability, TCKD transfers how confident the teacher is and NCKD how it ranks the rest.
-Where the teacher is wrong, the paper's TCKD would point the student at the true class;
-this variant follows the teacher's choice. The reference's cross-entropy term on labels
-is dropped (no labels; the pseudo-label is already inside TCKD).
+here never sees; the teacher's argmax takes its place, in DKD's split and in the
+reference's cross-entropy term (mdistiller's `loss_ce`, weight `CE_WEIGHT` = 1), which is
+kept as `ce` = ce_weight · CE(z_s, argmax z_t) at temperature 1, so that
+L = ce_weight · CE + ramp · L_DKD (ramp = 1 unless warmup is set, below). Then p_t^T is the
+teacher's top probability: TCKD transfers how confident the teacher is, NCKD how it ranks
+the rest. Where the teacher is wrong the paper's TCKD and cross-entropy would point the
+student at the true class; this variant follows the teacher's choice. `ce_weight=0`
+leaves DKD alone (as `kd` here has no hard term).
 
-Warmup: mdistiller multiplies the DKD term by min(epoch / 20, 1) on CIFAR-100 (epochs
-counted from 1, 240 in all; WARMUP = 1, i.e. none, on ImageNet), phasing it in beside a
-cross-entropy term that is at full weight from the first step. Here DKD is the only loss,
-so that factor would only scale the learning rate of the whole distillation while weight
-decay stays at full strength, and the learning-rate schedule is the protocol's, the same
-for every method. So it is off by default (`warmup_epochs=0`); `warmup_epochs=W` applies
-the reference's factor min(e / W, 1), e the current pass over the paired set counted
-from 1, with the step count kept in a buffer so a resumed run continues the ramp.
+Warmup: mdistiller multiplies the DKD term (not the cross-entropy) by min(e / W, 1), e the
+epoch counted from 1: W = 20 of 240 epochs on CIFAR-100, W = 1 (no warmup) on ImageNet.
+`warmup_epochs=W` applies that factor with e the current pass over the paired set,
+counted from 1; the step count is a buffer, so a resumed run continues the ramp. It is
+off by default: a method cannot see how long the run is, and CIFAR's 20 epochs would
+outlast this project's quick profile (8 distillation epochs), so DKD would never reach
+its full weight; mdistiller's ImageNet recipe has no warmup either.
 
 The student backbone has no class head, so this method owns one, as `kd` does: a linear
 layer on the pooled embedding; for segmentation a dense head
-(`benchmark.backbones.DenseHead`) on the student's stages, with the target class, TCKD and
-NCKD taken per pixel and averaged over pixels (the per-pixel reading `kd` uses). The head
+(`benchmark.backbones.DenseHead`) on the student's stages, with the target class, TCKD,
+NCKD and the cross-entropy taken per pixel and averaged over pixels (the per-pixel
+reading `kd` uses). The head
 is discarded after distillation; evaluation reads the backbone only.
 """
 
@@ -99,9 +102,18 @@ def dkd_terms(
     return scale * tckd.mean(), scale * nckd.mean()
 
 
+def pseudo_label_ce(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    """Cross-entropy of the student's logits (temperature 1) against the teacher's argmax,
+    averaged over rows (samples, or pixels)."""
+    target = teacher_logits.detach().argmax(dim=1)
+    return F.cross_entropy(student_logits, target)
+
+
 @register_method("dkd")
 class DKD(Method):
-    weight: float = param(1.0, low=0.0, high=1000.0, help="scale of the whole DKD loss")
+    ce_weight: float = param(
+        1.0, low=0.0, high=1000.0, help="cross-entropy on the teacher's argmax (0: DKD alone)"
+    )
     alpha: float = param(1.0, low=0.0, high=1000.0, help="weight α of TCKD")
     beta: float = param(8.0, low=0.0, high=1000.0, help="weight β of NCKD")
     temperature: float = param(4.0, low=0.05, high=100.0, help="softmax temperature T")
@@ -145,10 +157,13 @@ class DKD(Method):
             raise ValueError("dkd needs the teacher's logits")
         logits = self.student_logits(student, teacher.logits)
         tckd, nckd = dkd_terms(logits, teacher.logits, self.temperature)
-        scale = self.weight * self.ramp(len(student.embedding))
+        ramp = self.ramp(len(student.embedding))
         if self.training:
             self.steps += 1
-        return {"tckd": scale * self.alpha * tckd, "nckd": scale * self.beta * nckd}
+        terms = {"tckd": ramp * self.alpha * tckd, "nckd": ramp * self.beta * nckd}
+        if self.ce_weight > 0:
+            terms["ce"] = self.ce_weight * pseudo_label_ce(logits, teacher.logits)
+        return terms
 
     def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor] | None:
         """Logits at temperature (z / T), where both parts of DKD compare the two sides;

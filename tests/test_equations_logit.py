@@ -17,8 +17,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmark.method import Batch, Context, Outputs, create_method
+from benchmark.methods import dist as dist_module
+from benchmark.methods.dist import dist_terms
 from benchmark.methods.dkd import dkd_terms
 from benchmark.methods.kd import kd_loss
+from tests.test_collapse import TinyStudent
+from tests.test_collapse import world as collapse_world
 
 K = 5  # classes in the tiny inputs
 
@@ -90,6 +94,15 @@ def test_dkd_matches_mdistiller_with_the_teacher_argmax_as_target(
     assert close(alpha * tckd + beta * nckd, expected)
 
 
+def mdistiller_forward_train(
+    z_s: Tensor, z_t: Tensor, target: Tensor, epoch: int, warmup: int
+) -> Tensor:
+    """DKD.forward_train's summed losses at the CFG.DKD defaults: CE_WEIGHT · CE on the
+    target, plus min(epoch / WARMUP, 1) times `dkd_loss` (α 1, β 8, T 4)."""
+    loss_ce = 1.0 * F.cross_entropy(z_s, target)
+    return loss_ce + min(epoch / warmup, 1.0) * mdistiller_dkd(z_s, z_t, target, 1.0, 8.0, 4.0)
+
+
 def test_dkd_method_scores_its_head_against_the_reference() -> None:
     torch.manual_seed(0)
     method = create_method("dkd")
@@ -98,9 +111,14 @@ def test_dkd_method_scores_its_head_against_the_reference() -> None:
     e_s = torch.randn(6, 6, dtype=torch.float64)
     _, z_t = logits_pair(1)
     terms = method.losses(Outputs(e_s), Outputs(torch.zeros(6, 7), logits=z_t), Batch(None))
-    assert set(terms) == {"tckd", "nckd"}
-    expected = mdistiller_dkd(method.head(e_s), z_t, z_t.argmax(1), 1.0, 8.0, 4.0)
-    assert close(terms["tckd"] + terms["nckd"], expected)
+    assert set(terms) == {"tckd", "nckd", "ce"}
+    expected = mdistiller_forward_train(method.head(e_s), z_t, z_t.argmax(1), 1, 1)
+    assert close(sum(terms.values()), expected)
+    alone = create_method("dkd", ce_weight=0.0)
+    alone.setup(context())
+    assert "ce" not in alone.losses(
+        Outputs(e_s.float()), Outputs(z_t, logits=z_t.float()), Batch(None)
+    )
 
 
 def test_kd_is_tckd_plus_teacher_weighted_nckd_per_sample() -> None:
@@ -142,23 +160,150 @@ def test_dkd_dense_is_per_pixel_rows() -> None:
 
 
 def test_dkd_warmup_follows_the_reference_epoch_ramp() -> None:
-    """mdistiller's min(epoch / W, 1) with epochs from 1: W = 2, 8 pairs in batches of 4
-    (two steps a pass) gives ½ on the first pass and 1 from the second on; off by default."""
+    """mdistiller's min(epoch / W, 1) on the DKD term, epochs from 1: W = 2, 8 pairs in
+    batches of 4 (two steps a pass) gives ½ on the first pass and 1 from the second on;
+    the cross-entropy is never ramped. Evaluation calls do not advance the ramp."""
     method = create_method("dkd", warmup_epochs=2)
     method.setup(context(num_pairs=8))
-    method.train()
-    teacher = Outputs(torch.zeros(4, 7), logits=torch.randn(4, K))
-    e_s = torch.randn(4, 6)
-    full = create_method("dkd")
-    full.setup(context(num_pairs=8))
-    full.load_state_dict(method.state_dict())
-    reference = full.losses(Outputs(e_s), teacher, Batch(None))["nckd"]
-    seen = []
-    for _ in range(4):
-        nckd = method.losses(Outputs(e_s), teacher, Batch(None))["nckd"]
-        seen.append((nckd / reference).item())
-    assert seen == pytest.approx([0.5, 0.5, 1.0, 1.0])
+    method.double().train()
+    e_s = torch.randn(4, 6, dtype=torch.float64)
+    _, z_t = logits_pair(9, rows=4)
+    teacher = Outputs(torch.zeros(4, 7), logits=z_t)
+    for step in range(4):
+        total = sum(method.losses(Outputs(e_s), teacher, Batch(None)).values())
+        expected = mdistiller_forward_train(method.head(e_s), z_t, z_t.argmax(1), step // 2 + 1, 2)
+        assert close(total, expected), step
     assert int(method.steps) == 4
-    method.eval()  # evaluation calls do not advance the ramp
+    method.eval()
     method.losses(Outputs(e_s), teacher, Batch(None))
     assert int(method.steps) == 4
+
+
+# --- DIST: hunto/image_classification_sota lib/models/losses/dist_kd.py (classification),
+# hunto/DIST_KD segmentation/losses/dist_kd.py (segmentation) ---------------------------
+
+
+def hunto_pearson(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
+    """The reference's pearson_correlation: cosine of the row-centred rows, eps added to
+    the product of the norms."""
+    a = a - a.mean(1).unsqueeze(1)
+    b = b - b.mean(1).unsqueeze(1)
+    return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + eps)
+
+
+def hunto_dist(z_s: Tensor, z_t: Tensor, beta: float, gamma: float, tau: float) -> Tensor:
+    """DIST.forward of the classification reference: softmax at τ, τ²-scaled inter- and
+    intra-class relations (the intra one on the transposed predictions)."""
+    y_s, y_t = (z_s / tau).softmax(dim=1), (z_t / tau).softmax(dim=1)
+    inter = tau**2 * (1 - hunto_pearson(y_s, y_t).mean())
+    intra = tau**2 * (1 - hunto_pearson(y_s.transpose(0, 1), y_t.transpose(0, 1)).mean())
+    return beta * inter + gamma * intra
+
+
+def hunto_dist_segmentation(z_s: Tensor, z_t: Tensor) -> Tensor:
+    """DIST.forward of the segmentation reference (β = γ = 1, no temperature): [B,K,H,W]
+    reshaped to rows by transpose(1, 3), then the same two relations."""
+    rows_s = z_s.transpose(1, 3).reshape(-1, z_s.shape[1]).softmax(dim=1)
+    rows_t = z_t.transpose(1, 3).reshape(-1, z_t.shape[1]).softmax(dim=1)
+    inter = 1 - hunto_pearson(rows_s, rows_t).mean()
+    return inter + 1 - hunto_pearson(rows_s.transpose(0, 1), rows_t.transpose(0, 1)).mean()
+
+
+@pytest.mark.parametrize(("beta", "gamma", "tau"), [(2.0, 2.0, 4.0), (1.0, 0.5, 1.0)])
+def test_dist_matches_the_classification_reference(beta: float, gamma: float, tau: float) -> None:
+    z_s, z_t = logits_pair(4)
+    inter, intra = dist_terms(z_s, z_t, tau)
+    assert close(beta * inter + gamma * intra, hunto_dist(z_s, z_t, beta, gamma, tau))
+
+
+def test_dist_dense_matches_the_segmentation_reference() -> None:
+    g = torch.Generator().manual_seed(5)
+    z_s = torch.randn(2, K, 3, 4, generator=g, dtype=torch.float64)
+    z_t = 2.0 * torch.randn(2, K, 3, 4, generator=g, dtype=torch.float64)
+    inter, intra = dist_terms(z_s, z_t, 1.0)
+    assert close(inter + intra, hunto_dist_segmentation(z_s, z_t))
+
+
+def hunto_kd_loss_total(z_s: Tensor, z_t: Tensor, target: Tensor) -> Tensor:
+    """KDLoss.__call__ with `kd: dist` (resnet_dist.yaml): ori_loss · ori_loss_weight (1)
+    + DIST(β = 1, γ = 1, τ = 1) · kd_loss_weight (2), the ori_loss a cross-entropy."""
+    return F.cross_entropy(z_s, target) * 1.0 + hunto_dist(z_s, z_t, 1.0, 1.0, 1.0) * 2.0
+
+
+def test_dist_method_scores_its_head_against_the_reference() -> None:
+    torch.manual_seed(0)
+    method = create_method("dist")
+    method.setup(context())
+    method.double()
+    e_s = torch.randn(6, 6, dtype=torch.float64)
+    _, z_t = logits_pair(6)
+    terms = method.losses(Outputs(e_s), Outputs(torch.zeros(6, 7), logits=z_t), Batch(None))
+    assert set(terms) == {"inter", "intra", "ce"}
+    expected = hunto_kd_loss_total(method.head(e_s), z_t, z_t.argmax(1))
+    assert close(sum(terms.values()), expected)
+
+
+def student_logits_for(probs: Tensor) -> Tensor:
+    """Logits whose softmax at τ = 1 is exactly `probs` (log-probabilities)."""
+    return probs.log()
+
+
+def test_dist_is_zero_for_predictions_equal_up_to_positive_affine_maps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pearson ignores a shift and a positive scale: y_s,i = a_i · y_t,i + (1 − a_i)/K is
+    a probability vector for a_i in (0, 1]. With a_i varying per row the inter-class term
+    is 0; with one a for every row each class column is an affine map too, so both are.
+    The reference's ε (which keeps ρ just below 1) is set to 0 to make the identity exact."""
+    monkeypatch.setattr(dist_module, "EPS", 0.0)
+    _, z_t = logits_pair(7)
+    y_t = z_t.softmax(dim=1)
+    a_row = torch.linspace(0.2, 1.0, len(y_t), dtype=torch.float64)[:, None]
+    varying = student_logits_for(a_row * y_t + (1 - a_row) / K)
+    inter, intra = dist_terms(varying, z_t, 1.0)
+    assert abs(inter.item()) < 1e-12 and intra.item() > 1e-3
+    shared = student_logits_for(0.3 * y_t + 0.7 / K)
+    inter, intra = dist_terms(shared, z_t, 1.0)
+    assert abs(inter.item()) < 1e-12 and abs(intra.item()) < 1e-12
+
+
+def test_dist_intra_class_relation_of_two_samples_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over a batch of two, each class column centres to ±d/2, so its correlation is the
+    sign of (s_1 − s_2)(t_1 − t_2): L_intra = 1 − mean_k sign_k (ε = 0, as above)."""
+    monkeypatch.setattr(dist_module, "EPS", 0.0)
+    z_s, z_t = logits_pair(8, rows=2)
+    y_s, y_t = z_s.softmax(dim=1), z_t.softmax(dim=1)
+    signs = torch.sign((y_s[0] - y_s[1]) * (y_t[0] - y_t[1]))
+    _, intra = dist_terms(z_s, z_t, 1.0)
+    assert close(intra, 1 - signs.mean())
+
+
+def train_dist_student(temperature: float, steps: int = 60) -> Tensor:
+    """The collapse check's tiny student and world (tests/test_collapse.py) trained by
+    `dist` alone (ce_weight 0) with the distillation optimiser's settings (SGD, lr 0.05,
+    momentum 0.9, weight decay 5e-4); the head's logits after."""
+    x, teacher, head = collapse_world(0)
+    torch.manual_seed(0)
+    student = TinyStudent()
+    method = create_method("dist", temperature=temperature, ce_weight=0.0)
+    method.setup(
+        Context(16, 16, (8, 16), (16, 16), teacher.logits.shape[1], len(x), "classification", head)
+    )
+    params = [*student.parameters(), *method.parameters()]
+    opt = torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=5e-4)
+    for _ in range(steps):
+        loss = sum(method.losses(student(x), teacher, Batch(None)).values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return method.head(student(x).embedding)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_dist_default_temperature_trains_where_the_cifar_one_saturates() -> None:
+    """Why τ = 1 is the default (module docstring): from a fresh student and head, τ = 4's
+    τ²-scaled correlation steps blow the logits up to one-hot predictions."""
+    mild, hot = train_dist_student(1.0), train_dist_student(4.0)
+    assert mild.std() < 20  # logits of a few units, as a trained classifier has
+    assert hot.std() > 50 and F.softmax(hot / 4.0, dim=1).amax(dim=1).mean() > 0.999

@@ -1,0 +1,134 @@
+"""`dist`: DIST, relations between predictions matched by Pearson correlation.
+
+Huang, You, Wang, Qian, Xu, "Knowledge Distillation from A Stronger Teacher", NeurIPS
+2022. Instead of matching the teacher's class probabilities exactly (KL), DIST asks the
+student's predictions to be *correlated* with the teacher's, which tolerates a shift and a
+positive rescaling of each prediction. With Y_s, Y_t [B, K] the softmax outputs at
+temperature τ and ρ the Pearson correlation,
+
+    inter-class   L_inter = 1 − (1/B) Σ_i ρ(Y_s[i, :], Y_t[i, :])   (each sample's classes)
+    intra-class   L_intra = 1 − (1/K) Σ_k ρ(Y_s[:, k], Y_t[:, k])   (each class over the batch)
+    L = τ² · (β · L_inter + γ · L_intra).
+
+Numerics follow the reference (hunto/DIST_KD, whose classification loss is
+`lib/models/losses/dist_kd.py` of hunto/image_classification_sota): ρ is the cosine of the
+mean-centred vectors with ε = 1e-8 added to the product of their norms, and both terms
+are scaled by τ².
+
+Label-free reading: the paper's total loss adds a cross-entropy on the labels
+(α · L_cls, the reference's `ori_loss` with `ori_loss_weight: 1`); here the teacher's
+argmax takes the labels' place, `ce` = ce_weight · CE(z_s, argmax z_t) at temperature 1,
+so L = ce_weight · CE + β · τ²L_inter + γ · τ²L_intra. `ce_weight=0` leaves DIST alone.
+
+Defaults β = γ = 2, τ = 1, ce_weight = 1: the reference's ImageNet recipe
+(`resnet_dist.yaml`, loss `dist`: DIST(β = 1, γ = 1, τ = 1) weighted by
+`kd_loss_weight: 2`, `ori_loss_weight: 1`); its segmentation runs also use τ = 1. Its
+CIFAR-100 recipe (`dist_cifar.yaml`, `dist_t4`) takes τ = 4 with the same weights, but
+that reading fails here: a correlation is blind to the scale of the logits and its
+gradient grows as the student's centred predictions shrink, so on a freshly initialised
+head (near-uniform predictions) the τ²-scaled terms take steps sixteen times larger, and
+with this project's optimiser (SGD, lr 0.05, momentum 0.9) the head's logits blow up
+within tens of steps and saturate to one-hot rows, after which no gradient reaches the
+backbone (in a smoke-profile cell the student's predictions on the held-out pairs were
+one-hot on one class for every pair; `tests/test_equations_logit.py` keeps a small case
+of it). τ = 1 trains stably there.
+
+The student backbone has no class head, so this method owns one, as `kd` does: a linear
+layer on the pooled embedding; for segmentation a dense head
+(`benchmark.backbones.DenseHead`) on the student's stages. Segmentation reading, the
+reference's own (hunto/DIST_KD, `segmentation/losses/dist_kd.py`): every pixel is a row,
+so L_inter correlates each pixel's class distribution and L_intra each class's
+probabilities over all pixels of the batch (the reference's segmentation runs use weight 1
+rather than 2; this file keeps one set of defaults for both kinds, as `kd` does); the
+cross-entropy is per pixel too. The head is discarded after distillation; evaluation
+reads the backbone only.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from benchmark.backbones import DenseHead
+from benchmark.method import Batch, Context, Method, Outputs, register_method
+from benchmark.params import param
+
+EPS = 1e-8  # the reference's ε in the cosine's denominator
+
+
+def class_rows(logits: Tensor) -> Tensor:
+    """[B, K] as it is, or dense [B, K, H, W] as one row per pixel, [B·H·W, K]."""
+    if logits.dim() == 2:
+        return logits
+    return logits.movedim(1, -1).reshape(-1, logits.shape[1])
+
+
+def pearson_rows(a: Tensor, b: Tensor) -> Tensor:
+    """ρ(a_i, b_i) per row: the cosine of the row-centred vectors, ε added below."""
+    a = a - a.mean(dim=1, keepdim=True)
+    b = b - b.mean(dim=1, keepdim=True)
+    return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1) + EPS)
+
+
+def dist_terms(
+    student_logits: Tensor, teacher_logits: Tensor, temperature: float
+) -> tuple[Tensor, Tensor]:
+    """(τ²·L_inter, τ²·L_intra) on the softmax outputs at temperature τ."""
+    y_s = (class_rows(student_logits) / temperature).softmax(dim=1)
+    y_t = (class_rows(teacher_logits.detach()) / temperature).softmax(dim=1)
+    inter = 1.0 - pearson_rows(y_s, y_t).mean()
+    intra = 1.0 - pearson_rows(y_s.T, y_t.T).mean()
+    scale = temperature**2
+    return scale * inter, scale * intra
+
+
+@register_method("dist")
+class DIST(Method):
+    beta: float = param(2.0, low=0.0, high=1000.0, help="weight β of the inter-class term")
+    gamma: float = param(2.0, low=0.0, high=1000.0, help="weight γ of the intra-class term")
+    temperature: float = param(1.0, low=0.05, high=100.0, help="softmax temperature τ")
+    ce_weight: float = param(
+        1.0, low=0.0, high=1000.0, help="cross-entropy on the teacher's argmax (0: DIST alone)"
+    )
+
+    uses_feature_maps = True  # the segmentation head reads the student's stages
+
+    def needs_teacher_logits(self) -> bool:
+        return True  # both relations are the teacher's predictions
+
+    def setup(self, ctx: Context) -> None:
+        self.dense = ctx.dense
+        self.head: nn.Module = (
+            DenseHead(ctx.student_channels, ctx.num_classes)
+            if self.dense
+            else nn.Linear(ctx.student_dim, ctx.num_classes)
+        )
+
+    def student_logits(self, student: Outputs, teacher_logits: Tensor) -> Tensor:
+        if self.dense:
+            return self.head(student.feature_maps, size=tuple(teacher_logits.shape[-2:]))
+        return self.head(student.embedding)
+
+    def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
+        if teacher.logits is None:
+            raise ValueError("dist needs the teacher's logits")
+        logits = self.student_logits(student, teacher.logits)
+        inter, intra = dist_terms(logits, teacher.logits, self.temperature)
+        terms = {"inter": self.beta * inter, "intra": self.gamma * intra}
+        if self.ce_weight > 0:
+            target = teacher.logits.detach().argmax(dim=1)
+            terms["ce"] = self.ce_weight * F.cross_entropy(logits, target)
+        return terms
+
+    def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor] | None:
+        """The logits at temperature (z / τ), the softmax inputs whose outputs DIST
+        correlates, as for `kd`; the probabilities themselves can be too flat in float32
+        for the gap estimates (a near-uniform teacher gives near-constant rows). Dense
+        logits averaged over pixels, one row per image."""
+        if teacher.logits is None:
+            return None
+        z_s = self.student_logits(student, teacher.logits) / self.temperature
+        z_t = teacher.logits / self.temperature
+        if self.dense:
+            return z_s.mean(dim=(2, 3)), z_t.mean(dim=(2, 3))
+        return z_s, z_t
