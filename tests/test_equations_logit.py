@@ -21,6 +21,7 @@ from benchmark.methods import dist as dist_module
 from benchmark.methods.dist import dist_terms
 from benchmark.methods.dkd import dkd_terms
 from benchmark.methods.kd import kd_loss
+from benchmark.methods.simkd import common_size
 from tests.test_collapse import TinyStudent
 from tests.test_collapse import world as collapse_world
 
@@ -307,3 +308,86 @@ def test_dist_default_temperature_trains_where_the_cifar_one_saturates() -> None
     mild, hot = train_dist_student(1.0), train_dist_student(4.0)
     assert mild.std() < 20  # logits of a few units, as a trained classifier has
     assert hot.std() > 50 and F.softmax(hot / 4.0, dim=1).amax(dim=1).mean() > 0.999
+
+
+# --- SimKD: DefangChen/SimKD, models/util.py class SimKD, helper/loops.py 'simkd' -------
+
+
+def simkd_reference_transfer(s_n: int, t_n: int, factor: int) -> nn.Sequential:
+    """The reference's `transfer` bottleneck, layer for layer (no biases on the convs)."""
+    mid = t_n // factor
+    return nn.Sequential(
+        nn.Conv2d(s_n, mid, 1, padding=0, stride=1, bias=False),
+        nn.BatchNorm2d(mid),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(mid, mid, 3, padding=1, stride=1, bias=False),
+        nn.BatchNorm2d(mid),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(mid, t_n, 1, padding=0, stride=1, bias=False),
+        nn.BatchNorm2d(t_n),
+        nn.ReLU(inplace=True),
+    )
+
+
+def simkd_reference(
+    transfer: nn.Module, feat_s: Tensor, feat_t: Tensor, cls_t: nn.Module
+) -> tuple[Tensor, Tensor]:
+    """SimKD.forward then `criterion_kd` (nn.MSELoss) with `-b 1`: square spatial
+    alignment by pooling the larger side's map, the transfer, the teacher classifier on
+    the pooled result. Returns (loss_kd, pred_feat_s)."""
+    s_h, t_h = feat_s.shape[2], feat_t.shape[2]
+    if s_h > t_h:
+        source, target = F.adaptive_avg_pool2d(feat_s, (t_h, t_h)), feat_t
+    else:
+        source, target = feat_s, F.adaptive_avg_pool2d(feat_t, (s_h, s_h))
+    trans_feat_s = transfer(source)
+    pooled = nn.AdaptiveAvgPool2d((1, 1))(trans_feat_s).view(len(trans_feat_s), -1)
+    return 1.0 * nn.MSELoss()(trans_feat_s, target), cls_t(pooled)
+
+
+@pytest.mark.parametrize(("s_size", "t_size"), [(4, 4), (4, 2), (2, 4)])
+def test_simkd_matches_the_reference(s_size: int, t_size: int) -> None:
+    torch.manual_seed(0)
+    method = create_method("simkd")
+    method.setup(context(channels=(3, 6), teacher_channels=(4, 8)))
+    method.double().train()
+    reference = simkd_reference_transfer(6, 8, 2).double().train()
+    reference.load_state_dict(method.project.state_dict())
+    cls_t = nn.Linear(8, K).double()
+    g = torch.Generator().manual_seed(11)
+    f_s = torch.randn(3, 6, s_size, s_size, generator=g, dtype=torch.float64)
+    f_t = torch.randn(3, 8, t_size, t_size, generator=g, dtype=torch.float64).relu()
+    student = Outputs(f_s.mean((2, 3)), [f_s.relu(), f_s])
+    teacher = Outputs(f_t.mean((2, 3)), [f_t, f_t])
+    loss = method.losses(student, teacher, Batch(None))["simkd"]
+    expected, prediction = simkd_reference(reference, f_s, f_t, cls_t)
+    assert close(loss, expected)
+    # `aligned`'s student rows are what the reused teacher classifier reads in SimKD.
+    method.eval()
+    reference.eval()
+    rows, teacher_rows = method.aligned(student, teacher)
+    _, prediction = simkd_reference(reference, f_s, f_t, cls_t)
+    assert torch.allclose(cls_t(rows), prediction, rtol=1e-12, atol=1e-12)
+    assert torch.equal(teacher_rows, teacher.embedding)
+
+
+def test_simkd_alignment_pools_the_larger_map_by_hand() -> None:
+    """A 4×4 map against a 2×2 one: each cell of the pooled map is its 2×2 block's mean."""
+    f_s = torch.arange(16.0).view(1, 1, 4, 4)
+    f_t = torch.zeros(1, 1, 2, 2)
+    pooled, same = common_size(f_s, f_t)
+    assert torch.equal(pooled, torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]]))
+    assert same is f_t
+
+
+def test_simkd_reads_no_logits_and_no_teacher_head() -> None:
+    method = create_method("simkd")
+    assert not method.needs_teacher_logits()
+    method.setup(context(head=None))
+    maps = [torch.randn(2, 6, 2, 2)]
+    loss = method.losses(
+        Outputs(maps[0].mean((2, 3)), maps),
+        Outputs(torch.zeros(2, 7), [torch.rand(2, 7, 2, 2)]),
+        Batch(None),
+    )
+    assert math.isfinite(loss["simkd"].item())
