@@ -65,6 +65,11 @@ class Context:
     `source_ids` [num_pairs] (long) is the paired split's `source_ids`, for methods whose
     memory banks hold every pair and must know which bank rows share an anchor's input;
     None when every pair has inputs of its own.
+
+    `student_sizes` / `teacher_sizes` are each stage's feature-map (height, width) on the
+    task's inputs, shallow to deep like the channels, for methods whose modules depend on
+    spatial sizes (FitNets' convolutional regressor); None where the caller did not
+    measure them, and such a method then documents what it assumes.
     """
 
     student_dim: int
@@ -76,6 +81,8 @@ class Context:
     task_kind: str
     teacher_head: nn.Module | None = None
     source_ids: Tensor | None = None
+    student_sizes: tuple[tuple[int, int], ...] | None = None
+    teacher_sizes: tuple[tuple[int, int], ...] | None = None
 
     @property
     def dense(self) -> bool:

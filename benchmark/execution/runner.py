@@ -64,6 +64,21 @@ def initial_student(backbone: str, data: TaskData, seed: int) -> Backbone:
     return Backbone(backbone, data.target_channels)
 
 
+def stage_sizes(model: Backbone, inputs: torch.Tensor | None) -> tuple[tuple[int, int], ...] | None:
+    """Each stage's feature-map (height, width) for inputs shaped like `inputs`: one zero
+    input through the model in eval mode without gradients (no statistics move, no random
+    number is drawn), then the model's mode restored. None without inputs."""
+    if inputs is None:
+        return None
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        x = torch.zeros(1, *inputs.shape[1:], device=next(model.parameters()).device)
+        maps = model(x).feature_maps
+    model.train(was_training)
+    return tuple((int(m.shape[-2]), int(m.shape[-1])) for m in maps)
+
+
 def method_context(student: Backbone, teacher: TaskModel, data: TaskData) -> Context:
     """What a method sizes its modules by, for this student, teacher and task."""
     return Context(
@@ -76,6 +91,8 @@ def method_context(student: Backbone, teacher: TaskModel, data: TaskData) -> Con
         task_kind=data.kind,
         teacher_head=teacher.head,
         source_ids=data.paired.source_ids,
+        student_sizes=stage_sizes(student, data.paired.target),
+        teacher_sizes=stage_sizes(teacher.backbone, data.paired.source),
     )
 
 
