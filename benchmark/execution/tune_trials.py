@@ -1,0 +1,143 @@
+"""`bench tune`'s cells: a trial is an ordinary method cell with the trial's parameters
+that is also scored on the task's validation split; a selected trial is re-run as an
+ordinary cell on every seed.
+
+A trial cell's payload is the payload a `bench run` cell with the same settings has, plus
+a `tune` entry (its trial number and the validation protocol). So its hash differs from
+every normal cell's (it computes more), its record sits in the trial's own folder, and
+everything a normal cell has — cell locks, epoch checkpoints, resume, every executor —
+applies to it unchanged: the runner only asks `is_trial` to know it should also score
+the validation split (`evaluate_trial`) and skip the gap estimates, which selection does
+not read. A selected trial's re-run carries no `tune` entry in its payload: it is the
+very cell `bench run` would plan for those settings, so where the defaults won, its hash
+is the defaults record's own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmark.backbones import Backbone
+from benchmark.config import EvalConfig, RunConfig, config_hash
+from benchmark.datasets.tasks import Split, TaskData, get_task
+from benchmark.datasets.validation import load_validation
+from benchmark.execution.plan import Cell, PlannedCell, plan_cell
+from benchmark.kinds import get_kind
+from benchmark.protocol import outcomes
+from benchmark.protocol.checkpoint import EpochCheckpoint
+from benchmark.protocol.evaluate import Evaluation, evaluate
+from benchmark.protocol.training import Progress
+
+TUNE = "tune"  # the payload entry that makes a cell a trial
+VALIDATION = {"split": "validation", "labels_per_class": "as the few-label set", "version": 1}
+VAL_PREFIX = "val_"  # validation metrics and outcomes of a trial record
+TRIAL_SEED = 0  # trials run on data seed 0; the selected trial is re-run on every seed
+
+
+def is_trial(payload: dict[str, Any]) -> bool:
+    return TUNE in payload
+
+
+def with_params(own: RunConfig, method: str, params: dict[str, Any]) -> RunConfig:
+    """A task's settings `own` with a trial's parameters: `distill.<field>` values into
+    the shared schedule, the others into the method's parameters."""
+    schedule = {
+        k.removeprefix("distill."): v for k, v in params.items() if k.startswith("distill.")
+    }
+    own_params = {k: v for k, v in params.items() if not k.startswith("distill.")}
+    methods = {**own.methods, method: {**own.methods.get(method, {}), **own_params}}
+    return dataclasses.replace(
+        own, distill=dataclasses.replace(own.distill, **schedule), methods=methods
+    )
+
+
+def trial_cell(
+    cell: Cell, cfg: RunConfig, own: RunConfig, params: dict[str, Any], number: int
+) -> PlannedCell:
+    """Trial `number` of `cell`'s (task, method) on its seed: the normal cell under the
+    trial's parameters, with the `tune` entry in its payload and hash."""
+    planned = plan_cell(cell, cfg, with_params(own, cell.method, params))
+    payload = {**planned.payload, TUNE: {"trial": number, "validation": VALIDATION}}
+    return PlannedCell(cell, planned.cfg, planned.params, payload, config_hash(payload))
+
+
+def selected_cell(
+    cell: Cell, cfg: RunConfig, own: RunConfig, params: dict[str, Any]
+) -> PlannedCell:
+    """The selected trial's parameters on `cell`'s seed: exactly what `bench run` plans."""
+    return plan_cell(cell, cfg, with_params(own, cell.method, params))
+
+
+def selection_metric(kind: str) -> str:
+    """The score trials are selected by: the ranking metric on the validation split."""
+    return VAL_PREFIX + get_kind(kind).ranking()[0]
+
+
+def test_metric(kind: str) -> str:
+    return get_kind(kind).ranking()[0]
+
+
+# One (task, seed)'s validation split, kept while consecutive trial cells share it.
+_cached: tuple[str, Split] | None = None
+
+
+def trial_validation(cell: PlannedCell, cache_dir: Path | None, data_root: Path | None) -> Split:
+    """The validation split of a trial cell's (task, seed), under the cell's settings."""
+    global _cached
+    cfg = cell.cfg
+    key = config_hash(
+        {"task": cell.task, "seed": cell.seed, "data": dataclasses.asdict(cfg.data)}
+        | {"world": cfg.world, "root": str(data_root)}
+    )
+    if _cached is None or _cached[0] != key:
+        spec = get_task(cell.task)
+        _cached = (key, load_validation(spec, cfg.data, cfg.world, cell.seed, cache_dir, data_root))
+    return _cached[1]
+
+
+def evaluate_trial(
+    student: Backbone,
+    data: TaskData,
+    validation: Split,
+    cfg: EvalConfig,
+    seed: int,
+    noise: int = 0,
+    progress: Progress | None = None,
+    checkpoints: Callable[[int], EpochCheckpoint | None] | None = None,
+) -> Evaluation:
+    """`evaluate` on the test split with the validation samples appended, then its
+    outcomes split back: one probe and one set of fine-tunes (fitted on the few labels
+    only) predict both, so the validation scores cost no second training. The test
+    metrics and outcomes are the cell's usual ones; the validation ones are prefixed
+    `val_`. Nothing fitted reads any label of either split."""
+    test = data.test
+    assert test.target is not None and test.labels is not None
+    assert validation.target is not None and validation.labels is not None
+    n = len(test)
+    both = Split(
+        target=torch.cat([test.target, validation.target]),
+        labels=torch.cat([test.labels, validation.labels]),
+    )
+    joint = evaluate(
+        student, dataclasses.replace(data, test=both), cfg, seed, noise, progress, checkpoints
+    )
+    probe, tuned = joint.outcomes["probe"], joint.outcomes["finetune"]
+    parts: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        "": (probe[:n], tuned[:, :n]),
+        VAL_PREFIX: (probe[n:], tuned[:, n:]),
+    }
+    metrics: dict[str, float] = {}
+    kept: dict[str, np.ndarray] = {}
+    for prefix, (p, f) in parts.items():
+        metrics.update({f"{prefix}probe_{k}": v for k, v in outcomes.scores(p, data.kind).items()})
+        metrics.update(
+            {f"{prefix}finetune_{k}": v for k, v in outcomes.restart_scores(f, data.kind).items()}
+        )
+        kept[f"{prefix}probe"], kept[f"{prefix}finetune"] = p, f
+    return Evaluation(metrics, kept)
