@@ -37,6 +37,7 @@ from benchmark.datasets.tasks import TaskData, get_task
 from benchmark.execution.plan import Cell, PlannedCell, plan_cell
 from benchmark.execution.progress import NullReporter, Reporter
 from benchmark.execution.provenance import git_commit, host, versions
+from benchmark.execution.tune_trials import evaluate_trial, is_trial, trial_validation
 from benchmark.locks import file_lock
 from benchmark.method import Context, create_method
 from benchmark.protocol import outcomes
@@ -323,10 +324,19 @@ class CellRunner:
                 return EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
 
             noise = cfg.distill.training_noise
-            result = evaluate(student, data, cfg.eval, cell.seed, noise, adv, checkpoints)
+            if is_trial(cell.payload):  # a `bench tune` trial: its validation split scored too
+                val = trial_validation(cell, self.cache_dir, self.data_root)
+                record.data["sizes"]["validation"] = len(val)
+                result = evaluate_trial(
+                    student, data, val, cfg.eval, cell.seed, noise, adv, checkpoints
+                )
+            else:
+                result = evaluate(student, data, cfg.eval, cell.seed, noise, adv, checkpoints)
         record.metrics = result.metrics
         record.outcomes = {name: outcomes.encode(o) for name, o in result.outcomes.items()}
         record.seconds["evaluate"] = time.perf_counter() - clock
+        if is_trial(cell.payload):
+            return  # selection reads validation scores; the selected re-runs get the gaps
 
         # After evaluation, which leaves the student untouched (it fine-tunes a copy), so
         # measuring the gap cannot change any metric.
