@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.cli.run import cmd_run, default_cache_dir, default_data_root
+from benchmark.cli.tune import add_tune_arguments, cmd_tune
 from benchmark.errors import UserError
 from benchmark.execution.executor_settings import add_arguments
 
@@ -61,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=V1,V2,...",
         help="e.g. world.sketch_abstraction=0,0.25,0.5,0.75,1",
     )
+    tune = sub.add_parser(
+        "tune",
+        help="the same hyperparameter budget for every method, selected on validation data; "
+        "the tuned leaderboard beside the defaults'",
+    )
+    _run_args(tune)
+    add_tune_arguments(tune)
     plot = sub.add_parser("plot", help="PNG and SVG figures from records (needs xmd-bench[plot])")
     plot.add_argument("--out", type=Path, default=USER_OUT, help=OUT_HELP)
     plot.add_argument(
@@ -427,6 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = {
             "run": cmd_run,
             "sweep": cmd_sweep,
+            "tune": cmd_tune,
             "plot": cmd_plot,
             "list": cmd_list,
             "leaderboard": cmd_leaderboard,
