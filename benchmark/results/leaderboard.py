@@ -407,10 +407,19 @@ def _cell(value: object) -> str:
 
 def write_outputs(records: list[Record], out: Path, leaderboard: Path | None = None) -> Path:
     """Write `<out>/results.csv` and the leaderboard (default `<out>/LEADERBOARD.md`),
-    both rendered before either is written, so a failure leaves the old pair intact."""
+    both rendered before either is written, so a failure leaves the old pair intact.
+    Where `bench tune` has left records under `<out>/tune`, the tuned board is written
+    beside the leaderboard (`LEADERBOARD-tuned.md`) and linked from it."""
+    from benchmark.results.tune_board import link_line, render_tuned, tuned_board_path
+
     target = leaderboard or out / "LEADERBOARD.md"
     table = records_frame(records).to_csv(index=False)
     board = render(records, str(out / "runs"))
+    tuned = render_tuned(out, records, render, _cell)
+    if tuned is not None:
+        board = link_line(board, tuned_board_path(target).name)
     write_text(out / "results.csv", table)
     write_text(target, board)
+    if tuned is not None:
+        write_text(tuned_board_path(target), tuned)
     return target

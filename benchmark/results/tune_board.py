@@ -1,0 +1,228 @@
+"""The tuned leaderboard (`LEADERBOARD-tuned.md`, next to `LEADERBOARD.md`), from records.
+
+`bench tune` leaves, under `OUT/tune/<sampler>-seed<s>/selected-<rule>/runs`, one record
+per (task, method, seed): the selected trial re-run on that seed, its `config["tune"]`
+saying which trial was selected, by what rule, with what parameters, from what budget,
+and every trial's validation and test score on the tuning seed. This module renders:
+
+1. per task, each method's **gain from tuning**: tuned − defaults, paired per seed (the
+   defaults are the `bench run` records in `OUT/runs` on the same seeds, so a seed fixes
+   data, teacher and student initialisation on both sides), with its 95% t interval;
+2. beside it the **oracle**: the best *test* score over the trials on the tuning seed,
+   i.e. selection on the test set, an upper bound on what any selection rule could reach
+   with the budget and labelled as such, never ranked (DomainBed's test-domain oracle);
+3. the tuned records' own leaderboard, rendered by `benchmark.results.leaderboard.render`
+   with the defaults run's reference records, so its ranks, intervals and resolution
+   figures are computed exactly as the main board's.
+
+With `--selection oracle` the re-runs are of the test-selected trials; that board says
+in its title and in every section that it is an upper bound, not a result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.kinds import get_kind
+from benchmark.results.records import REFERENCE, Record, read_records
+from benchmark.results.stats import mean_ci, paired_test
+
+Render = Callable[[list[Record], str], str]  # records, source → a leaderboard's text
+Escape = Callable[[object], str]  # a record's string → inert markdown
+TUNE_DIR = "tune"
+SELECTED = "selected-"  # + the selection rule: selected-val, selected-oracle
+ORACLE_LABEL = "oracle (test-set selection): an upper bound, not a result"
+
+
+def tuned_board_path(board: Path) -> Path:
+    """`LEADERBOARD-tuned.md` beside `LEADERBOARD.md` (any board name: `<stem>-tuned`)."""
+    return board.with_name(f"{board.stem}-tuned{board.suffix}")
+
+
+def link_line(board: str, name: str) -> str:
+    """The main board with a line pointing to the tuned one, after its profile line."""
+    line = (
+        f"Tuned: [{name}]({name}) — every method with the same hyperparameter budget, "
+        "selected on a labelled validation split, with its gain over these defaults."
+    )
+    lines = board.split("\n")
+    at = next((i for i, text in enumerate(lines) if text.startswith("Profile:")), 1)
+    return "\n".join([*lines[: at + 1], "", line, *lines[at + 1 :]])
+
+
+def selected_folders(out: Path) -> list[Path]:
+    """Every `OUT/tune/<search>/selected-<rule>` folder that holds records."""
+    root = out / TUNE_DIR
+    if not root.is_dir():
+        return []
+    found = sorted(root.glob(f"*/{SELECTED}*/runs"))
+    return [p.parent for p in found if any(p.glob("*/*/seed*.json"))]
+
+
+@dataclass(frozen=True)
+class Gain:
+    """One (task, method)'s tuning outcome."""
+
+    task: str
+    method: str
+    note: dict[str, Any]  # the tuned records' config["tune"]
+    defaults: pd.Series  # per-seed primary metric of the defaults records
+    tuned: pd.Series  # per-seed primary metric of the tuned records
+
+
+def _scores(records: list[Record]) -> dict[tuple[str, str, str], pd.Series]:
+    table: dict[tuple[str, str, str], dict[int, float]] = {}
+    for r in records:
+        if not r.ok or r.method == REFERENCE or "kind" not in r.data:
+            continue
+        metric = get_kind(r.data["kind"]).ranking()[0]
+        if metric in r.metrics:
+            table.setdefault((r.track, r.task, r.method), {})[r.seed] = r.metrics[metric]
+    return {key: pd.Series(values, dtype=float).sort_index() for key, values in table.items()}
+
+
+def gains(tuned: list[Record], defaults: list[Record]) -> list[Gain]:
+    notes: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in tuned:
+        note = r.config.get("tune")
+        if isinstance(note, dict) and r.ok:
+            notes.setdefault((r.track, r.task, r.method), note)
+    base, own = _scores(defaults), _scores(tuned)
+    found = []
+    for key in sorted(own):
+        if key not in notes:
+            continue
+        _, task, method = key
+        # The defaults on the tuned records' seeds only, so both columns cover one set.
+        seeds = own[key].index
+        defaults_here = base.get(key, pd.Series(dtype=float)).reindex(seeds).dropna()
+        found.append(Gain(task, method, notes[key], defaults_here, own[key]))
+    return found
+
+
+def _pct(value: float | None, ci: float = math.nan, signed: bool = False) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    text = f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
+    return text if math.isnan(ci) else f"{text} ± {100 * ci:.1f}"
+
+
+def _params(params: dict[str, Any]) -> str:
+    def show(v: Any) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    return ", ".join(f"{k}={show(v)}" for k, v in params.items()) or "(none searched)"
+
+
+def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str]:
+    """Per task, one row per method: the selection, its scores on the tuning seed, the
+    oracle, and the paired gain over the defaults on the re-run seeds."""
+    lines: list[str] = []
+    for task in sorted({g.task for g in items}):
+        rows = [g for g in items if g.task == task]
+        metric = rows[0].note.get("metric", "score")
+        lines += [
+            f"#### {escape(task)}",
+            "",
+            f"| method | trials run (ok) | selected trial | its parameters | "
+            f"validation {metric} (%, seed {rows[0].note.get('trial_seed', 0)}) | "
+            f"test {metric} of the selected trial (%) | oracle: best test over trials (%)† | "
+            f"defaults (%) | tuned (%) | gain, tuned − defaults | seeds |",
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for g in sorted(rows, key=lambda g: g.method):
+            note, budget = g.note, g.note.get("budget", {})
+            test = paired_test(g.tuned, g.defaults)
+            gain = _pct(test.mean, test.half, signed=True)
+            if test.excludes_zero:
+                gain += "\\*"
+            oracle = note.get("oracle", {})
+            lines.append(
+                f"| {escape(g.method)} | {budget.get('run', '—')} ({budget.get('ok', '—')}) | "
+                f"{note.get('trial', '—')} | {escape(_params(note.get('params', {})))} | "
+                f"{_pct(note.get('val'))} | {_pct(note.get('test'))} | "
+                f"{_pct(oracle.get('test'))} (trial {oracle.get('trial', '—')}) | "
+                f"{_pct(*mean_ci(g.defaults))} | {_pct(*mean_ci(g.tuned))} | {gain} | "
+                f"{test.n} |"
+            )
+        lines.append("")
+    lines += [
+        "† The oracle selects the trial with the best **test** score on the tuning seed: "
+        "an upper bound on what any selection rule could reach with this budget, shown "
+        "only as such and never ranked"
+        + (
+            " (this board's re-runs are of those trials: all of it is that bound)."
+            if oracle_rule
+            else "."
+        ),
+        "",
+        "Gain: the mean per-seed difference between the tuned re-run and the defaults "
+        "record of the same seed (paired t test, 95% interval; \\* when it excludes zero).",
+        "",
+    ]
+    return lines
+
+
+def render_tuned(out: Path, defaults: list[Record], render: Render, escape: Escape) -> str | None:
+    """The tuned board's text, or None when `out` holds no tune. `render` and `escape` are
+    the main board's renderer and escaping (`benchmark.results.leaderboard`, which calls
+    this: passing them keeps the import graph one-way)."""
+    folders = selected_folders(out)
+    if not folders:
+        return None
+    refs = [r for r in defaults if r.method == REFERENCE]
+    lines = [
+        "# XMD-Bench tuned leaderboard",
+        "",
+        f"Generated from the records of `bench tune` under `{escape(out / TUNE_DIR)}` on "
+        f"{dt.date.today().isoformat()}. Do not edit by hand: re-run `bench leaderboard`.",
+        "",
+    ]
+    for folder in folders:
+        tuned = read_records(folder)
+        items = gains(tuned, defaults)
+        if not items:
+            continue
+        note = items[0].note
+        oracle_rule = note.get("selection") == "oracle"
+        budget = note.get("budget", {})
+        rule = (
+            f"**{ORACLE_LABEL.capitalize()}.** Trials were selected on the test set"
+            if oracle_rule
+            else "**Selection: labelled validation split.** Each trial was scored on a "
+            "validation split of the target modality with as many labels per class as the "
+            "few-label set, disjoint from the test split and from the few-label set, and "
+            "the trial with the best validation score was kept"
+        )
+        lines += [
+            f"## `{escape(folder.relative_to(out))}`",
+            "",
+            f"{rule}. Every method had the same budget: {budget.get('trials', '?')} trials "
+            f"(trial 0 its defaults), {budget.get('sampler', '?')} search with sampler seed "
+            f"{budget.get('sampler_seed', '?')} (trial k draws the shared schedule's knobs "
+            f"identically for every method), on data seed {note.get('trial_seed', 0)}; the "
+            f"selected trial was re-run on every seed below. A method with nothing to search "
+            f"runs trial 0 only.",
+            "",
+            "### Gain from tuning",
+            "",
+        ]
+        lines += gain_lines(items, oracle_rule, escape)
+        board = render(tuned + refs, str(folder / "runs"))
+        body = board.split("\n")
+        start = next((i for i, line in enumerate(body) if line.startswith("Profile:")), 0)
+        title = "### Tuned leaderboard" + (f" ({ORACLE_LABEL})" if oracle_rule else "")
+        lines += [title, "", *[_demote(line) for line in body[start:]]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _demote(line: str) -> str:
+    """The main board's headings two levels down, under this board's own."""
+    return "##" + line if line.startswith("#") else line
