@@ -149,6 +149,28 @@ CASES: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in list_methods()
 ]
 
 
+# Recorded, not hidden: objectives that this rig's teacher cannot pin down. Its feature
+# maps are the embeddings broadcast over space, with no spatial structure, and `at`
+# (normalised spatial attention) and `nst` (normalised per-channel spatial patterns) read
+# nothing else, so a student flat over space and over inputs meets them exactly, and
+# training finds it (tests/test_equations_feature.py checks the zero loss by hand). Both
+# papers train them beside a labelled cross-entropy, which this benchmark's distillation
+# never has. Strict: a change that stops the collapse fails here, to be looked at.
+KNOWN_COLLAPSE = {
+    "at": "AT reads only normalised spatial attention, and this rig's teacher maps are flat",
+    "nst": "NST reads only normalised per-channel spatial patterns; this rig's maps are flat",
+}
+
+
+def marked(case: tuple[str, dict[str, Any]]) -> Any:
+    """The case, as an expected (strict) failure where KNOWN_COLLAPSE names it."""
+    name, values = case
+    if name in KNOWN_COLLAPSE and not values:
+        reason = KNOWN_COLLAPSE[name]
+        return pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=reason))
+    return case
+
+
 def case_id(case: tuple[str, dict[str, Any]]) -> str:
     name, values = case
     return ",".join([name, *(f"{k}={v}" for k, v in values.items())])
@@ -162,7 +184,7 @@ def describe(stats: dict[str, float]) -> str:
     )
 
 
-@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("case", [marked(c) for c in CASES], ids=case_id)
 @pytest.mark.usefixtures("one_thread")
 def test_training_does_not_collapse_the_student(case: tuple[str, dict[str, Any]]) -> None:
     name, values = case

@@ -1,0 +1,89 @@
+"""`at`: Attention Transfer, activation-based.
+
+Zagoruyko & Komodakis, "Paying More Attention to Attention: Improving the Performance of
+Convolutional Neural Networks via Attention Transfer", ICLR 2017. A stage's spatial
+attention map is the channel mean of its activations to the power p,
+Q = (1/C) Σ_c |A_c|^p, flattened over the H·W positions; the paper's transfer loss is
+
+    β/2 · Σ_l ‖ Q_S,l / ‖Q_S,l‖₂ − Q_T,l / ‖Q_T,l‖₂ ‖_p        (p = 2).
+
+Both the authors' code (`at_loss` in szagoruyko/attention-transfer) and RepDistiller
+(`distiller_zoo/AT.py`) compute a different form of it, which this file reproduces:
+the *squared* difference of the normalised maps, averaged over the batch and the
+positions, summed over stages, times β, with no ½:
+
+    L = β · Σ_l mean_{b, positions} (a_S,l − a_T,l)²,   a = normalise(mean_c A^p).
+
+Defaults: p = 2 and β = 1000 (the paper's and RepDistiller's run-script value, which
+belongs to this averaged form). When the two stages' maps differ in size, the larger is
+average-pooled to the smaller's (RepDistiller). The teacher's maps are constants.
+
+Stages: `feature_maps[first_stage:]`, paired by index; the default 1 skips the stem, so
+timm ResNets use every residual stage's output, as RepDistiller's feat[1:-1] (its
+stages without the stem and the pooled vector). `uses_feature_maps = True`.
+
+Segmentation: attention maps are spatial by construction, so both task kinds compare
+them position by position, the same way; the pooled embedding is not read.
+
+This project's reading: the maps are |A|^p as the paper writes it; the codes' A^p is the
+same for p = 2 and for the non-negative stage outputs of a ResNet. `aligned` returns each
+side's normalised maps, stage by stage scaled by 1/√(H·W) and concatenated: the squared
+distance between a student row and its teacher row is then that pair's loss before β.
+
+Label-free, the objective can be met by collapse: it reads only where each side's
+activation energy sits, normalised, so a teacher whose maps carry no spatial structure
+is matched by any spatially flat student, one whose embedding is the same for every
+input included. The paper and RepDistiller train AT beside a labelled cross-entropy;
+`tests/test_collapse.py` records this one (its toy teacher's maps are flat).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from benchmark.method import Batch, Context, Method, Outputs, register_method
+from benchmark.methods._stages import match_size, paired_stages
+from benchmark.params import param
+
+
+def attention_map(f: Tensor, p: int) -> Tensor:
+    """[B, H·W]: the channel mean of |f|^p, L2-normalised per sample."""
+    return F.normalize(f.abs().pow(p).mean(dim=1).flatten(1), p=2, dim=1)
+
+
+def at_stage_loss(f_s: Tensor, f_t: Tensor, p: int) -> Tensor:
+    """Mean over batch and positions of the squared difference of the normalised maps."""
+    f_s, f_t = match_size(f_s, f_t.detach())
+    return (attention_map(f_s, p) - attention_map(f_t, p)).pow(2).mean()
+
+
+@register_method("at")
+class AT(Method):
+    weight: float = param(1000.0, low=0.0, high=1e7, help="β, scale of the summed stage losses")
+    p: int = param(2, low=1, high=4, help="power of the activations in the attention map")
+    first_stage: int = param(1, low=0, high=15, help="shallowest stage used (1 skips the stem)")
+
+    uses_feature_maps = True
+
+    def setup(self, ctx: Context) -> None:
+        self.stages = paired_stages(ctx, self.first_stage, "at")
+
+    def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
+        per_stage = [
+            at_stage_loss(student.feature_maps[i], teacher.feature_maps[i], self.p)
+            for i in self.stages
+        ]
+        return {"at": self.weight * torch.stack(per_stage).sum()}
+
+    def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor]:
+        """Both sides' normalised attention maps over the used stages, each scaled by
+        1/√(positions), concatenated."""
+        rows_s, rows_t = [], []
+        for i in self.stages:
+            f_s, f_t = match_size(student.feature_maps[i], teacher.feature_maps[i])
+            scale = f_s.shape[-2] * f_s.shape[-1]
+            rows_s.append(attention_map(f_s, self.p) / scale**0.5)
+            rows_t.append(attention_map(f_t, self.p) / scale**0.5)
+        return torch.cat(rows_s, dim=1), torch.cat(rows_t, dim=1)

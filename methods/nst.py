@@ -1,0 +1,83 @@
+"""`nst`: Neuron Selectivity Transfer, polynomial-kernel MMD.
+
+Huang & Wang, "Like What You Like: Knowledge Distill via Neuron Selectivity Transfer",
+arXiv 1707.01219 (2017). At a stage, each channel's activations over the H·W positions
+are one sample, L2-normalised: f ∈ ℝ^{H·W}. The teacher's C_T channels and the student's
+C_S channels are two sample sets, and their distributions are matched by the squared
+maximum mean discrepancy under the polynomial kernel k(x, y) = (xᵀy + c)^d, d = 2, c = 0:
+
+    MMD² = mean_{i,i'} k(t_i, t_i') + mean_{j,j'} k(s_j, s_j') − 2 · mean_{i,j} k(s_j, t_i),
+
+per sample, then averaged over the batch; the loss is weight · Σ_stages MMD², weight 50
+(RepDistiller's run-script β for `nst`). The teacher–teacher term is a constant and is
+kept (RepDistiller's `full_loss=True`), so the term is the MMD² itself, never negative.
+When two stages' maps differ in size, the larger is average-pooled to the smaller's.
+
+Numerics follow RepDistiller (`distiller_zoo/NST.py`) except in one respect: the
+kernel's dot products come from one batched matrix product [B, C_a, HW] × [B, HW, C_b]
+instead of broadcasting a [B, C_b, C_a, HW] product and summing it, the same numbers up
+to summation order with B·C_a·C_b instead of B·C_a·C_b·HW floats (which at ImageNet-size
+maps runs to gigabytes).
+
+Stages: `feature_maps[first_stage:]`, paired by index; the default 1 skips the stem, as
+RepDistiller's feat[1:-1]. `uses_feature_maps = True`.
+
+Segmentation: the per-channel spatial distributions are read as they are, for both task
+kinds; the pooled embedding is not used.
+
+This project's reading: the kernel's feature space, in which MMD is a distance, is the
+spatial Gram matrix (1/C) Σ_c f_c f_cᵀ, (H·W)² wide per stage: too wide for the gap
+estimates at real image sizes, so `aligned` keeps the default (the fitted linear map).
+
+Label-free, the objective can be met by collapse: every channel is normalised, so
+neither the channels' magnitudes (which make up the pooled embedding) nor their number
+enter, and against a teacher whose maps carry no spatial structure any spatially flat
+student is a minimiser, one whose embedding is the same for every input included. The
+paper and RepDistiller train NST beside a labelled cross-entropy; `tests/test_collapse.py`
+records this one (its toy teacher's maps are flat).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from benchmark.method import Batch, Context, Method, Outputs, register_method
+from benchmark.methods._stages import match_size, paired_stages
+from benchmark.params import param
+
+
+def channel_samples(f: Tensor) -> Tensor:
+    """[B, C, H·W]: every channel's activations over the positions, L2-normalised."""
+    return F.normalize(f.flatten(2), p=2, dim=2)
+
+
+def poly_kernel_mean(a: Tensor, b: Tensor) -> Tensor:
+    """Mean over batch and channel pairs of (aᵀb)², for a [B, C_a, N], b [B, C_b, N]."""
+    return (a @ b.transpose(1, 2)).pow(2).mean()
+
+
+def nst_stage_loss(f_s: Tensor, f_t: Tensor) -> Tensor:
+    f_s, f_t = match_size(f_s, f_t.detach())
+    s, t = channel_samples(f_s), channel_samples(f_t)
+    with torch.no_grad():
+        tt = poly_kernel_mean(t, t)
+    return tt + poly_kernel_mean(s, s) - 2.0 * poly_kernel_mean(s, t)
+
+
+@register_method("nst")
+class NST(Method):
+    weight: float = param(50.0, low=0.0, high=1e6, help="scale of the summed stage MMD²")
+    first_stage: int = param(1, low=0, high=15, help="shallowest stage used (1 skips the stem)")
+
+    uses_feature_maps = True
+
+    def setup(self, ctx: Context) -> None:
+        self.stages = paired_stages(ctx, self.first_stage, "nst")
+
+    def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
+        per_stage = [
+            nst_stage_loss(student.feature_maps[i], teacher.feature_maps[i]) for i in self.stages
+        ]
+        return {"nst": self.weight * torch.stack(per_stage).sum()}
