@@ -12,18 +12,18 @@ from __future__ import annotations
 import math
 
 import pytest
+import scipy.stats
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmark.method import Batch, Context, Outputs, create_method
 from benchmark.methods import dist as dist_module
+from benchmark.methods.c2kd import c2kd_terms, kendall_tau_b, ofsd
 from benchmark.methods.dist import dist_terms
 from benchmark.methods.dkd import dkd_terms
 from benchmark.methods.kd import kd_loss
 from benchmark.methods.simkd import common_size
-from tests.test_collapse import TinyStudent
-from tests.test_collapse import world as collapse_world
 
 K = 5  # classes in the tiny inputs
 
@@ -280,25 +280,29 @@ def test_dist_intra_class_relation_of_two_samples_by_hand(monkeypatch: pytest.Mo
 
 
 def train_dist_student(temperature: float, steps: int = 60) -> Tensor:
-    """The collapse check's tiny student and world (tests/test_collapse.py) trained by
-    `dist` alone (ce_weight 0) with the distillation optimiser's settings (SGD, lr 0.05,
-    momentum 0.9, weight decay 5e-4); the head's logits after."""
-    x, teacher, head = collapse_world(0)
+    """A fresh two-layer student and head trained by `dist` alone (ce_weight 0) on a fixed
+    batch of 5 classes, with the distillation optimiser's settings (SGD, lr 0.05, momentum
+    0.9, weight decay 5e-4); the head's logits after. The teacher is confident and right:
+    logits 2·⟨f_t, class prototype⟩."""
+    g = torch.Generator().manual_seed(10)
+    label = torch.arange(40) % K
+    prototypes = torch.randn(K, 16, generator=g)
+    f_t = prototypes[label] + 0.5 * torch.randn(40, 16, generator=g)
+    teacher = Outputs(f_t, logits=2.0 * f_t @ F.normalize(prototypes, dim=1).T)
+    x = torch.randn(K, 64, generator=g)[label] + 0.5 * torch.randn(40, 64, generator=g)
     torch.manual_seed(0)
-    student = TinyStudent()
+    student = nn.Sequential(nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 16, bias=False))
     method = create_method("dist", temperature=temperature, ce_weight=0.0)
-    method.setup(
-        Context(16, 16, (8, 16), (16, 16), teacher.logits.shape[1], len(x), "classification", head)
-    )
+    method.setup(context(channels=(16,), teacher_channels=(16,)))
     params = [*student.parameters(), *method.parameters()]
     opt = torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=5e-4)
     for _ in range(steps):
-        loss = sum(method.losses(student(x), teacher, Batch(None)).values())
+        loss = sum(method.losses(Outputs(student(x)), teacher, Batch(None)).values())
         opt.zero_grad()
         loss.backward()
         opt.step()
     with torch.no_grad():
-        return method.head(student(x).embedding)
+        return method.head(student(x))
 
 
 @pytest.mark.usefixtures("one_thread")
@@ -391,3 +395,148 @@ def test_simkd_reads_no_logits_and_no_teacher_head() -> None:
         Batch(None),
     )
     assert math.isfinite(loss["simkd"].item())
+
+
+# --- C2KD: huofushuo/C2KD, ave/utils/helper.py train_network_distill and ntkl -----------
+
+
+def huo_ntkl(
+    logits_student: Tensor, logits_teacher: Tensor, target: Tensor, mask: Tensor
+) -> Tensor:
+    """`ntkl` re-derived (temperature 1): the label's logit multiplied by 0 on both sides,
+    softmax over all classes, KLDivLoss(reduction='none') summed over classes, times the
+    mask, mean over the batch."""
+    gt = torch.zeros_like(logits_student).scatter_(1, target.reshape(-1)[:, None], 1).bool()
+    pred_teacher = F.softmax(logits_teacher * (~gt), dim=1)
+    log_pred_student = F.log_softmax(logits_student * (~gt), dim=1)
+    kl = nn.KLDivLoss(reduction="none")(log_pred_student, pred_teacher.detach()).sum(1)
+    return (mask * kl).mean()
+
+
+def huo_c2kd_frozen_teacher(
+    outputs: Tensor,
+    tea_logits: Tensor,
+    stu_logits: Tensor,
+    pseu_label: Tensor,
+    labels: Tensor,
+    krc: float,
+) -> Tensor:
+    """`train_network_distill`'s loss tmp1 + tmp2 without its two teacher-training terms,
+    XE_t and kl_loss_t_im_t (they reach only the teacher and its head, frozen here)."""
+    batchmean = nn.KLDivLoss(reduction="batchmean")
+    xe_s = F.cross_entropy(outputs, labels, reduction="none")
+    kl_t_t_im = batchmean(F.log_softmax(tea_logits, -1), F.softmax(pseu_label.detach(), dim=-1))
+    kl_s_s_im = batchmean(F.log_softmax(stu_logits, -1), F.softmax(outputs.detach(), dim=-1))
+    kl_s_im_s = batchmean(F.log_softmax(outputs, -1), F.softmax(stu_logits.detach(), dim=-1))
+    kendall = torch.tensor(
+        [
+            scipy.stats.kendalltau(t.detach().numpy(), s.detach().numpy())[0]
+            for t, s in zip(tea_logits, stu_logits, strict=True)
+        ],
+        dtype=torch.float64,
+    )
+    mask = torch.where(kendall > krc, 1, 0)
+    if mask.sum() == 0:
+        kl_st_s_t = kl_st_t_s = torch.zeros(())
+    else:
+        kl_st_s_t = huo_ntkl(stu_logits, tea_logits.detach(), labels, mask)
+        kl_st_t_s = huo_ntkl(tea_logits, stu_logits.detach(), labels, mask)
+    tmp1 = kl_t_t_im + kl_st_t_s
+    tmp2 = xe_s.mean() + kl_s_s_im + kl_st_s_t + kl_s_im_s
+    return tmp1 + tmp2
+
+
+def c2kd_rows(seed: int, rows: int = 8) -> list[Tensor]:
+    """(z_s, r_s, r_t, z_t) leaf rows; r_s and r_t partly aligned so some rows pass OFSD."""
+    g = torch.Generator().manual_seed(seed)
+    z_s, r_s, z_t = (torch.randn(rows, K, generator=g, dtype=torch.float64) for _ in range(3))
+    r_t = r_s + 0.8 * torch.randn(rows, K, generator=g, dtype=torch.float64)
+    return [t.requires_grad_() for t in (z_s, r_s, r_t, 3.0 * z_t)]
+
+
+@pytest.mark.parametrize("krc", [0.0, 0.3, 1.0])
+def test_c2kd_matches_the_reference_values_and_gradients(krc: float) -> None:
+    """Same value, and the same gradient into every input, so the detached (guide) side of
+    each term is the reference's; krc = 1 selects no sample."""
+    ours = c2kd_rows(12)
+    theirs = [t.detach().clone().requires_grad_() for t in ours]
+    z_s, r_s, r_t, z_t = ours
+    total = sum(c2kd_terms(z_s, r_s, r_t, z_t, krc, "zeroed").values())
+    o_s, s_s, s_t, p_l = theirs
+    expected = huo_c2kd_frozen_teacher(o_s, s_t, s_s, p_l, p_l.detach().argmax(1), krc)
+    assert close(total, expected)
+    total.backward()
+    expected.backward()
+    for mine, reference in zip(ours[:3], theirs[:3], strict=True):
+        assert mine.grad is not None and reference.grad is not None
+        assert torch.allclose(mine.grad, reference.grad, rtol=1e-9, atol=1e-12)
+    assert z_t.grad is None and p_l.grad is None  # the teacher's logits are a constant
+
+
+def test_kendall_tau_b_matches_scipy_with_ties_and_constant_rows() -> None:
+    g = torch.Generator().manual_seed(13)
+    x = torch.randint(0, 3, (20, 6), generator=g).double()  # many ties
+    y = torch.randn(20, 6, generator=g, dtype=torch.float64)
+    y[:5] = torch.randint(0, 2, (5, 6), generator=g).double()
+    x[6] = 1.0  # a constant row: no τ
+    ours = kendall_tau_b(x, y)
+    for i in range(len(x)):
+        expected = scipy.stats.kendalltau(x[i].numpy(), y[i].numpy())[0]
+        if math.isnan(expected):
+            assert math.isnan(ours[i].item()), i
+        else:
+            assert close(ours[i], expected), i
+    assert kendall_tau_b(y, y).eq(1).all() and kendall_tau_b(y, -y).eq(-1).all()
+
+
+def test_ofsd_excluded_form_is_dkd_non_target_kl() -> None:
+    """With the class removed and every row selected, OFSD's KL is DKD's NCKD at T = 1
+    (the label the guide's own argmax, as `dkd` takes it)."""
+    learner, guide = logits_pair(14)
+    target = guide.argmax(1)
+    every = torch.ones(len(guide), dtype=torch.float64)
+    _, nckd = dkd_terms(learner, guide, 1.0)
+    assert close(ofsd(learner, guide, target, every, "excluded"), nckd)
+
+
+def test_ofsd_counts_only_selected_rows_over_the_whole_batch() -> None:
+    learner, guide = logits_pair(15, rows=4)
+    target = guide.argmax(1)
+    one = torch.tensor([0.0, 1.0, 0.0, 0.0], dtype=torch.float64)
+    alone = ofsd(learner[1:2], guide[1:2], target[1:2], one[1:2], "zeroed")
+    assert close(ofsd(learner, guide, target, one, "zeroed"), alone / 4)
+    assert ofsd(learner, guide, target, torch.zeros(4), "zeroed").item() == 0.0
+
+
+def test_c2kd_method_routes_stages_through_its_proxies() -> None:
+    """losses() is c2kd_terms on the head and the proxies of the second-to-last stages;
+    the teacher proxy reads the frozen teacher's stage; dense is the per-pixel rows."""
+    torch.manual_seed(0)
+    for kind in ("classification", "segmentation"):
+        method = create_method("c2kd", ce_weight=0.5)
+        method.setup(context(kind, channels=(3, 4, 6), teacher_channels=(4, 5, 7)))
+        method.double().train()
+        s_maps = [
+            torch.randn(4, c, 8 // 2**i, 8 // 2**i, dtype=torch.float64)
+            for i, c in enumerate((3, 4, 6))
+        ]
+        t_maps = [
+            torch.randn(4, c, 8 // 2**i, 8 // 2**i, dtype=torch.float64)
+            for i, c in enumerate((4, 5, 7))
+        ]
+        shape = (4, K) if kind == "classification" else (4, K, 8, 8)
+        z_t = torch.randn(*shape, dtype=torch.float64)
+        student = Outputs(s_maps[-1].mean((2, 3)), s_maps)
+        teacher = Outputs(t_maps[-1].mean((2, 3)), t_maps, z_t)
+        state = {k: v.clone() for k, v in method.state_dict().items()}
+        terms = method.losses(student, teacher, Batch(None))
+        method.load_state_dict(state)  # the same batch-norm statistics for the re-run
+        z_s, r_s, r_t = method.outputs(student, teacher)
+        assert r_s.shape == r_t.shape == z_t.shape
+        rows = [
+            t.movedim(1, -1).reshape(-1, K) if t.dim() == 4 else t for t in (z_s, r_s, r_t, z_t)
+        ]
+        expected = c2kd_terms(*rows, 0.0, "zeroed")
+        expected["ce"] = 0.5 * expected["ce"]
+        assert terms.keys() == expected.keys()
+        assert all(close(terms[k], expected[k]) for k in terms), kind
