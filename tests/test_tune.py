@@ -51,7 +51,7 @@ def _tune(out: Path, cache: Path, *extra: str) -> list[str]:
 def _trial_records(out: Path, method: str) -> dict[int, Record]:
     found = {}
     for folder in sorted((out / "tune" / SAMPLER).glob("trial*")):
-        path = folder / "runs" / "sketch-cls" / method / "seed0.json"
+        path = folder / "runs" / "sketch-cls" / method / f"seed{TRIAL_SEED}.json"
         record = load_record(path) if path.is_file() else None
         if record is not None:
             found[int(folder.name.removeprefix("trial"))] = record

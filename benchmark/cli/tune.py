@@ -4,7 +4,7 @@ validation data, never on the test set (DomainBed's protocol: Gulrajani & Lopez-
 
 For each (task, method), N trials are drawn from the method's declared search spaces and
 the shared schedule's knobs (`benchmark.execution.tune_study`), trial 0 being the
-defaults. Each trial is a cell on data seed 0 that is also scored on the task's
+defaults. Each trial is a cell on its own data seed (no run's) also scored on the task's
 validation split (`benchmark.execution.tune_trials`); the trial with the best validation
 score is re-run on every seed, and those records make the tuned leaderboard, beside the
 defaults' (`benchmark.results.tune_board`). The best *test* score over the trials is

@@ -2,9 +2,10 @@
 that is also scored on the task's validation split; a selected trial is re-run as an
 ordinary cell on every seed.
 
-A trial cell's payload is the payload a `bench run` cell with the same settings has, plus
-a `tune` entry (its trial number and the validation protocol). So its hash differs from
-every normal cell's (it computes more), its record sits in the trial's own folder, and
+Trials run on their own data seed (`TRIAL_SEED`). A trial cell's payload is the payload a
+`bench run` cell with the same settings has, plus a `tune` entry (its trial number and the
+validation protocol). So its hash differs from every normal cell's (it computes more),
+its record sits in the trial's own folder, and
 everything a normal cell has — cell locks, epoch checkpoints, resume, every executor —
 applies to it unchanged: the runner only asks `is_trial` to know it should also score
 the validation split (`evaluate_trial`) and skip the gap estimates, which selection does
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 from benchmark.backbones import Backbone
-from benchmark.config import EvalConfig, RunConfig, config_hash
+from benchmark.config import MAX_SEEDS, EvalConfig, RunConfig, config_hash
 from benchmark.datasets.tasks import Split, TaskData, get_task
 from benchmark.datasets.validation import load_validation
 from benchmark.execution.plan import Cell, PlannedCell, plan_cell
@@ -37,7 +38,11 @@ from benchmark.protocol.training import Progress
 TUNE = "tune"  # the payload entry that makes a cell a trial
 VALIDATION = {"split": "validation", "labels_per_class": "as the few-label set", "version": 1}
 VAL_PREFIX = "val_"  # validation metrics and outcomes of a trial record
-TRIAL_SEED = 0  # trials run on data seed 0; the selected trial is re-run on every seed
+# Trials run on a data seed no `bench run` takes (runs take seeds 0..MAX_SEEDS-1): their
+# own data draw, teacher and student initialisation. So the selection and the re-runs that
+# judge it never share a training run, and a trial's luck on its own run (which its
+# validation and test scores share) cannot reach the tuned scores.
+TRIAL_SEED = MAX_SEEDS
 
 
 def is_trial(payload: dict[str, Any]) -> bool:

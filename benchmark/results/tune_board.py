@@ -132,7 +132,7 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
             f"#### {escape(task)}",
             "",
             f"| method | trials run (ok) | selected trial | its parameters | "
-            f"validation {metric} (%, seed {rows[0].note.get('trial_seed', 0)}) | "
+            f"validation {metric} (%, seed {rows[0].note.get('trial_seed', '?')}) | "
             f"test {metric} of the selected trial (%) | oracle: best test over trials (%)† | "
             f"defaults (%) | tuned (%) | gain, tuned − defaults | seeds |",
             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -207,9 +207,10 @@ def render_tuned(out: Path, defaults: list[Record], render: Render, escape: Esca
             f"{rule}. Every method had the same budget: {budget.get('trials', '?')} trials "
             f"(trial 0 its defaults), {budget.get('sampler', '?')} search with sampler seed "
             f"{budget.get('sampler_seed', '?')} (trial k draws the shared schedule's knobs "
-            f"identically for every method), on data seed {note.get('trial_seed', 0)}; the "
-            f"selected trial was re-run on every seed below. A method with nothing to search "
-            f"runs trial 0 only.",
+            f"identically for every method), on data seed {note.get('trial_seed', '?')}, "
+            f"which no run takes; the selected trial was re-run on every seed below, so "
+            f"selection and the scores that judge it never share a training run. A method "
+            f"with nothing to search runs trial 0 only.",
             "",
             "### Gain from tuning",
             "",
