@@ -243,26 +243,28 @@ class Context:
     root: Path  # OUT/tune/<sampler>-seed<s>
 
 
-def _run_folder(
-    ctx: Context,
-    out: Path,
-    cells: list[PlannedCell],
-    on_record: Any,
-    reporter: Any,
+def _run_folders(
+    ctx: Context, folders: list[tuple[Path, list[PlannedCell], Any]], reporter: Any
 ) -> None:
-    """Run the pending `cells` of one output folder on the chosen executor (the same
-    steps `bench run` takes: manifest, stale temp files, submit, run)."""
+    """Run the pending cells of several output folders on the chosen executor, taking the
+    steps `bench run` takes for each (manifest, stale temp files, submit, run). Every
+    folder is submitted before any is followed, so on SLURM the trial folders' arrays
+    queue side by side; inline and local executors run them one folder after another."""
     from benchmark.execution.executors import create_executor
     from benchmark.execution.jobs import PlanRun
     from benchmark.execution.status import add_run, plan_cells, run_entry
     from benchmark.storage import remove_stale_temps
 
-    plan = PlanRun(ctx.cfg, out, ctx.cache_dir, ctx.data_root, ctx.threads, ctx.args.force)
-    add_run(out, run_entry(plan, ctx.settings, len(cells)), plan_cells(cells))
-    remove_stale_temps(out)
-    executor = create_executor(plan, ctx.settings, ctx.device)
-    executor.submit(cells)
-    executor.run(cells, on_record, reporter)
+    submitted = []
+    for out, cells, on_record in folders:
+        plan = PlanRun(ctx.cfg, out, ctx.cache_dir, ctx.data_root, ctx.threads, ctx.args.force)
+        add_run(out, run_entry(plan, ctx.settings, len(cells)), plan_cells(cells))
+        remove_stale_temps(out)
+        executor = create_executor(plan, ctx.settings, ctx.device)
+        executor.submit(cells)
+        submitted.append((executor, cells, on_record))
+    for executor, cells, on_record in submitted:
+        executor.run(cells, on_record, reporter)
 
 
 def run_trials(ctx: Context, studies: list[Study], console: Console) -> None:
@@ -313,10 +315,14 @@ def run_trials(ctx: Context, studies: list[Study], console: Console) -> None:
                         settle(record, k)  # finished before: never re-run
                     else:
                         pending.setdefault(k, []).append(cell)
-            for k, cells in pending.items():
-                _run_folder(
-                    ctx, ctx.root / f"trial{k}", cells, lambda r, k=k: settle(r, k), reporter
-                )
+            _run_folders(
+                ctx,
+                [
+                    (ctx.root / f"trial{k}", cells, lambda r, k=k: settle(r, k))
+                    for k, cells in pending.items()
+                ],
+                reporter,
+            )
 
 
 def tune_note(study: Study, best: TrialResult, rule: str, ctx: Context) -> dict[str, Any]:
@@ -394,7 +400,7 @@ def run_selected(ctx: Context, studies: list[Study], console: Console) -> Path:
         from benchmark.execution.progress import RichReporter
 
         with RichReporter(len(pending)) as reporter:
-            _run_folder(ctx, out, pending, lambda r: reporter.cell_done(), reporter)
+            _run_folders(ctx, [(out, pending, lambda r: reporter.cell_done())], reporter)
     for _, cell, note in cells:
         path = cell.record_path(out)
         record = load_record(path) if path.is_file() else None
