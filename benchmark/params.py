@@ -149,6 +149,30 @@ def param(
     return Param(default=default, help=help, low=low, high=high, choices=choices, space=space)
 
 
+def unbounded(params: dict[str, Param], owner: str) -> list[str]:
+    """One line per int or float parameter that declares neither `low`, `high` nor
+    `choices`, naming `owner.name`: such a value is accepted at any size and sign (a
+    negative loss weight would train, and the run would exit 0). Empty when all are bounded.
+    (bool is an int in Python but has its own two values, so it needs no bounds.)
+
+    The conformance suite fails every registered method this names. `param()` itself
+    cannot refuse (the type comes from the annotation, read only once the class exists),
+    and refusing when the class is created would make one bad file in `methods/` break
+    every command and every test at import, instead of failing its own check by name."""
+    problems: list[str] = []
+    for name, spec in params.items():
+        numeric = spec.kind in (int, float) or (
+            spec.kind is object and type(spec.default) in (int, float)
+        )
+        if numeric and spec.choices is None and spec.low is None and spec.high is None:
+            problems.append(
+                f"{owner}.{name} ({spec.kind.__name__}, default {spec.default!r}) declares no "
+                "bounds: give param(...) low= and/or high= (e.g. low=0.0 for a weight), "
+                "or choices="
+            )
+    return problems
+
+
 def collect_params(cls: type) -> dict[str, Param]:
     """All `Param` declarations of `cls` and its bases, typed from their annotations."""
     hints = typing.get_type_hints(cls)
