@@ -242,6 +242,18 @@ def _merge(config: RunConfig, overrides: dict[str, Any], origin: str) -> None:
             setattr(target, key, coerce(value, annotation_kind(types[key]), f"{section}.{key}"))
 
 
+def _known_head(name: str, item: str, method_names: list[str]) -> None:
+    """The first part of a `--set` key (after `tasks.<task>.`) is a config section or a
+    method name; otherwise one line suggests the closest of both together (`rdk.w=1` →
+    'rkd', `teachr.epochs=5` → 'teacher')."""
+    if name in _SECTIONS or name in ("tasks", "seeds", "profile"):
+        return
+    raise UserError(
+        f"--set '{item}': '{name}' is neither a config section nor a method: "
+        f"{did_you_mean(name, [*_SECTIONS, *method_names])}"
+    )
+
+
 def parse_assignments(items: list[str], method_names: list[str]) -> dict[str, Any]:
     """`--set a.b=v` items → nested dict. `l2.weight=2` is short for `methods.l2.weight=2`,
     and `tasks.T.l2.weight=2` for `tasks.T.methods.l2.weight=2`. A task name holding a dot
@@ -259,6 +271,9 @@ def parse_assignments(items: list[str], method_names: list[str]) -> dict[str, An
             parts = ["methods", *parts]
         elif parts[0] == "tasks" and len(parts) > 3 and parts[2] in method_names:
             parts = [*parts[:2], "methods", *parts[2:]]
+        else:
+            head = 2 if parts[0] == "tasks" and len(parts) > 3 else 0
+            _known_head(parts[head], item, method_names)
         value: Any = _safe_load(raw, f"--set '{item}'") if raw.strip() else ""
         node = nested
         for part in parts[:-1]:

@@ -16,9 +16,17 @@ class UserError(Exception):
 
 def did_you_mean(value: object, choices: Iterable[object]) -> str:
     """'did you mean X?' for the closest known name, or the whole list when none is close.
-    (A YAML key can be a number or a list: it is compared as text.)"""
-    choices = sorted(str(c) for c in choices)
-    close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
+    Case is ignored in the comparison (`RKD` suggests `rkd`), and a name equal to one
+    choice but for case is always the suggestion. (A YAML key can be a number or a list:
+    it is compared as text.)"""
+    choices = sorted({str(c) for c in choices})
+    text = str(value).lower()
+    folded: dict[str, str] = {}
+    for choice in choices:
+        folded.setdefault(choice.lower(), choice)
+    if text in folded:
+        return f"did you mean '{folded[text]}'?"
+    close = difflib.get_close_matches(text, list(folded), n=1, cutoff=0.5)
     if close:
-        return f"did you mean '{close[0]}'?"
+        return f"did you mean '{folded[close[0]]}'?"
     return "did you mean one of: " + ", ".join(choices) + "?"

@@ -127,6 +127,15 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
     ("no-wait-inline", [*RUN, "--no-wait"], "--no-wait", None),
     ("executor", [*RUN, "--executor", "slrum"], "did you mean 'slurm'", None),
     ("method", [*RUN, "--methods", "l3"], "did you mean 'l2'", None),
+    # case is ignored in the suggestion, and --set's first part is matched against the
+    # config sections and the method names together (issue 19)
+    ("method-case", [*RUN, "--methods", "L2"], "unknown method 'L2': did you mean 'l2'?", None),
+    ("method-case-list", [*RUN, "--methods", "scratch,SOFT-PROJ"], "'soft-proj'", None),
+    ("task-case", [*RUN, "--tasks", "Sketch-Cls"], "did you mean 'sketch-cls'", None),
+    ("set-method-typo", [*RUN, "--set", "kdd.weight=1"], "'kdd' is neither", None),
+    ("set-method-near", [*RUN, "--set", "sfot-proj.temperature=2"], "mean 'soft-proj'", None),
+    ("set-method-case", [*RUN, "--set", "KD.weight=1"], "did you mean 'kd'", None),
+    ("set-task-method", [*RUN, "--set", "tasks.sketch-cls.kdd.weight=1"], "mean 'kd'", None),
     ("task", [*RUN, "--tasks", "sketchcls"], "did you mean 'sketch-cls'", None),
     ("profile", [*RUN, "--profile", "quik"], "did you mean 'quick'", None),
     # the folders a run writes to

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark.errors import UserError
-from benchmark.params import Param, coerce, collect_params, param, validate
+from benchmark.config import parse_assignments
+from benchmark.errors import UserError, did_you_mean
+from benchmark.params import Param, coerce, collect_params, param, unbounded, validate
 from benchmark.registry import Registry
 
 
@@ -30,6 +31,50 @@ def test_registry_rejects_duplicates_and_suggests() -> None:
         reg.resolve("alpha,,")
 
 
+def test_registry_suggests_ignoring_case() -> None:
+    reg: Registry[int] = Registry("method")
+    reg.register("rkd")(1)
+    reg.register("soft-proj")(2)
+    with pytest.raises(UserError, match="unknown method 'RKD': did you mean 'rkd'"):
+        reg.resolve("RKD")
+    with pytest.raises(UserError, match="unknown method 'Soft-Prj': did you mean 'soft-proj'"):
+        reg.resolve("Soft-Prj")
+
+
+def test_did_you_mean_prefers_a_match_but_for_case() -> None:
+    assert did_you_mean("WORLD", ["world", "word"]) == "did you mean 'world'?"
+    assert did_you_mean("Teachr", ["teacher", "data"]) == "did you mean 'teacher'?"
+    assert did_you_mean("zzz", ["b", "a"]) == "did you mean one of: a, b?"
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        # with the sections alone 'rdk' came out as 'world' (issue 19)
+        ("rdk.distance_weight=1", r"'rdk' is neither a config section nor a method: .*'rkd'"),
+        ("RKD.distance_weight=1", r"did you mean 'rkd'"),
+        ("tasks.sketch-cls.rdk.distance_weight=1", r"'rdk' is neither .* did you mean 'rkd'"),
+        ("teachr.epochs=5", r"did you mean 'teacher'"),
+        ("wrold.depth_noise=0.1", r"did you mean 'world'"),
+    ],
+)
+def test_set_suggests_across_sections_and_methods(item: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        parse_assignments([item], ["rkd", "l2", "kd"])
+
+
+def test_set_still_reads_sections_and_methods() -> None:
+    parsed = parse_assignments(
+        ["rkd.distance_weight=2", "teacher.epochs=3", "tasks.depth-seg.rkd.angle_weight=1"],
+        ["rkd"],
+    )
+    assert parsed == {
+        "methods": {"rkd": {"distance_weight": 2}},
+        "teacher": {"epochs": 3},
+        "tasks": {"depth-seg": {"methods": {"rkd": {"angle_weight": 1}}}},
+    }
+
+
 class _Declared:
     weight: float = param(1.0, low=0.0, help="scale")
     mode: str = param("a", choices=("a", "b"))
@@ -43,6 +88,20 @@ def test_params_collected_with_types() -> None:
     assert found["weight"].kind is float and found["steps"].kind is int
     assert found["flag"].kind is bool and isinstance(found["mode"], Param)
     assert "in [0.0, inf]" in found["weight"].describe()
+
+
+class _Unbounded:
+    weight: float = param(1.0, help="no bounds")
+    steps: int = param(2, high=5)
+    count: int = param(4)
+    flag: bool = param(True)
+
+
+def test_unbounded_names_each_int_and_float_without_bounds_or_choices() -> None:
+    assert unbounded(collect_params(_Declared), "m") == []
+    problems = unbounded(collect_params(_Unbounded), "toy")
+    assert [p.split(" ")[0] for p in problems] == ["toy.weight", "toy.count"]
+    assert "toy.weight (float, default 1.0) declares no bounds" in problems[0]
 
 
 def test_params_validate_coerces_strings_from_the_command_line() -> None:
