@@ -376,7 +376,13 @@ def run_selected(ctx: Context, studies: list[Study], console: Console) -> Path:
     for study in studies:
         best = select(list(study.results.values()), rule)
         if best is None:
-            console.print(f"{study.label}: no trial succeeded, nothing to re-run")
+            statuses = {r.status for r in study.results.values()}
+            why = (
+                "not applicable in this track"
+                if statuses == {"not_applicable"}
+                else ("no trial succeeded")
+            )
+            console.print(f"{study.label}: {why}, nothing to re-run")
             continue
         note = tune_note(study, best, rule, ctx)
         for seed in range(ctx.seeds):
