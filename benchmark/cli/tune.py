@@ -29,6 +29,7 @@ defaults won) is copied from it instead of recomputed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import math
 import time
@@ -42,8 +43,12 @@ from rich.table import Table
 from benchmark.errors import UserError
 
 if TYPE_CHECKING:
+    import torch
+
     from benchmark.config import RunConfig
+    from benchmark.execution.executor_settings import ExecutorSettings
     from benchmark.execution.plan import PlannedCell
+    from benchmark.execution.progress import Advance
     from benchmark.execution.tune_study import Studies, StudySpec
     from benchmark.results.records import Record
 
@@ -223,7 +228,7 @@ class TuneReporter:
     def cell_done(self) -> None:
         self.inner.cell_done()
 
-    def stage(self, label: str, total: int):  # -> the inner reporter's context manager
+    def stage(self, label: str, total: int) -> contextlib.AbstractContextManager[Advance]:
         return self.inner.stage(label, total)
 
 
@@ -234,10 +239,10 @@ class Context:
     args: argparse.Namespace
     cfg: RunConfig
     seeds: int
-    settings: Any
+    settings: ExecutorSettings
     cache_dir: Path
     data_root: Path | None
-    device: Any
+    device: torch.device
     threads: int
     studies_db: Studies
     root: Path  # OUT/tune/<sampler>-seed<s>
