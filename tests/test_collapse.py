@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmark.method import METHODS, Batch, Context, Method, Outputs, create_method, list_methods
+from benchmark.method import METHODS, Batch, Context, Method, Outputs, create_method
 from benchmark.methods.soft_proj import SoftProj, feature_hinge
+from tests.method_selection import selected_methods
 
 CLASSES, PER_CLASS, TEACHER_DIM, STUDENT_DIM, SIZE = 5, 8, 16, 16, 8
 PAIRS = CLASSES * PER_CLASS
@@ -142,11 +143,13 @@ class SoftProjV1(SoftProj):
 
 # Every registered method at its defaults, plus the single-term ablations that the
 # defaults would hide (a degenerate term can sit next to a sound one).
-CASES: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in list_methods()] + [
+SELECTED = selected_methods()
+ABLATIONS: list[tuple[str, dict[str, Any]]] = [
     ("soft-proj", {"classifier": False}),
     ("soft-proj", {"feature": False}),
     ("l2", {"pooled": True}),
 ]
+CASES = [(name, {}) for name in SELECTED] + [c for c in ABLATIONS if c[0] in SELECTED]
 
 
 # Recorded, not hidden: objectives that this rig's teacher cannot pin down. Its feature

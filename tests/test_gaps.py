@@ -10,7 +10,7 @@ import torch
 
 from benchmark.backbones import Backbone, DenseHead, TaskModel
 from benchmark.datasets.tasks import Split, TaskData
-from benchmark.method import Context, Outputs, create_method, list_methods
+from benchmark.method import Context, Outputs, create_method
 from benchmark.protocol.gaps import (
     GAP_DIM,
     GAP_MAP_PAIRS,
@@ -30,6 +30,7 @@ from benchmark.protocol.gaps import (
     tv_lower_bound,
     wilson,
 )
+from tests.method_selection import selected_methods
 
 N, D = 600, 32
 
@@ -286,8 +287,9 @@ def test_input_gap_uses_the_same_pairs_and_space() -> None:
     assert len(rows.source) == len(split.used) == 300 and gap["input_gap_n"] == split.n
 
 
-@pytest.mark.parametrize("name", list_methods())
+@pytest.mark.parametrize("name", selected_methods())
 @pytest.mark.parametrize("kind", ["classification", "segmentation"])
+@pytest.mark.usefixtures("one_thread")
 def test_every_aligned_hook_returns_paired_rows_of_one_width(name: str, kind: str) -> None:
     """A hook returns None or two [B, D] tensors of one width (what `estimate` needs)."""
     channels, classes, b = (8, 16), 4, 6

@@ -37,8 +37,8 @@ from benchmark.method import (
 from benchmark.params import param, unbounded
 from tests.method_selection import selected_methods
 
-# One torch thread (conftest's `one_thread`): toy-sized steps run several times faster so
-# on a shared 2-core machine than with two, and no check depends on the thread count.
+# One torch thread (conftest's `one_thread`): on a shared 2-core machine toy-sized steps
+# run several times faster on one thread than on two; no check depends on the count.
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 KINDS = ("classification", "segmentation")

@@ -16,11 +16,12 @@ from benchmark.datasets.tasks import get_task
 from benchmark.errors import UserError
 from benchmark.execution.plan import Cell, cell_config, cell_run_config, is_done, plan_cell
 from benchmark.execution.runner import CellRunner
-from benchmark.method import create_method, list_methods
+from benchmark.method import create_method
 from benchmark.protocol.teacher import get_teacher
 from benchmark.results.leaderboard import render
 from benchmark.results.records import NOT_APPLICABLE, REFERENCE, read_records, write_record
 from benchmark.tracks import LABEL_FREE, SUPERVISED, parse_tracks, with_track
+from tests.method_selection import selected_methods
 
 
 def test_label_free_teacher_never_reads_a_label(smoke: RunConfig, cache_dir: Path) -> None:
@@ -67,7 +68,8 @@ def test_label_free_is_set_by_the_track_only(smoke: RunConfig) -> None:
         parse_tracks("supervised,labelfree")
 
 
-@pytest.mark.parametrize("method", list_methods())
+@pytest.mark.parametrize("method", selected_methods())
+@pytest.mark.usefixtures("one_thread")  # tiny smoke cells: faster on a shared 2-core host
 def test_every_method_runs_or_is_not_applicable_in_the_label_free_track(
     method: str, smoke: RunConfig, cache_dir: Path
 ) -> None:
