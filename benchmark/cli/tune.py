@@ -415,7 +415,8 @@ def run_selected(ctx: Context, studies: list[Study], console: Console) -> Path:
     for _, cell, note in cells:
         path = cell.record_path(out)
         record = load_record(path) if path.is_file() else None
-        if record is not None and record.config_hash == cell.hash:
+        if counts(record, cell.hash):
+            assert record is not None
             kept = record.config.get("tune", {}).get("copied_from")
             record.config["tune"] = {**note, **({"copied_from": kept} if kept else {})}
             write_record(out, record)
