@@ -343,9 +343,27 @@ def test_distinct_source_ids_change_nothing(case: str) -> None:
         assert method_trace(case, dtype, ids) == method_trace(case, dtype)
 
 
+# Two epochs of training amplify the last bits in which instruction sets differ (on AVX2
+# the loss terms move by up to 0.6% from the AVX512 values), so the distillation trace is
+# also frozen on AVX2, from the code before source ids existed (commit 83551f7), and is
+# exact on both; any other machine gets a loose check only.
+DISTILL_AVX2: dict[str, list[str]] = {
+    "crd": ["0x1.cde6aaaaaaaabp+1", "0x1.fdea4caaaaaabp+1", "0x1.649997791087dp+9"],
+    "cmcd-cmc": ["0x1.bd50500000000p+0", "0x1.5b69c47bab023p+9"],
+    "cmcd-cmd": ["0x1.e0f3040000000p+1", "0x1.4e7c6ec354b9fp+9"],
+}
+
+
 @pytest.mark.parametrize("name", ["crd", "cmcd-cmc", "cmcd-cmd"])
 def test_distill_without_source_ids_trains_as_before(name: str, one_thread: None) -> None:
-    assert_frozen(distill_trace(name), (name, "distill"), portable_rel=1e-4)
+    got = distill_trace(name)
+    avx2 = torch.__version__.startswith(FROZEN_ON[0] + ".") and (
+        torch.backends.cpu.get_cpu_capability() == "AVX2"
+    )
+    if avx2:
+        assert [v.hex() for v in got] == DISTILL_AVX2[name]
+    else:
+        assert_frozen(got, (name, "distill"), portable_rel=1e-2)
     assert distill_trace(name, torch.arange(12) * 3) == distill_trace(name)
 
 
