@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from benchmark.errors import UserError, did_you_mean
 from benchmark.kinds import get_kind
-from benchmark.method import Outputs
+from benchmark.method import Context, Outputs
 
 # Convolutions run in channels-last (NHWC) layout: oneDNN's CPU kernels train the small
 # ResNets of the quick profile faster in it than in the default NCHW layout (`bench
@@ -96,6 +96,24 @@ class DenseHead(nn.Module):
         fused = sum(resample(conv(m), target) for conv, m in zip(self.lateral, maps, strict=True))
         logits = self.classify(self.mix(fused))
         return nn.functional.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+
+
+def class_head(ctx: Context) -> nn.Module:
+    """A class head of the student's own, for the methods that distil class logits (`kd`,
+    `dkd`, `dist`, `c2kd`): the backbone has none, since evaluation reads the backbone
+    only. Linear on the pooled embedding for classification; a `DenseHead` on every stage
+    for segmentation, the same head the few-label step trains."""
+    if ctx.dense:
+        return DenseHead(ctx.student_channels, ctx.num_classes)
+    return nn.Linear(ctx.student_dim, ctx.num_classes)
+
+
+def head_logits(head: nn.Module, student: Outputs, like: Tensor) -> Tensor:
+    """The logits of a `class_head` on the student's outputs, shaped like `like` (the
+    teacher's logits): [N, K] from the embedding, or [N, K, H, W] from the stages."""
+    if isinstance(head, DenseHead):
+        return head(student.feature_maps, size=(like.shape[-2], like.shape[-1]))
+    return head(student.embedding)
 
 
 def resample(x: Tensor, size: tuple[int, int]) -> Tensor:

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmark.backbones import DenseHead
+from benchmark.backbones import class_head, head_logits
 from benchmark.method import Batch, Context, Method, Outputs, register_method
 from benchmark.params import param
 
@@ -182,11 +182,7 @@ class C2KD(Method):
         self.dense = ctx.dense
         self.stage_s = proxy_stage(len(ctx.student_channels))
         self.stage_t = proxy_stage(len(ctx.teacher_channels))
-        self.head: nn.Module = (
-            DenseHead(ctx.student_channels, ctx.num_classes)
-            if self.dense
-            else nn.Linear(ctx.student_dim, ctx.num_classes)
-        )
+        self.head = class_head(ctx)
         self.proxy_s = Proxy(ctx.student_channels[self.stage_s], ctx.num_classes, self.dense)
         self.proxy_t = Proxy(ctx.teacher_channels[self.stage_t], ctx.num_classes, self.dense)
 
@@ -194,11 +190,7 @@ class C2KD(Method):
         """(z_s, r_s, r_t) at the teacher logits' shape."""
         assert teacher.logits is not None
         size = tuple(teacher.logits.shape[-2:])
-        z_s = (
-            self.head(student.feature_maps, size=size)
-            if self.dense
-            else self.head(student.embedding)
-        )
+        z_s = head_logits(self.head, student, like=teacher.logits)
         r_s = self.proxy_s(student.feature_maps[self.stage_s], size)
         r_t = self.proxy_t(teacher.feature_maps[self.stage_t].detach(), size)
         return z_s, r_s, r_t

@@ -47,9 +47,9 @@ reads the backbone only.
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from benchmark.backbones import DenseHead
+from benchmark.backbones import class_head, head_logits
 from benchmark.method import Batch, Context, Method, Outputs, register_method
 from benchmark.params import param
 
@@ -98,16 +98,10 @@ class DIST(Method):
 
     def setup(self, ctx: Context) -> None:
         self.dense = ctx.dense
-        self.head: nn.Module = (
-            DenseHead(ctx.student_channels, ctx.num_classes)
-            if self.dense
-            else nn.Linear(ctx.student_dim, ctx.num_classes)
-        )
+        self.head = class_head(ctx)
 
     def student_logits(self, student: Outputs, teacher_logits: Tensor) -> Tensor:
-        if self.dense:
-            return self.head(student.feature_maps, size=tuple(teacher_logits.shape[-2:]))
-        return self.head(student.embedding)
+        return head_logits(self.head, student, like=teacher_logits)
 
     def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
         if teacher.logits is None:

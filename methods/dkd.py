@@ -51,9 +51,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from benchmark.backbones import DenseHead
+from benchmark.backbones import class_head, head_logits
 from benchmark.method import Batch, Context, Method, Outputs, register_method
 from benchmark.params import param
 
@@ -131,17 +131,11 @@ class DKD(Method):
     def setup(self, ctx: Context) -> None:
         self.dense = ctx.dense
         self.num_pairs = ctx.num_pairs
-        self.head: nn.Module = (
-            DenseHead(ctx.student_channels, ctx.num_classes)
-            if self.dense
-            else nn.Linear(ctx.student_dim, ctx.num_classes)
-        )
+        self.head = class_head(ctx)
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
 
     def student_logits(self, student: Outputs, teacher_logits: Tensor) -> Tensor:
-        if self.dense:
-            return self.head(student.feature_maps, size=tuple(teacher_logits.shape[-2:]))
-        return self.head(student.embedding)
+        return head_logits(self.head, student, like=teacher_logits)
 
     def ramp(self, batch_size: int) -> float:
         """The reference's warmup factor for the current step: min(e / W, 1), e the pass

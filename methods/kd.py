@@ -22,9 +22,9 @@ does). The head is discarded after distillation; evaluation reads the backbone o
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from benchmark.backbones import DenseHead
+from benchmark.backbones import class_head, head_logits
 from benchmark.method import Batch, Context, Method, Outputs, register_method
 from benchmark.params import log_uniform, param
 
@@ -58,19 +58,12 @@ class KD(Method):
 
     def setup(self, ctx: Context) -> None:
         self.dense = ctx.dense
-        self.head: nn.Module = (
-            DenseHead(ctx.student_channels, ctx.num_classes)
-            if self.dense
-            else nn.Linear(ctx.student_dim, ctx.num_classes)
-        )
+        self.head = class_head(ctx)
 
     def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
         if teacher.logits is None:
             raise ValueError("kd needs the teacher's logits")
-        if self.dense:
-            logits = self.head(student.feature_maps, size=tuple(teacher.logits.shape[-2:]))
-        else:
-            logits = self.head(student.embedding)
+        logits = head_logits(self.head, student, like=teacher.logits)
         return {"kd": self.weight * kd_loss(logits, teacher.logits, self.temperature)}
 
     def aligned(self, student: Outputs, teacher: Outputs) -> tuple[Tensor, Tensor] | None:
@@ -79,10 +72,10 @@ class KD(Method):
         every other method's pooled embeddings on segmentation."""
         if teacher.logits is None:
             return None
+        logits = head_logits(self.head, student, like=teacher.logits)
         if self.dense:
-            logits = self.head(student.feature_maps, size=tuple(teacher.logits.shape[-2:]))
             return (
                 logits.mean(dim=(2, 3)) / self.temperature,
                 teacher.logits.mean(dim=(2, 3)) / self.temperature,
             )
-        return self.head(student.embedding) / self.temperature, teacher.logits / self.temperature
+        return logits / self.temperature, teacher.logits / self.temperature
