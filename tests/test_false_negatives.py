@@ -11,13 +11,19 @@ Without ids (the embedded world, so every committed record) each method must com
 exactly what it computed before the ids existed. `FROZEN` holds the values the code of
 commit 26e3676 (before the ids) produced for the traces below, as exact float hex: the
 float64 traces are compared to 1e-12 everywhere (a masked negative or one extra RNG draw
-moves them by far more), and every trace is compared bit for bit on the platform they
-were frozen on (torch 2.14, AVX512 kernels), where a changed summation order would show.
+moves them by far more). Bit for bit, where a changed summation order would show, they
+match only on the machines they were frozen on: the instruction set torch reports does
+not fix the bits (on an Intel AVX512 machine the float64 traces differ from the values
+frozen on another AVX512 machine in the last one or two bits, and two epochs of training
+amplify that), so the bit-for-bit comparison is asked for with `XMD_EXACT_TRACES=1` on
+such a machine (torch 2.14; AVX512 for the traces, AVX2 or AVX512 for the distillation
+trace) and the tolerances apply everywhere else.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +42,10 @@ from benchmark.methods.crd import sample_contrast_index
 from benchmark.protocol.distill import distill
 
 FROZEN_ON = ("2.14", "AVX512")
-EXACT = (
-    torch.__version__.startswith(FROZEN_ON[0] + ".")
-    and torch.backends.cpu.get_cpu_capability() == FROZEN_ON[1]
+ASKED_EXACT = os.environ.get("XMD_EXACT_TRACES") == "1" and torch.__version__.startswith(
+    FROZEN_ON[0] + "."
 )
+EXACT = ASKED_EXACT and torch.backends.cpu.get_cpu_capability() == FROZEN_ON[1]
 
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "crd": ("crd", {}),
@@ -346,7 +352,7 @@ def test_distinct_source_ids_change_nothing(case: str) -> None:
 # Two epochs of training amplify the last bits in which instruction sets differ (on AVX2
 # the loss terms move by up to 0.6% from the AVX512 values), so the distillation trace is
 # also frozen on AVX2, from the code before source ids existed (commit 83551f7), and is
-# exact on both; any other machine gets a loose check only.
+# exact on both machines with XMD_EXACT_TRACES=1; any other gets a loose check only.
 DISTILL_AVX2: dict[str, list[str]] = {
     "crd": ["0x1.cde6aaaaaaaabp+1", "0x1.fdea4caaaaaabp+1", "0x1.649997791087dp+9"],
     "cmcd-cmc": ["0x1.bd50500000000p+0", "0x1.5b69c47bab023p+9"],
@@ -357,9 +363,7 @@ DISTILL_AVX2: dict[str, list[str]] = {
 @pytest.mark.parametrize("name", ["crd", "cmcd-cmc", "cmcd-cmd"])
 def test_distill_without_source_ids_trains_as_before(name: str, one_thread: None) -> None:
     got = distill_trace(name)
-    avx2 = torch.__version__.startswith(FROZEN_ON[0] + ".") and (
-        torch.backends.cpu.get_cpu_capability() == "AVX2"
-    )
+    avx2 = ASKED_EXACT and torch.backends.cpu.get_cpu_capability() == "AVX2"
     if avx2:
         assert [v.hex() for v in got] == DISTILL_AVX2[name]
     else:
