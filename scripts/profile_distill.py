@@ -12,9 +12,9 @@ import sys
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchmark.cli import perf
 from benchmark.config import resolve
 from benchmark.datasets.tasks import get_task
+from benchmark.execution import perf
 from benchmark.protocol.distill import distill
 from benchmark.protocol.teacher_outputs import teacher_outputs
 

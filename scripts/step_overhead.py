@@ -19,9 +19,9 @@ from collections.abc import Callable
 
 import torch
 
-from benchmark.cli import perf
 from benchmark.config import resolve
 from benchmark.datasets.tasks import get_task
+from benchmark.execution import perf
 from benchmark.method import Batch, create_method
 from benchmark.protocol.distill import distill, take
 from benchmark.protocol.loop import batches, sgd_cosine

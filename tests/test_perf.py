@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-import benchmark.cli.perf
+import benchmark.execution.perf
 from benchmark.cli.main import main
-from benchmark.cli.perf import Row
+from benchmark.execution.perf import Row
 
 ROWS = (
     "bare loop · l2",
@@ -33,13 +33,13 @@ def test_bench_perf_quick_prints_every_row(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[Row] = []
-    render = benchmark.cli.perf.render
+    render = benchmark.execution.perf.render
 
     def keep(rows: list[Row], *args: object) -> None:
         seen.extend(rows)
         render(rows, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(benchmark.cli.perf, "render", keep)
+    monkeypatch.setattr(benchmark.execution.perf, "render", keep)
     assert main(["perf", "--quick", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     for row in ROWS:

@@ -9,7 +9,6 @@ seconds, not a half-finished plan.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,22 +17,17 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmark.cli.common import (
+    Command,
+    add_run_arguments,
+    default_cache_dir,
+    default_data_root,
+)
 from benchmark.errors import UserError
 
 if TYPE_CHECKING:  # imported lazily at run time, so `bench --help` stays fast
     from benchmark.config import RunConfig
     from benchmark.results.records import Record
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("XMD_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "xmd-bench"
-
-
-def default_data_root() -> Path | None:
-    """Where real datasets live: `--data-root`, else $XMD_DATA, else none (embedded only)."""
-    env = os.environ.get("XMD_DATA")
-    return Path(env) if env else None
 
 
 @dataclass(frozen=True)
@@ -194,3 +188,11 @@ def _summary(console: Console, records: list) -> None:
             f"{sum(r.seconds.values()):.1f}",
         )
     console.print(table)
+
+
+COMMAND = Command(
+    "run",
+    "run methods × tasks × seeds and write the leaderboard",
+    add_run_arguments,
+    cmd_run,
+)

@@ -25,11 +25,10 @@ from collections.abc import Callable
 
 from rich.console import Console
 
+from benchmark.cli.common import Command, add_run_arguments
+from benchmark.cli.run import cmd_run
 from benchmark.config import RunConfig
-from benchmark.datasets.world import WorldConfig
 from benchmark.errors import UserError, did_you_mean
-from benchmark.method import list_methods
-from benchmark.results.sweeps import sweep_dir, value_dir, write_table
 
 RunCommand = Callable[[argparse.Namespace, Console], int]
 
@@ -37,6 +36,9 @@ RunCommand = Callable[[argparse.Namespace, Console], int]
 def canonical_knob(key: str) -> str:
     """`section.key` as `--set` spells it; `sketch.abstraction` (modality.rest) is a
     friendly alias of the world knob `world.sketch_abstraction` when that knob exists."""
+    from benchmark.datasets.world import WorldConfig
+    from benchmark.method import list_methods
+
     parts = key.strip().split(".")
     if len(parts) != 2 or not all(parts):
         raise UserError(
@@ -68,6 +70,8 @@ def parse_knob(text: str) -> tuple[str, list[str]]:
 def _value_args(args: argparse.Namespace, knob: str, value: str) -> argparse.Namespace:
     """The `bench run` arguments of one point: the user's settings, then the knob (last,
     so it wins), written to the point's own folder."""
+    from benchmark.results.sweeps import value_dir
+
     point = copy.copy(args)
     point.sets = [*args.sets, f"{knob}={value}"]
     point.out = value_dir(args.out, knob, value)
@@ -96,6 +100,8 @@ def check(args: argparse.Namespace, knob: str, values: list[str]) -> None:
 def run_sweep(args: argparse.Namespace, console: Console, run: RunCommand) -> int:
     """Run every point with `run` (the `bench run` command), then write the table.
     Returns the worst exit code of the points (1 when any cell failed)."""
+    from benchmark.results.sweeps import sweep_dir, write_table
+
     knob, values = parse_knob(args.knob)
     check(args, knob, values)
     worst = 0
@@ -105,3 +111,25 @@ def run_sweep(args: argparse.Namespace, console: Console, run: RunCommand) -> in
     table = write_table(sweep_dir(args.out, knob))
     console.print(f"sweep table: {table}")
     return worst
+
+
+def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    add_run_arguments(p)
+    p.add_argument(
+        "--knob",
+        required=True,
+        metavar="KEY=V1,V2,...",
+        help="e.g. world.sketch_abstraction=0,0.25,0.5,0.75,1",
+    )
+
+
+def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
+    return run_sweep(args, console, cmd_run)
+
+
+COMMAND = Command(
+    "sweep",
+    "one run per value of a knob, and OUT/sweeps/KNOB/sweep.csv",
+    add_sweep_arguments,
+    cmd_sweep,
+)

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmark.cli.common import Command, add_run_arguments
 from benchmark.errors import UserError
 
 if TYPE_CHECKING:
@@ -54,9 +55,10 @@ if TYPE_CHECKING:
 
 
 def add_tune_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments `bench tune` adds to `bench run`'s."""
+    """`bench run`'s arguments and those `bench tune` adds."""
     from benchmark.execution.tune_study import SAMPLERS, SELECTIONS
 
+    add_run_arguments(p)
     p.add_argument(
         "--trials",
         type=int,
@@ -521,3 +523,12 @@ def _summary(console: Console, studies: list[Study], args: argparse.Namespace) -
             pct(None if oracle is None else oracle.test),
         )
     console.print(table)
+
+
+COMMAND = Command(
+    "tune",
+    "the same hyperparameter budget for every method, selected on validation data; "
+    "the tuned leaderboard beside the defaults'",
+    add_tune_arguments,
+    cmd_tune,
+)

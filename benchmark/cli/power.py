@@ -1,0 +1,59 @@
+"""`bench power`: where a paired difference's variance comes from, and the MDE."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from benchmark.cli.common import OUT_HELP, USER_OUT, Command
+from benchmark.errors import UserError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=USER_OUT, help=OUT_HELP)
+    p.add_argument(
+        "--replicate",
+        type=Path,
+        default=None,
+        help="output folder of the same cells re-run with --set distill.training_noise=1",
+    )
+    p.add_argument(
+        "--track",
+        default="supervised",
+        choices=["supervised", "label-free"],
+        help="whose records to decompose (default supervised)",
+    )
+
+
+def cmd_power(args: argparse.Namespace, console: Console) -> int:
+    from benchmark.kinds import kind_of_columns
+    from benchmark.results.power import decompose, power_table
+    from benchmark.results.records import read_records
+
+    folders = [args.out] + ([args.replicate] if args.replicate is not None else [])
+    for folder in folders:
+        if not (folder / "runs").is_dir():
+            raise UserError(f"no records under '{folder / 'runs'}': pass the folder of a bench run")
+    # One track at a time: methods are only ever compared within their track.
+    records = [r for r in read_records(args.out) if r.track == args.track]
+    replicate = (
+        [r for r in read_records(args.replicate) if r.track == args.track]
+        if args.replicate is not None
+        else None
+    )
+    kinds = {r.task: r.data.get("kind") or kind_of_columns(r.metrics).name for r in records}
+    components = decompose(records, kinds, replicate)
+    if not components:
+        raise UserError(f"no method records with per-sample outcomes under '{args.out}'")
+    print(power_table(components))
+    return 0
+
+
+COMMAND = Command(
+    "power",
+    "resolution: where a paired difference's variance comes from, and the MDE",
+    add_arguments,
+    cmd_power,
+)
