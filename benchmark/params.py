@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import UserError, did_you_mean
@@ -256,3 +256,26 @@ def validate(params: dict[str, Param], values: dict[str, Any], owner: str) -> di
             raise UserError(f"{where}={value!r} is above its maximum {spec.high}")
         resolved[name] = value
     return resolved
+
+
+# --- the run configuration's numeric knobs ------------------------------------------------
+
+MAX_COUNT = 10_000_000  # a bound on any sample count, epoch count, step count or batch
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A configuration knob's allowed range, declared on its dataclass field (`bounded`)
+    and checked by `benchmark.config.validation`. Counts are bounded above so a typo cannot
+    ask for a billion of anything; rates and temperatures must be finite, and `closed`
+    says whether `low` itself is allowed (a learning rate of 0 is not)."""
+
+    low: float
+    high: float
+    closed: bool = True
+
+
+def bounded(default: Any, low: float, high: float, *, closed: bool = True) -> Any:
+    """A dataclass field with its default and its allowed range, so a new knob is one line:
+    `epochs: int = bounded(12, 1, MAX_COUNT)`."""
+    return field(default=default, metadata={"bound": Bound(low, high, closed)})

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import PROTOCOL_VERSION, RunConfig, config_hash
+from benchmark.config import RunConfig
 from benchmark.errors import UserError, did_you_mean
+from benchmark.hashing import PROTOCOL_VERSION, config_hash
 from benchmark.method import load_methods
 from benchmark.params import validate
 from benchmark.results.records import REFERENCE, Record, load_record, record_path

@@ -32,12 +32,13 @@ from typing import Any
 import torch
 
 from benchmark.backbones import Backbone, TaskModel
-from benchmark.config import RunConfig, config_hash
+from benchmark.config import RunConfig
 from benchmark.datasets.tasks import TaskData, get_task
 from benchmark.execution.plan import Cell, PlannedCell, plan_cell
 from benchmark.execution.progress import NullReporter, Reporter
 from benchmark.execution.provenance import git_commit, host, versions
 from benchmark.execution.tune_trials import evaluate_trial, is_trial, trial_validation
+from benchmark.hashing import config_hash
 from benchmark.locks import file_lock
 from benchmark.method import Context, create_method
 from benchmark.protocol import outcomes

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from benchmark.backbones import Backbone
-from benchmark.config import MAX_SEEDS, EvalConfig, RunConfig, config_hash
+from benchmark.config import MAX_SEEDS, EvalConfig, RunConfig
 from benchmark.datasets.tasks import Split, TaskData, get_task
 from benchmark.datasets.validation import load_validation
 from benchmark.execution.plan import Cell, PlannedCell, plan_cell
+from benchmark.hashing import config_hash
 from benchmark.kinds import get_kind
 from benchmark.protocol import outcomes
 from benchmark.protocol.checkpoint import EpochCheckpoint

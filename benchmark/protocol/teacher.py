@@ -44,8 +44,9 @@ from typing import Any
 import torch
 
 from benchmark.backbones import TaskModel
-from benchmark.config import PROTOCOL_VERSION, RunConfig, TrainConfig, config_hash
+from benchmark.config import RunConfig, TrainConfig
 from benchmark.datasets.tasks import TaskData
+from benchmark.hashing import PROTOCOL_VERSION, config_hash
 from benchmark.locks import file_lock
 from benchmark.protocol.checkpoint import EpochCheckpoint, fingerprint
 from benchmark.protocol.loop import LoopSettings, steps_per_epoch

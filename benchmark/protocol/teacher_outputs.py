@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from benchmark.backbones import TaskModel, forward_all
-from benchmark.config import config_hash
+from benchmark.hashing import config_hash
 from benchmark.locks import file_lock
 from benchmark.method import Outputs
 from benchmark.protocol.teacher import Trained, _log_training, digest
