@@ -100,7 +100,8 @@ class Method(nn.Module):
       memory, not only embeddings and logits;
     - `version`: raise it when a change alters what the method computes (even in the last
       bits), so its existing records stop matching and are recomputed; other methods'
-      records stay valid. Version 1 leaves the record hash as it was before versions.
+      records stay valid. Version 1 leaves the record hash as it was before versions
+      (`benchmark.hashing`, method-version-1).
     """
 
     name: ClassVar[str] = ""

@@ -70,5 +70,5 @@ def is_label_free(cfg: RunConfig) -> bool:
 
 def file_suffix(track: str) -> str:
     """What a track adds to a cell's file names ("" for the supervised track, so its
-    records keep their paths)."""
+    records keep their paths: `benchmark.hashing`, supervised-paths)."""
     return "" if track == SUPERVISED else f".{track}"

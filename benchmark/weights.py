@@ -251,7 +251,8 @@ def fit_checkpoint(path: Path, backbone: str, in_chans: int = 3) -> None:
 
 def key_settings(recipe: TrainConfig) -> dict[str, Any]:
     """The recipe as it enters cache keys and record hashes. `scratch` drops both new
-    settings, so keys made before they existed still match; a file enters by the digest
+    settings, so keys made before they existed still match (`benchmark.hashing`,
+    scratch-weights); a file enters by the digest
     of its content, so moving it keeps the key and rewriting it changes the key."""
     values = dataclasses.asdict(recipe)
     spec = parse(values.pop("weights"))

@@ -15,7 +15,7 @@ from typing import Any
 
 from benchmark.config import RunConfig
 from benchmark.errors import UserError, did_you_mean
-from benchmark.hashing import PROTOCOL_VERSION, config_hash
+from benchmark.hashing import cell_payload, config_hash
 from benchmark.method import load_methods
 from benchmark.params import validate
 from benchmark.results.records import REFERENCE, Record, load_record, record_path
@@ -68,31 +68,28 @@ def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
     """Exactly the settings that can change this cell's result (what the hash covers):
     those its task runs with, so another task's `tasks.<name>` values never enter it.
     The track enters through the teacher's settings, so supervised cells keep the hashes
-    they had before tracks existed. (A plan computes this once per cell: `plan_cell`.)"""
+    they had before tracks existed (`benchmark.hashing.LEGACY_RULES`: track-via-teacher).
+    (A plan computes this once per cell: `plan_cell`.)"""
     own = cell_run_config(cell, cfg)
     params = None if cell.method == REFERENCE else method_params(own, cell.method)
     return _payload(cell, own, params)
 
 
 def _payload(cell: Cell, cfg: RunConfig, params: dict[str, Any] | None) -> dict[str, Any]:
-    """The hashed settings of `cell`, from its resolved settings and method parameters."""
-    payload: dict[str, Any] = {
-        "protocol": PROTOCOL_VERSION,
-        "task": cell.task,
-        "seed": cell.seed,
+    """The hashed settings of `cell`, from its resolved settings and method parameters
+    (`benchmark.hashing.cell_payload`: the schema and its legacy rules)."""
+    sections = {
         "data": dataclasses.asdict(cfg.data),
         "world": dict(cfg.world),
-        "teacher": key_settings(cfg.teacher),  # scratch: as before the weights setting
         "student": dataclasses.asdict(cfg.student),
+        "distill": dataclasses.asdict(cfg.distill),
+        "eval": dataclasses.asdict(cfg.eval),
     }
+    method = None
     if params is not None:
-        payload["method"] = {"name": cell.method, "params": params}
-        version = load_methods().get(cell.method).version
-        if version != 1:  # version 1 keeps the hashes made before methods had versions
-            payload["method"]["version"] = version
-        payload["distill"] = dataclasses.asdict(cfg.distill)
-        payload["eval"] = dataclasses.asdict(cfg.eval)
-    return payload
+        method = (cell.method, params, load_methods().get(cell.method).version)
+    # key_settings: LEGACY_RULES scratch-weights
+    return cell_payload(cell.task, cell.seed, sections, key_settings(cfg.teacher), method)
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,8 @@ def _state(
     queue: dict[str, str],
     job_ended: bool,
 ) -> CellState:
-    # Manifests from before tracks have no track: their cells are supervised.
+    # Manifests from before tracks have no track: their cells are supervised
+    # (benchmark.hashing, record-without-track).
     planned = Cell(cell["task"], cell["method"], int(cell["seed"]), cell.get("track", SUPERVISED))
     path = planned.record_path(out)
     record = load_record(path) if path.is_file() else None

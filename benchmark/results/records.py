@@ -51,7 +51,9 @@ class Record:
     status: str
     config_hash: str
     profile: str
-    track: str = SUPERVISED  # benchmark.tracks; records from before tracks are supervised
+    # benchmark.tracks; records from before tracks are supervised (benchmark.hashing,
+    # record-without-track)
+    track: str = SUPERVISED
     metrics: dict[str, float] = field(default_factory=dict)
     reason: str = ""
     config: dict[str, Any] = field(default_factory=dict)
@@ -186,7 +188,7 @@ def records_frame(records: list[Record]) -> pd.DataFrame:
     for r in records:
         row: dict[str, Any] = {
             "task": r.task,
-            "kind": r.data.get("kind"),  # None in records from before the data facts
+            "kind": r.data.get("kind"),  # None before the data facts (hashing: record-without-kind)
             "track": r.track,
             "method": r.method,
             "seed": r.seed,
