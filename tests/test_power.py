@@ -177,3 +177,48 @@ def test_tie_rank_counts_only_resolved_wins() -> None:
     }
     assert tie_rank("best", scores) == 1 and tie_rank("close", scores) == 1
     assert tie_rank("worst", scores) == 3
+
+
+def test_decompose_equals_the_per_pair_formulas_exactly() -> None:
+    """The per-cell caches of `decompose` change no bit of the per-pair computation."""
+    from benchmark.results.power import Components, decompose
+    from benchmark.results.records import Record
+
+    rng = np.random.default_rng(5)
+    n, classes, restarts, seeds, methods = 40, 3, 3, (0, 1, 2), ("a", "b", "c")
+
+    def seg() -> np.ndarray:
+        truth = rng.integers(0, 50, size=(restarts, n, 1, classes))
+        inter = rng.binomial(truth, 0.7)
+        pred = inter + rng.integers(0, 10, size=truth.shape)
+        return np.concatenate([inter, pred, truth], axis=2).astype(np.uint16)
+
+    arrays, records = {}, []
+    for m in methods:
+        for s in seeds:
+            probe, tune = seg()[0], seg()
+            arrays[(m, s)] = {"probe": probe, "finetune": tune}
+            metrics = {
+                "probe_miou": outcomes.scores(probe, "segmentation")["miou"],
+                "finetune_miou": outcomes.restart_scores(tune, "segmentation")["miou"],
+            }
+            records.append(
+                Record(
+                    task="t", method=m, seed=s, status="ok", config_hash="h", profile="smoke",
+                    metrics=metrics,
+                    outcomes={p: outcomes.encode(x) for p, x in arrays[(m, s)].items()},
+                )
+            )  # fmt: skip
+    got = {c.protocol: c for c in decompose(records, {"t": "segmentation"}, None, print)}
+    for protocol in ("probe", "finetune"):
+        tests, tunes = [], []
+        for a, b in (("a", "b"), ("a", "c"), ("b", "c")):
+            for s in seeds:
+                oa, ob = arrays[(a, s)][protocol], arrays[(b, s)][protocol]
+                tests.append(sampling_variance(oa, ob, "segmentation", s))
+                if protocol == "finetune":
+                    tunes.append(restart_variance(oa, ob, "segmentation"))
+        c: Components = got[protocol]
+        assert c.test == float(np.mean(tests))
+        if tunes:
+            assert c.finetune_noise == float(np.mean(tunes))

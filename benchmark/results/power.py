@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,23 +91,70 @@ def sampling_variance(a: np.ndarray, b: np.ndarray, kind: str, seed: int = 0) ->
     prediction, or [R, N, ...] for R fine-tune restarts (the score is their mean)."""
     if a.shape != b.shape:
         raise ValueError(f"outcomes of shapes {a.shape} and {b.shape} are not paired")
-    restarts = a.ndim == get_kind(kind).outcome_ndim + 1
+    return _paired_variance(_SideTerms(kind), a, b, seed)
+
+
+class _SideTerms:
+    """One side's share of a paired difference's test-sampling variance, computed once per
+    outcome array however many pairs the array is part of: for 0/1 outcomes the mean over
+    restarts per sample; for segmentation each restart's bootstrap mIoU over R, under the
+    resampling weights of the seed (drawn once per seed and test-set size). Combining two
+    sides repeats `sampling_variance`'s arithmetic in its order, so the numbers are the
+    same to the bit as computing every pair from scratch."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._weights: dict[tuple[int, int], np.ndarray] = {}
+        self._terms: dict[object, list[np.ndarray]] = {}
+
+    def weights(self, n: int, seed: int) -> np.ndarray:
+        if (n, seed) not in self._weights:
+            rng = np.random.default_rng(seed)
+            self._weights[(n, seed)] = rng.multinomial(
+                n, np.full(n, 1.0 / n), size=BOOTSTRAP
+            ).astype(np.float64)
+        return self._weights[(n, seed)]
+
+    def terms(self, side: np.ndarray, seed: int, key: object = None) -> list[np.ndarray]:
+        """`side` as [R, N, ...] outcomes; `key` names it for the cache (None: no cache)."""
+        if key is not None and key in self._terms:
+            return self._terms[key]
+        n = side.shape[1]
+        if not get_kind(self.kind).dense:
+            out = [side.astype(np.float64).mean(0)]
+        else:
+            weights, out = self.weights(n, seed), []
+            for restart in side:
+                flat = restart.reshape(n, -1).astype(np.float64)
+                totals = (weights @ flat).reshape(BOOTSTRAP, 3, -1)
+                inter, predicted, truth = totals[:, 0], totals[:, 1], totals[:, 2]
+                union = predicted + truth - inter
+                iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), np.nan)
+                out.append(np.nanmean(iou, axis=1) / len(side))
+        if key is not None:
+            self._terms[key] = out
+        return out
+
+
+def _paired_variance(
+    sides: _SideTerms,
+    a: np.ndarray,
+    b: np.ndarray,
+    seed: int,
+    keys: tuple[object, object] = (None, None),
+) -> float:
+    restarts = a.ndim == get_kind(sides.kind).outcome_ndim + 1
     a3, b3 = (a, b) if restarts else (a[None], b[None])
     n = a3.shape[1]
-    if not get_kind(kind).dense:  # 0/1 per sample: the discordance formula
-        x = a3.astype(np.float64).mean(0) - b3.astype(np.float64).mean(0)
+    ta, tb = sides.terms(a3, seed, keys[0]), sides.terms(b3, seed, keys[1])
+    if not get_kind(sides.kind).dense:  # 0/1 per sample: the discordance formula
+        x = ta[0] - tb[0]
         return float(x.var(ddof=1) / n) if n > 1 else math.nan
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=BOOTSTRAP).astype(np.float64)
     diffs = np.zeros(BOOTSTRAP)
-    for sign, side in ((1.0, a3), (-1.0, b3)):
-        for restart in side:
-            flat = restart.reshape(n, -1).astype(np.float64)
-            totals = (weights @ flat).reshape(BOOTSTRAP, 3, -1)
-            inter, predicted, truth = totals[:, 0], totals[:, 1], totals[:, 2]
-            union = predicted + truth - inter
-            iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), np.nan)
-            diffs += sign * np.nanmean(iou, axis=1) / len(side)
+    for term in ta:
+        diffs += term
+    for term in tb:
+        diffs -= term  # (-m)/R is exactly -(m/R)
     return float(diffs.var(ddof=1))
 
 
@@ -114,11 +163,16 @@ def restart_variance(a: np.ndarray, b: np.ndarray, kind: str) -> float:
     training noise. Restart r of every method uses the same random stream (head
     initialisation, batch order), so the restarts are paired too and their noise is
     partly shared: the sample variance over r of (a_r − b_r), over R (nan for R = 1)."""
+    return _restart_variance(_restart_scores(a, kind), _restart_scores(b, kind))
+
+
+def _restart_scores(side: np.ndarray, kind: str) -> list[float]:
     name = _metric_name(kind)
-    diffs = [
-        outcomes.scores(x, kind)[name] - outcomes.scores(y, kind)[name]
-        for x, y in zip(a, b, strict=True)
-    ]
+    return [outcomes.scores(x, kind)[name] for x in side]
+
+
+def _restart_variance(a: list[float], b: list[float]) -> float:
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
     return float(np.var(diffs, ddof=1) / len(diffs)) if len(diffs) > 1 else math.nan
 
 
@@ -164,13 +218,23 @@ def _cells(records: list[Record]) -> dict[tuple[str, str, int], Record]:
 
 
 def decompose(
-    records: list[Record], kinds: dict[str, str], replicate: list[Record] | None = None
+    records: list[Record],
+    kinds: dict[str, str],
+    replicate: list[Record] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[Components]:
     """The variance components of every task in `records` (`kinds`: task → task kind),
     for the probe and the fine-tune; `replicate` holds the same cells re-run with another
-    `distill.training_noise`."""
+    `distill.training_noise`. `progress` is told each (task, protocol) when it is done.
+
+    Every pair of methods shares its cells with many other pairs, so what depends on one
+    cell alone (its decoded outcomes, its side of the bootstrap, its restarts' scores) is
+    computed once per cell, not once per pair."""
     cells, again = _cells(records), _cells(replicate or [])
     decoded: dict[tuple[str, str, int, str], np.ndarray] = {}
+    restart_scores: dict[tuple[str, str, int], list[float]] = {}
+    started = time.perf_counter()
+    done, steps = 0, 2 * len({t for t, _, _ in cells})
 
     def outcome(task: str, method: str, seed: int, protocol: str) -> np.ndarray:
         """A cell's outcome array, decoded once however many pairs it is part of."""
@@ -183,6 +247,7 @@ def decompose(
     for task in sorted({t for t, _, _ in cells}):
         kind = kinds[task]
         name = _metric_name(kind)
+        sides = _SideTerms(kind)
         methods = sorted({m for t, m, _ in cells if t == task})
         seeds = sorted({s for t, _, s in cells if t == task})
         for protocol in ("probe", "finetune"):
@@ -200,9 +265,23 @@ def decompose(
                     if (task, a, s) not in cells or (task, b, s) not in cells:
                         continue
                     oa, ob = outcome(task, a, s, protocol), outcome(task, b, s, protocol)
-                    tests.append(sampling_variance(oa, ob, kind, s))
+                    if oa.shape != ob.shape:
+                        raise ValueError(
+                            f"{task} seed {s}: outcomes of {a} and {b} have shapes "
+                            f"{oa.shape} and {ob.shape}, not paired"
+                        )
+                    tests.append(
+                        _paired_variance(sides, oa, ob, s, ((a, s, protocol), (b, s, protocol)))
+                    )
                     if protocol == "finetune":
-                        tunes.append(restart_variance(oa, ob, kind))
+                        for m, o in ((a, oa), (b, ob)):
+                            if (m, s, task) not in restart_scores:
+                                restart_scores[(m, s, task)] = _restart_scores(o, kind)
+                        tunes.append(
+                            _restart_variance(
+                                restart_scores[(a, s, task)], restart_scores[(b, s, task)]
+                            )
+                        )
                     if (task, a, s) in again and (task, b, s) in again:
                         d0 = scores[a][s] - scores[b][s]
                         ra, rb = again[(task, a, s)], again[(task, b, s)]
@@ -221,6 +300,13 @@ def decompose(
                     training=_mean(trains),
                 )
             )
+            done += 1
+            if progress is not None:
+                elapsed = time.perf_counter() - started
+                progress(
+                    f"{task} {metric}: {len(methods)} methods × {len(seeds)} seeds "
+                    f"({done}/{steps}, {elapsed:.0f} s)"
+                )
     return out
 
 
