@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
-
 from benchmark.errors import UserError, did_you_mean
 from benchmark.timm_weights import check_timm_name, download
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch on use: `bench validate` checks a scratch teacher without it
+    import torch
+
     from benchmark.backbones import Backbone
 
 
@@ -163,6 +163,8 @@ def file_digest(path: Path) -> str:
 
 def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     """The file's state dict, read with `torch.load(weights_only=True)` (no code runs)."""
+    import torch
+
     _need_file(path)
     ident = _identity(path)
     if ident in _LOADED:
