@@ -141,15 +141,15 @@ def _path(cache_dir: Path, key: str) -> Path:
     return cache_dir / "catalog" / f"{key}.pickle"
 
 
-def load(cache_dir: Path | None) -> Catalog:
+def load(cache_dir: Path | None, store: bool = True) -> Catalog:
     """The catalog of this source: from the cache when an entry for it exists and reads
-    back whole, else built (and stored when `cache_dir` can be written)."""
+    back whole, else built (and, with `store`, kept when `cache_dir` can be written; a
+    command that must write nothing on bad input keeps it with `save` once it succeeded)."""
     if cache_dir is None:
         return build()
     key = source_key()
-    path = _path(cache_dir, key)
     try:
-        with path.open("rb") as fh:
+        with _path(cache_dir, key).open("rb") as fh:
             catalog = pickle.load(fh)
         if isinstance(catalog, Catalog) and catalog.key == key:
             return catalog
@@ -164,8 +164,15 @@ def load(cache_dir: Path | None) -> Catalog:
         fresh.backbones,
         key=key,
     )
-    _store(path, catalog)
+    if store:
+        save(cache_dir, catalog)
     return catalog
+
+
+def save(cache_dir: Path | None, catalog: Catalog) -> None:
+    """Keep `catalog` in the cache unless an entry for its source is there already."""
+    if cache_dir is not None and catalog.key and not _path(cache_dir, catalog.key).is_file():
+        _store(_path(cache_dir, catalog.key), catalog)
 
 
 def _store(path: Path, catalog: Catalog) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -44,11 +45,15 @@ def cmd_power(args: argparse.Namespace, console: Console) -> int:
         else None
     )
     kinds = {r.task: r.data.get("kind") or kind_of_columns(r.metrics).name for r in records}
-    components = decompose(records, kinds, replicate)
+    components = decompose(records, kinds, replicate, progress=_progress)
     if not components:
         raise UserError(f"no method records with per-sample outcomes under '{args.out}'")
     print(power_table(components))
     return 0
+
+
+def _progress(line: str) -> None:
+    print(f"bench power: {line}", file=sys.stderr, flush=True)
 
 
 COMMAND = Command(
