@@ -73,7 +73,7 @@ def test_the_board_pairs_the_new_records_with_the_references_by_seed() -> None:
     board = render_board(ref, mine, seeds, Path("runs"))
     assert "Run here: mine" in board and "The reference's records" in board
     assert "kd, scratch, and the teacher" in board
-    assert board.startswith("# XMD-Bench leaderboard\n\n**Ranked against")
+    assert board.startswith("# XMD-Bench leaderboard\n\n**Ranked against the reference `results`")
 
 
 def test_a_method_run_again_replaces_its_committed_records() -> None:
@@ -123,3 +123,39 @@ def test_the_recreated_teacher_is_checked_against_the_references() -> None:
     shifted = [_rec("mine", s, 0.5, teacher=0.7 + 0.001 * s) for s in range(6)]
     (row,) = recreated(ref, shifted)
     assert row.verdict == DIFFERS
+
+
+def test_a_run_with_reference_runs_only_the_new_cells_and_refuses_another_protocol(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], one_thread: None
+) -> None:
+    import json
+
+    from benchmark.cli.main import main
+
+    ref, mine = tmp_path / "ref", tmp_path / "mine"
+    common = ["--tasks", "sketch-cls", "--threads", "1"]
+    assert main(["run", "--profile", "smoke", "--methods", "scratch", "--seeds", "2",
+                 "--out", str(ref), *common]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["run", "--methods", "l2", "--with-reference", str(ref), "--out", str(mine),
+                 *common]) == 0  # fmt: skip
+    said = " ".join(capsys.readouterr().out.split())
+    assert "bit-identical against" in said and "over 2 seed(s)" in said
+    ran = sorted(p.relative_to(mine / "runs").as_posix() for p in (mine / "runs").rglob("*.json"))
+    assert ran == ["sketch-cls/l2/seed0.json", "sketch-cls/l2/seed1.json"]  # no reference cell
+    board = (mine / "LEADERBOARD-with-reference.md").read_text()
+    assert "| l2 |" in board and "| scratch |" in board
+    # The reference re-labelled as made at another protocol: refused, nothing run.
+    for path in (ref / "runs").rglob("*.json"):
+        record = json.loads(path.read_text())
+        record["config"]["protocol"] = 2
+        path.write_text(json.dumps(record))
+    other = tmp_path / "other"
+    assert main(["run", "--methods", "l2", "--with-reference", str(ref), "--out", str(other),
+                 *common]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    from benchmark.config import PROTOCOL_VERSION
+
+    assert err.count("\n") == 1
+    assert f"at protocol 2, this checkout runs protocol {PROTOCOL_VERSION}" in err
+    assert not (other / "runs").exists()

@@ -28,6 +28,7 @@ from benchmark.errors import UserError
 if TYPE_CHECKING:  # imported lazily at run time, so `bench --help` stays fast
     from benchmark.config import RunConfig
     from benchmark.results.records import Record
+    from benchmark.results.with_reference import Reference
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from benchmark.backbones import check_backbone
     from benchmark.datasets.real import resolve_tasks
     from benchmark.datasets.tasks import get_task, world_config
+    from benchmark.execution.against_reference import finish_against, plan_against
     from benchmark.execution.executor_settings import from_args
     from benchmark.execution.executors import create_executor, preflight
     from benchmark.execution.jobs import PlanRun
@@ -90,6 +92,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from benchmark.tracks import SUPERVISED, parse_tracks
     from benchmark.weights import fetch as fetch_weights
 
+    reference = _reference(args)
     request = resolve_config(args)
     cfg, seeds = request.cfg, request.seeds
     tracks = tuple(parse_tracks(args.tracks))
@@ -103,7 +106,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     # Real data checked up front: files decoded, sizes checked at this run's settings.
     tasks, skipped = resolve_tasks(args.tasks, data_root, cfg, cache_dir=cache_dir)
     # The plan, made once: every cell's settings resolved, parameters validated, hashed.
-    cells = make_plan(tasks, methods, list(range(seeds)), cfg, tracks)
+    if reference is None:
+        cells = make_plan(tasks, methods, list(range(seeds)), cfg, tracks)
+    else:
+        tasks, skipped = _reference_tasks(args, reference, tasks, skipped, tracks)
+        cells, ref_seeds = plan_against(reference, tasks, methods, cfg, tracks, args.seeds)
+        seeds = max(len(s) for s in ref_seeds.values())
     own = {c.task: c.cfg for c in cells if c.track == tracks[0]}  # each task's settings
     for task, task_cfg in own.items():
         world_config(get_task(task), task_cfg.data, task_cfg.world)  # world knobs, up front
@@ -154,13 +162,58 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         f"{len(failed)} failed · records in {args.out / 'runs'} · "
         f"table {args.out / 'results.csv'} · leaderboard {board}"
     )
-    if args.command == "run":  # a sweep's points are not runs of the reference's settings
+    if reference is not None:
+        path, lines = finish_against(reference, args.out, cells, ref_seeds)
+        for line in lines:
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+        if path is not None:
+            console.print(f"ranked with {reference.folder}'s other methods: {path}")
+    # A sweep's points are not runs of the reference's settings; a run ranked against a
+    # reference has said above how it compares with it.
+    if args.command == "run" and reference is None:
         from benchmark.results.compare import run_summary
 
         line = run_summary(args.out)  # None without a reference folder (results/)
         if line is not None:
             console.print(line, highlight=False, markup=False, soft_wrap=True)
     return 1 if failed else 0
+
+
+def _reference(args: argparse.Namespace) -> Reference | None:
+    """`--with-reference FOLDER`, read; its profile becomes the run's unless one is named
+    (a different one is then refused by `check_compatible`)."""
+    folder = getattr(args, "with_reference", None)
+    if folder is None:
+        return None
+    from benchmark.results.with_reference import load_reference
+
+    if folder.resolve() == args.out.resolve():
+        raise UserError(f"--with-reference {folder} is --out itself: run into another folder")
+    reference = load_reference(folder)
+    if args.profile is None:
+        args.profile = reference.profile()
+    return reference
+
+
+def _reference_tasks(
+    args: argparse.Namespace,
+    reference: Reference,
+    tasks: list[str],
+    skipped: list[str],
+    tracks: tuple[str, ...],
+) -> tuple[list[str], list[str]]:
+    """Under `--tasks all`, the tasks the reference has records of (the others are
+    skipped and named); a task named explicitly must be in it (`Reference.seeds`)."""
+    if args.tasks.strip() != "all":
+        return tasks, skipped
+    have = {(r.task, r.track) for r in reference.records if r.ok}
+    kept = [t for t in tasks if all((t, k) in have for k in tracks)]
+    if not kept:
+        raise UserError(
+            f"--with-reference {reference.folder} has no records of any task in the "
+            f"{', '.join(tracks)} track(s)"
+        )
+    return kept, [*skipped, *(f"{t} (not in {reference.folder})" for t in tasks if t not in kept)]
 
 
 def _summary(console: Console, records: list) -> None:
@@ -190,9 +243,22 @@ def _summary(console: Console, records: list) -> None:
     console.print(table)
 
 
+def add_arguments(run: argparse.ArgumentParser) -> None:
+    """`bench run`'s arguments: those `sweep` and `tune` share, and `--with-reference`."""
+    add_run_arguments(run)
+    run.add_argument(
+        "--with-reference",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="run only these methods, at FOLDER's (e.g. results) profile and seeds, and rank "
+        "them with its records of every other method (OUT/LEADERBOARD-with-reference.md)",
+    )
+
+
 COMMAND = Command(
     "run",
     "run methods × tasks × seeds and write the leaderboard",
-    add_run_arguments,
+    add_arguments,
     cmd_run,
 )

@@ -191,12 +191,13 @@ def render_board(
     theirs = sorted({r.method for r in records if r.method not in new and r.method != REFERENCE})
     commits = sorted({short_commit(r.git) for r in records if r.method in theirs})
     note = (
-        f"**Ranked against the committed reference.** Run here: {', '.join(new)} "
+        f"**Ranked against the reference `{ref.folder}`.** Run here: {', '.join(new)} "
         f"(records in `{out / 'runs'}`). The reference's records (`{ref.folder / 'runs'}`, "
         f"commit {', '.join(commits)}): {', '.join(theirs)}, and the teacher and "
         "all-labels rows. Each new record is paired with the reference's records of its "
         "seed; see `bench run`'s check that this machine re-creates the reference's "
-        "teacher and data."
+        "teacher and data. The same `bench run ... --with-reference` renders this board "
+        "again (finished cells are kept)."
     )
     title, _, rest = text.partition("\n\n")
     return f"{title}\n\n{note}\n\n{rest}"
