@@ -264,9 +264,32 @@ def recreated(ref: Reference, mine: list[Record]) -> list[Recreated]:
                 row.verdict = DIFFERS
             else:
                 row.verdict = WITHIN_NOISE
-            row.reasons = [why for why in reasons(pairs) if not why.startswith("other settings")]
+            row.reasons = _what_differs(pairs) + [
+                why for why in reasons(pairs) if not why.startswith("other settings")
+            ]
         rows.append(row)
     return rows
+
+
+def _what_differs(pairs: list[tuple[Record, Record]]) -> list[str]:
+    """Which of the teacher's facts differ: its cache key (its recipe or its data's
+    digest), its scores, the input gap, the data facts (named by key)."""
+    found = []
+    if any(m.teacher.get("key") != r.teacher.get("key") for m, r in pairs):
+        found.append("other teacher key")
+    if any(_teacher_facts(m)[1:3] != _teacher_facts(r)[1:3] for m, r in pairs):
+        found.append("other teacher scores or input gap")
+    keys = sorted(
+        {
+            k
+            for m, r in pairs
+            for k in m.data.keys() | r.data.keys()
+            if m.data.get(k) != r.data.get(k)
+        }
+    )
+    if keys:
+        found.append(f"other data facts ({', '.join(keys)})")
+    return found
 
 
 def recreated_lines(rows: list[Recreated], ref: Reference) -> list[str]:
