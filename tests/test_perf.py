@@ -26,6 +26,9 @@ ROWS = (
     "distill (summed over 2 cells)",
     "wall · bench run --methods l2 --tasks sketch-cls",
     "peak memory of the bench process",
+    "bench list methods -v · first call, empty cache",
+    "bench list methods -v",
+    "bench validate (a smoke config)",
 )
 
 

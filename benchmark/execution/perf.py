@@ -21,6 +21,9 @@ Rows:
 - *cell*: one (sketch-cls, l2) cell and its reference cell run by `bench run` in a child
   process with an empty cache: seconds per stage, wall time and the child's peak memory.
 - *full* (`--full`): `bench run --methods all --tasks all` with one seed, same way.
+- *cli*: `bench --help`, `bench list methods -v`, `bench list tasks` and `bench validate`
+  in fresh interpreters (`benchmark.execution.cli_timing`), and the first listing call on
+  an empty cache, which builds the registries' catalog.
 """
 
 from __future__ import annotations
@@ -352,7 +355,16 @@ def measure(cfg: RunConfig, *, repeats: int, full: bool, cache_dir: Path | None)
     rows += run_rows("cell", ["--methods", "l2", "--tasks", PERF_TASK, *profile], threads)
     if full:
         rows += run_rows("full", ["--methods", "all", "--tasks", "all", *profile], threads)
+    rows += listing_rows(repeats)
     return rows
+
+
+def listing_rows(repeats: int) -> list[Row]:
+    """The commands that only read declarations, as a user waits for them
+    (`benchmark.execution.cli_timing`)."""
+    from benchmark.execution.cli_timing import cli_timings
+
+    return [Row.of("cli", what, seconds, "s") for what, seconds in cli_timings(repeats)]
 
 
 def render(rows: list[Row], console: Console, title: str) -> None:
