@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,14 @@ def _bench(cache: Path, *args: str) -> dict:
         capture_output=True, text=True, env=env, cwd=ROOT, check=True,
     )  # fmt: skip
     return json.loads(done.stdout.splitlines()[-1])
+
+
+class _Evil:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple:
+        return (Path.touch, (Path(self.path),))
 
 
 def _render(lines: list[tuple[str, bool]]) -> str:
@@ -99,6 +108,10 @@ def test_the_catalog_is_rebuilt_when_corrupted_or_the_source_changes(
     assert path.is_file()
     path.write_bytes(b"not a pickle")
     assert catalog.load(warm).key == key  # rebuilt, and stored again
+    # An entry that would run code when read is refused, not run, and rebuilt.
+    marker = warm / "ran"
+    path.write_bytes(pickle.dumps(_Evil(str(marker))))
+    assert catalog.load(warm).key == key and not marker.exists()
     assert catalog.load(warm) == catalog.build()
     source = warm / "src"
     source.mkdir()

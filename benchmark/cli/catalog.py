@@ -11,8 +11,10 @@ implementation that drifts from the first. The catalog is instead built by impor
 the registries once, exactly as a run does, and stored under a key that hashes every
 source file of the package (`benchmark/`, `methods/`, `datasets/`) and the Python
 version: any edit, added file or other interpreter builds it again, on the first call
-after the change (that call costs what the import costs). A missing, unreadable or
-corrupted entry is rebuilt; a cache folder that cannot be written only costs the speed.
+after the change (that call costs what the import costs). A missing, unreadable,
+corrupted or foreign entry is rebuilt (entries are read by an unpickler that builds
+only the catalog's own classes and plain values); the 8 newest entries are kept; a cache
+folder that cannot be written only costs the speed.
 A lookup the catalog cannot answer (a name that is neither registered nor an alias,
 e.g. a `pairs:<path>` task or a typo) goes to the real registry, so its answer and its
 error message are the registry's own.
@@ -150,7 +152,7 @@ def load(cache_dir: Path | None, store: bool = True) -> Catalog:
     key = source_key()
     try:
         with _path(cache_dir, key).open("rb") as fh:
-            catalog = pickle.load(fh)
+            catalog = _Unpickler(fh).load()
         if isinstance(catalog, Catalog) and catalog.key == key:
             return catalog
     except Exception:  # absent, truncated, corrupted, of an old layout: rebuilt below
@@ -175,6 +177,37 @@ def save(cache_dir: Path | None, catalog: Catalog) -> None:
         _store(_path(cache_dir, catalog.key), catalog)
 
 
+# What a catalog entry is made of; an entry naming anything else (a foreign or tampered
+# file) is refused before any of it is built, and the catalog is rebuilt from the source.
+_ALLOWED = {
+    ("benchmark.cli.catalog", "Catalog"),
+    ("benchmark.cli.catalog", "MethodEntry"),
+    ("benchmark.cli.catalog", "TaskEntry"),
+    ("benchmark.params", "Param"),
+    ("benchmark.params", "Space"),
+    *(("builtins", n) for n in ("bool", "int", "float", "str", "object", "complex")),
+    *(("builtins", n) for n in ("tuple", "list", "dict", "set", "frozenset")),
+}
+KEEP = 8  # entries kept (several checkouts or branches may share one cache)
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads only the catalog's own classes and plain values: no code of the file's
+    choosing runs, as with `torch.load(weights_only=True)` for checkpoints."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a catalog")
+        return super().find_class(module, name)
+
+
+def _prune(folder: Path) -> None:
+    """Keep the `KEEP` most recently written entries."""
+    entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[KEEP:]:
+        old.unlink(missing_ok=True)
+
+
 def _store(path: Path, catalog: Catalog) -> None:
     """Write atomically (a temporary file renamed over the entry); skip silently where
     the cache cannot be written."""
@@ -191,6 +224,7 @@ def _store(path: Path, catalog: Catalog) -> None:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        _prune(path.parent)
     except OSError:
         pass
 
