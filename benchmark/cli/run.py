@@ -106,10 +106,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     # Real data checked up front: files decoded, sizes checked at this run's settings.
     tasks, skipped = resolve_tasks(args.tasks, data_root, cfg, cache_dir=cache_dir)
     # The plan, made once: every cell's settings resolved, parameters validated, hashed.
+    absent: list[str] = []  # under --tasks all, the tasks the reference has no records of
     if reference is None:
         cells = make_plan(tasks, methods, list(range(seeds)), cfg, tracks)
     else:
-        tasks, skipped = _reference_tasks(args, reference, tasks, skipped, tracks)
+        tasks, absent = _reference_tasks(args, reference, tasks, tracks)
         cells, ref_seeds = plan_against(reference, tasks, methods, cfg, tracks, args.seeds)
         seeds = max(len(s) for s in ref_seeds.values())
     own = {c.task: c.cfg for c in cells if c.track == tracks[0]}  # each task's settings
@@ -138,6 +139,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     )
     if skipped:
         console.print(f"skipped (no data; see 'bench data check'): {', '.join(skipped)}")
+    if absent:
+        console.print(f"left out (no records in {args.with_reference}): {', '.join(absent)}")
     start = time.perf_counter()
     finished = []
     executor = create_executor(plan, settings, device)
@@ -199,13 +202,12 @@ def _reference_tasks(
     args: argparse.Namespace,
     reference: Reference,
     tasks: list[str],
-    skipped: list[str],
     tracks: tuple[str, ...],
 ) -> tuple[list[str], list[str]]:
-    """Under `--tasks all`, the tasks the reference has records of (the others are
-    skipped and named); a task named explicitly must be in it (`Reference.seeds`)."""
+    """Under `--tasks all`, (the tasks the reference has records of, the others); a task
+    named explicitly must be in it (`Reference.seeds` says so)."""
     if args.tasks.strip() != "all":
-        return tasks, skipped
+        return tasks, []
     have = {(r.task, r.track) for r in reference.records if r.ok}
     kept = [t for t in tasks if all((t, k) in have for k in tracks)]
     if not kept:
@@ -213,7 +215,7 @@ def _reference_tasks(
             f"--with-reference {reference.folder} has no records of any task in the "
             f"{', '.join(tracks)} track(s)"
         )
-    return kept, [*skipped, *(f"{t} (not in {reference.folder})" for t in tasks if t not in kept)]
+    return kept, [t for t in tasks if t not in kept]
 
 
 def _summary(console: Console, records: list) -> None:
