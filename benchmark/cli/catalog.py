@@ -173,8 +173,15 @@ def load(cache_dir: Path | None, store: bool = True) -> Catalog:
 
 def save(cache_dir: Path | None, catalog: Catalog) -> None:
     """Keep `catalog` in the cache unless an entry for its source is there already."""
-    if cache_dir is not None and catalog.key and not _path(cache_dir, catalog.key).is_file():
-        _store(_path(cache_dir, catalog.key), catalog)
+    if cache_dir is None or not catalog.key:
+        return
+    path = _path(cache_dir, catalog.key)
+    try:
+        if path.is_file():
+            return
+    except OSError:  # an unreadable cache folder: nothing is kept
+        return
+    _store(path, catalog)
 
 
 # What a catalog entry is made of; an entry naming anything else (a foreign or tampered
