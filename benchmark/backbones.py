@@ -1,8 +1,15 @@
-"""timm backbones seen as (pooled embedding, feature maps), with any number of input channels.
+"""Backbones seen as (pooled embedding, feature maps): timm CNNs for image-shaped inputs,
+with any number of input channels, and small `torch.nn` sequence encoders for token
+sequences (`benchmark.sequence`).
 
 Teacher and student use the same wrapper: timm's `features_only` models give every stage's
 feature map, which segmentation heads and feature-map methods need; the embedding is the
 global average of the deepest map, which is what classification-style methods align.
+
+The backbone is chosen per modality (`build_backbone`): an image-shaped input gets the
+named timm model; a token sequence (int64 [N, L]) gets a sequence backbone, the one named
+when `student.backbone` names one (`SEQUENCE_BACKBONES`), else the default one, since a
+timm CNN cannot read token ids.
 """
 
 from __future__ import annotations
@@ -30,9 +37,37 @@ SUGGESTED = ("test_resnet", "resnet10t", "resnet18", "resnet34", "resnet50", "co
 
 
 def check_backbone(name: str) -> str:
+    from benchmark.sequence import SEQUENCE_BACKBONES
+
+    if name in SEQUENCE_BACKBONES:
+        return name
     if not timm.is_model(name):
-        raise UserError(f"unknown backbone '{name}': {did_you_mean(name, timm.list_models())}")
+        known = [*SEQUENCE_BACKBONES, *timm.list_models()]
+        raise UserError(f"unknown backbone '{name}': {did_you_mean(name, known)}")
     return name
+
+
+def is_sequence(x: Tensor) -> bool:
+    """Whether `x` is a batch of token sequences (integer [N, L]) rather than images."""
+    return x.dim() == 2 and not x.is_floating_point()
+
+
+def build_backbone(name: str, in_chans: int, sequence: bool = False) -> nn.Module:
+    """The backbone for an input of `in_chans` channels (for token sequences: the
+    vocabulary size). Sequence inputs get the named sequence backbone, or the default one
+    when `name` is an image model; a sequence backbone named for an image input is an
+    error."""
+    from benchmark.sequence import DEFAULT_SEQUENCE_BACKBONE, SEQUENCE_BACKBONES, SequenceBackbone
+
+    if sequence:
+        kind = name if name in SEQUENCE_BACKBONES else DEFAULT_SEQUENCE_BACKBONE
+        return SequenceBackbone(kind, vocab_size=in_chans)
+    if name in SEQUENCE_BACKBONES:
+        raise UserError(
+            f"backbone '{name}' reads token sequences, not images: name an image model "
+            f"such as {SUGGESTED[1]} for this task"
+        )
+    return Backbone(name, in_chans)
 
 
 class Backbone(nn.Module):

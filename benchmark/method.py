@@ -126,6 +126,14 @@ class Method(nn.Module):
         says True here gets a `not_applicable` record instead of running."""
         return False
 
+    def needs_spatial_maps(self) -> bool:
+        """Whether these settings compare the student's and the teacher's feature maps
+        position by position (after resampling one to the other's size). A sequence
+        student's maps are [B, C, L, 1] over token slots (`benchmark.sequence`), which
+        correspond to no place in the teacher's image, so on a text target a method that
+        says True here gets a `not_applicable` record instead of running."""
+        return False
+
     def setup(self, ctx: Context) -> None:
         """Build trainable modules and buffers once dimensions are known."""
 

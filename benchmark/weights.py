@@ -277,15 +277,23 @@ def probing(recipe: TrainConfig) -> bool:
 # --- building the teacher's backbone -------------------------------------------------------
 
 
-def teacher_backbone(recipe: TrainConfig, in_chans: int) -> Backbone:
+def teacher_backbone(recipe: TrainConfig, in_chans: int, sequence: bool = False) -> Backbone:
     """The teacher's backbone, randomly initialised or holding the pretrained weights.
 
     Pretrained weights have 3 input channels; timm adapts the stem of a timm checkpoint
     to another count (summing or repeating its filters), while our own Backbone/TaskModel
-    dicts must match the source's channels exactly."""
-    from benchmark.backbones import Backbone
+    dicts must match the source's channels exactly. A token-sequence input (`sequence`,
+    with `in_chans` its vocabulary size) gets a sequence backbone from scratch."""
+    from benchmark.backbones import Backbone, build_backbone
 
     spec = parse(recipe.weights)
+    if sequence:
+        if spec.kind != SCRATCH:
+            raise UserError(
+                f"teacher.weights={recipe.weights}: pretrained weights are for image "
+                "backbones; a token-sequence input trains from scratch"
+            )
+        return build_backbone(recipe.backbone, in_chans, sequence=True)  # type: ignore[return-value]
     if spec.kind == SCRATCH:
         return Backbone(recipe.backbone, in_chans=in_chans)
     if spec.kind == "timm":

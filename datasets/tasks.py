@@ -59,6 +59,9 @@ class Split:
 
 @dataclass
 class TaskData:
+    """A task's four splits and what models are sized by. A text modality's tensors are
+    token ids (int64 [N, L], 0 = padding), and its `*_channels` is the vocabulary size."""
+
     name: str
     kind: str
     num_classes: int  # segmentation counts the background as class 0
@@ -97,6 +100,12 @@ class TaskSpec:
     def needs_data_root(self) -> bool:
         return self.check is not None
 
+    @property
+    def sequence_target(self) -> bool:
+        """Whether the target modality is a token sequence (its student is a sequence
+        backbone: `benchmark.backbones.build_backbone`)."""
+        return self.target in SEQUENCE_MODALITIES
+
     def load(
         self,
         data: DataConfig,
@@ -106,6 +115,19 @@ class TaskSpec:
         data_root: Path | None = None,
     ) -> TaskData:
         return self.loader(self, data, world, seed, cache_dir, data_root)
+
+
+# Modalities whose tensors are token ids rather than images.
+SEQUENCE_MODALITIES = frozenset({"text"})
+
+
+def channels(modality: str, x: Tensor) -> int:
+    """What a backbone for `x` is sized by: its channels, or for text its vocabulary."""
+    if modality in SEQUENCE_MODALITIES:
+        from benchmark.datasets.world.text import VOCAB_SIZE
+
+        return VOCAB_SIZE
+    return int(x.shape[1])
 
 
 # The real-dataset tasks register themselves when `benchmark.datasets.real` is imported,
@@ -190,8 +212,8 @@ def load_world_task(
         name=spec.name,
         kind=spec.kind,
         num_classes=classes + 1 if segmentation else classes,
-        source_channels=source.shape[1],
-        target_channels=target.shape[1],
+        source_channels=channels(spec.source, source),
+        target_channels=channels(spec.target, target),
         source_pool=Split(source=source[pool], labels=labels[pool]),
         paired=Split(source=source[paired], target=target[paired], labels=labels[paired]),
         few=Split(target=target[few_idx], labels=labels[few_idx]),
@@ -228,4 +250,10 @@ _world_task(
     "audio",
     CLASSIFICATION,
     "shape class from the log-mel of an impact sound (embedded world)",
+)
+_world_task(
+    "text-cls",
+    "text",
+    CLASSIFICATION,
+    "shape class from a short word description, sequence student (embedded world)",
 )

@@ -67,6 +67,9 @@ class AT(Method):
 
     uses_feature_maps = True
 
+    def needs_spatial_maps(self) -> bool:
+        return True
+
     def setup(self, ctx: Context) -> None:
         self.stages = paired_stages(ctx, self.first_stage, "at")
 

@@ -82,6 +82,9 @@ class FitNet(Method):
 
     uses_feature_maps = True
 
+    def needs_spatial_maps(self) -> bool:
+        return True
+
     def setup(self, ctx: Context) -> None:
         count = min(len(ctx.student_channels), len(ctx.teacher_channels))
         self.index = count // 2 if self.stage == -1 else self.stage

@@ -41,6 +41,9 @@ class L2(Method):
 
     uses_feature_maps = True
 
+    def needs_spatial_maps(self) -> bool:
+        return not self.pooled  # the pooled form compares embeddings only
+
     def setup(self, ctx: Context) -> None:
         if self.pooled:
             self.regressor: nn.Module = nn.Linear(ctx.student_dim, ctx.teacher_dim)

@@ -82,6 +82,9 @@ class SimKD(Method):
 
     uses_feature_maps = True  # the loss reads both backbones' last feature maps
 
+    def needs_spatial_maps(self) -> bool:
+        return True
+
     def setup(self, ctx: Context) -> None:
         self.project = projector(ctx.student_channels[-1], ctx.teacher_channels[-1], self.factor)
 

@@ -75,6 +75,9 @@ class VID(Method):
 
     uses_feature_maps = True
 
+    def needs_spatial_maps(self) -> bool:
+        return True
+
     def setup(self, ctx: Context) -> None:
         self.stages = paired_stages(ctx, self.first_stage, "vid")
         start = math.log(math.exp(self.init_var - EPS) - 1.0)  # softplus⁻¹(init_var − ε)

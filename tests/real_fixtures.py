@@ -12,6 +12,12 @@ loaders run in CI on files shaped like the published ones (only smaller).
   the names, shapes and scale, not the dtypes; any numeric dtype is read);
 - MNIST + FSDD: big-endian IDX files (train gzipped, t10k plain) and 8 kHz 16-bit WAVs named
   `<digit>_<speaker>_<n>.wav`;
+- CrisisMMD v2.0: `crisismmd_datasplit_all/task_humanitarian_text_img_{train,dev,test}.tsv`
+  (the release's nine tab-separated columns, a tweet with two images on two rows) and the
+  JPEGs under `data_image/<event>/<date>/`;
+- VoxCeleb1: `iden_split.txt`, `vox1_meta.csv` (tab-separated), 16 kHz WAVs under
+  `wav/id<n>/<video>/<utt>.wav` and face frames under
+  `unzippedIntervalFaces/data/<name>/1.6/<video>/<n>/<frame>.jpg`;
 - a `pairs:` folder of PNG images paired with .npy arrays or WAV sounds.
 
 Every sample carries its class in a visible way (colour, stroke, depth, pitch), so the
@@ -57,6 +63,8 @@ def write_all(root: Path) -> Path:
     write_avmnist(root)
     write_mnist(root)
     write_fsdd(root)
+    write_crisismmd(root)
+    write_voxceleb(root)
     return root
 
 
@@ -255,6 +263,100 @@ def write_fsdd(root: Path, speakers: tuple[str, ...] = ("jackson", "theo"), take
                 wave = 0.5 * tone + 0.01 * rng.standard_normal(len(t))
                 soundfile.write(folder / f"{digit}_{speaker}_{take}.wav", wave, 8000, "PCM_16")
     return folder
+
+
+# --- CrisisMMD v2.0 ---------------------------------------------------------------------
+
+CRISIS_HEADER = (
+    "event_name\ttweet_id\timage_id\ttweet_text\timage\tlabel\tlabel_text\tlabel_image"
+    "\tlabel_text_image"
+)
+CRISIS_WORDS = (
+    ("fine", "nothing", "weather"),
+    ("family", "lost", "home"),
+    ("bridge", "road", "collapsed"),
+    ("injured", "dead", "hospital"),
+    ("missing", "found", "search"),
+    ("donate", "volunteers", "rescue"),
+    ("car", "truck", "wrecked"),
+    ("update", "shelter", "info"),
+)
+
+
+def write_crisismmd(root: Path, per_class: tuple[int, int, int] = (6, 2, 3)) -> Path:
+    """Tweets of every category in train / dev / test (counts per class), each with one
+    JPEG whose colour tells its class; the first training tweet of a class has a second
+    image (a second row with the same tweet id, which the loader drops)."""
+    from benchmark.datasets.real.crisismmd import CATEGORIES
+
+    rng = _rng("crisismmd")
+    base = root / "CrisisMMD_v2.0"
+    (base / "crisismmd_datasplit_all").mkdir(parents=True)
+    tweet = 900_000_000_000_000_000
+    for part, count in zip(("train", "dev", "test"), per_class, strict=True):
+        lines = [CRISIS_HEADER]
+        for c, label in enumerate(CATEGORIES):
+            for i in range(count):
+                tweet += 1
+                event, date = ("hurricane_harvey", "1_9_2017") if c % 2 else ("iraq_iran", "13_11")
+                images = 2 if (part == "train" and i == 0) else 1
+                for n in range(images):
+                    rel = f"data_image/{event}/{date}/{tweet}_{n}.jpg"
+                    path = base / rel
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    colour = np.array([30 * c, 255 - 30 * c, 120], np.int64)
+                    pixels = colour + rng.integers(-20, 20, (20 + 4 * n, 24, 3))
+                    Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(path)
+                    words = " ".join(rng.choice(CRISIS_WORDS[c], 4))
+                    text = f"RT @user{i}: {words} #{event} https://t.co/x{tweet % 1000}"
+                    lines.append(
+                        f"{event}\t{tweet}\t{tweet}_{n}\t{text}\t{rel}\t{label}"
+                        f"\tinformative\tinformative\tPositive"
+                    )
+        path = base / "crisismmd_datasplit_all" / f"task_humanitarian_text_img_{part}.tsv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return base
+
+
+# --- VoxCeleb1 ---------------------------------------------------------------------------
+
+VOX_NAMES = ("A.J._Buckley", "A.R._Rahman", "Aaron_Tveit", "Aamir_Khan")
+
+
+def write_voxceleb(root: Path, train: int = 4, test: int = 2) -> Path:
+    """Four identities (ids 10001-10004), two videos each; per identity `train` set-1,
+    one set-2 and `test` set-3 utterances, a pitch per identity; three face frames per
+    utterance, a colour per identity."""
+    rng = _rng("voxceleb")
+    base = root / "voxceleb1"
+    base.mkdir(parents=True)
+    meta = ["VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet"]
+    split = []
+    t = np.arange(int(0.5 * 16000)) / 16000
+    for s, name in enumerate(VOX_NAMES):
+        speaker = f"id{10001 + s}"
+        meta.append(f"{speaker}\t{name}\tm\tUSA\t{'test' if s == 3 else 'dev'}")
+        sets = ["1"] * train + ["2"] + ["3"] * test
+        for u, part in enumerate(sets):
+            video = f"vid{s}{u % 2}xYz_-"
+            utt = f"{u + 1:05d}"
+            wav = base / "wav" / speaker / video / f"{utt}.wav"
+            wav.parent.mkdir(parents=True, exist_ok=True)
+            tone = np.sin(2 * np.pi * (150 + 90 * s) * t) + 0.05 * rng.standard_normal(len(t))
+            soundfile.write(wav, 0.3 * tone, 16000, "PCM_16")
+            faces = base / "unzippedIntervalFaces" / "data" / name / "1.6" / video / str(u + 1)
+            faces.mkdir(parents=True, exist_ok=True)
+            for frame in range(1, 4):
+                pixels = np.array([60 * s, 200 - 40 * s, 90], np.int64) + rng.integers(
+                    -15, 15, (28, 24, 3)
+                )
+                Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(
+                    faces / f"{frame:02d}.jpg"
+                )
+            split.append(f"{part} {speaker}/{video}/{utt}.wav")
+    (base / "vox1_meta.csv").write_text("\n".join(meta) + "\n")
+    (base / "iden_split.txt").write_text("\n".join(split) + "\n")
+    return base
 
 
 # --- pairs: -----------------------------------------------------------------------------------

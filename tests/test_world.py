@@ -36,6 +36,7 @@ from benchmark.datasets.world.render import render_geometry
 from benchmark.datasets.world.scene import sample_scene
 from benchmark.datasets.world.shading import OBJECT_DEPTH_MIN, Z_NEAR, wall_z
 from benchmark.datasets.world.shapes import bounding_radius, evaluate, half_extents, shape_params
+from benchmark.datasets.world.text import TEXT_LENGTH
 
 SMALL = WorldConfig(image_size=16)
 MULTI = WorldConfig(image_size=16, min_objects=2, max_objects=4)
@@ -169,6 +170,7 @@ def test_shapes_dtypes_and_ranges(config: WorldConfig) -> None:
         "seg": ((n, s, s), torch.int64),
         "sketch": ((n, 1, s, s), torch.float32),
         "audio": ((n, 1, config.n_mels, config.audio_frames), torch.float32),
+        "text": ((n, TEXT_LENGTH), torch.int64),
         "label": ((n,), torch.int64),
     }
     for key, (shape, dtype) in expected.items():
@@ -514,7 +516,7 @@ def test_measure_throughput_reports_every_stage() -> None:
 
 
 def test_public_api() -> None:
-    assert MODALITIES == ("rgb", "depth", "seg", "sketch", "audio")
+    assert MODALITIES == ("rgb", "depth", "seg", "sketch", "audio", "text")
     assert isinstance(GENERATOR_VERSION, str) and len(SHAPE_NAMES) >= 12
     names = "GENERATOR_VERSION MODALITIES WorldConfig generate load_or_generate measure_throughput"
     assert set(world.__all__) >= set(names.split())

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from benchmark.backbones import Backbone, TaskModel
+from benchmark.backbones import Backbone, TaskModel, build_backbone, is_sequence
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import TaskData, get_task
 from benchmark.execution.plan import Cell, PlannedCell, plan_cell
@@ -63,7 +63,9 @@ def initial_student(backbone: str, data: TaskData, seed: int) -> Backbone:
     """The student before distillation. Its weights depend on the seed only, not on the
     method, so every method of a (task, seed) starts from the same network."""
     torch.manual_seed(int(torch.randint(2**31, (1,), generator=seeded(seed, "student"))))
-    return Backbone(backbone, data.target_channels)
+    target = data.test.target
+    sequence = target is not None and is_sequence(target)
+    return build_backbone(backbone, data.target_channels, sequence)  # type: ignore[return-value]
 
 
 def stage_sizes(model: Backbone, inputs: torch.Tensor | None) -> tuple[tuple[int, int], ...] | None:
@@ -221,11 +223,17 @@ class CellRunner:
         return record
 
     def _not_applicable(self, cell: PlannedCell) -> str | None:
-        """Why the method cannot run in the cell's track (None when it can): decided from
-        the settings alone, before any data or teacher is loaded."""
+        """Why the method cannot run in the cell (None when it can): on a task whose
+        student is a sequence backbone, or in the cell's track. Decided from the settings
+        alone, before any data or teacher is loaded."""
+        method = create_method(cell.method, **(cell.params or {}))
+        if get_task(cell.task).sequence_target and method.needs_spatial_maps():
+            return (
+                f"{cell.method} compares the backbones' feature maps position by position, "
+                "and a sequence student's positions are token slots, not places in the image"
+            )
         if not is_label_free(cell.cfg):
             return None
-        method = create_method(cell.method, **(cell.params or {}))
         if method.needs_teacher_logits():
             return (
                 f"{cell.method} needs the teacher's logits, and the label-free track's "

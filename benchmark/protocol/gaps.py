@@ -75,7 +75,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmark.backbones import forward_all
+from benchmark.backbones import forward_all, is_sequence
 from benchmark.datasets.tasks import Split, TaskData
 from benchmark.method import Method, Outputs
 from benchmark.protocol.training import seeded
@@ -444,9 +444,12 @@ def adapt_channels(x: Tensor, channels: int) -> Tensor:
 def input_gap(teacher: nn.Module, data: TaskData, seed: int) -> dict[str, float]:
     """`input_gap_*`: the teacher's source-view features against the same teacher's
     features of the target view, in the common space (the target-view features mapped as
-    a student's would be), on the same pairs as the method cells' `gap_*`."""
+    a student's would be), on the same pairs as the method cells' `gap_*`. Undefined (no
+    entries) when the target is a token sequence: the image teacher cannot read it."""
     rows, split = gap_pairs(data, seed)
     assert rows.source is not None and rows.target is not None
+    if is_sequence(rows.target):
+        return {}
     source = forward_all(teacher, rows.source, keep_maps=False, on_cpu=False).embedding
     target = forward_all(
         teacher, adapt_channels(rows.target, rows.source.shape[1]), keep_maps=False, on_cpu=False

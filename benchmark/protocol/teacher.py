@@ -43,7 +43,7 @@ from typing import Any
 
 import torch
 
-from benchmark.backbones import TaskModel
+from benchmark.backbones import TaskModel, is_sequence
 from benchmark.config import RunConfig, TrainConfig
 from benchmark.datasets.tasks import TaskData
 from benchmark.hashing import PROTOCOL_VERSION, config_hash
@@ -114,6 +114,14 @@ def _key(
     )
 
 
+def _input_size(role: str, data: TaskData, x: torch.Tensor) -> tuple[int, bool]:
+    """(channels, is a token sequence) of a model trained on `x`: a sequence's channel
+    count is its vocabulary size, which the task data carry."""
+    if not is_sequence(x):
+        return int(x.shape[1]), False
+    return (data.source_channels if role == "teacher" else data.target_channels), True
+
+
 def _get_or_train(
     role: str,
     data: TaskData,
@@ -153,7 +161,7 @@ def _get_or_train(
     )
     with lock:
         torch.manual_seed(seed)
-        backbone = teacher_backbone(recipe, in_chans=x_train.shape[1])
+        backbone = teacher_backbone(recipe, *_input_size(role, data, x_train))
         model = TaskModel(backbone, data.num_classes, data.kind, head=labelled).to(device)
         meta = weights.with_suffix(".json") if weights else None
         healed: dict[str, Any] = {}
@@ -167,7 +175,7 @@ def _get_or_train(
             healed = {"healed": problem, "moved": [str(quarantine(p)) for p in (weights, meta)]}
             log.warning("cache entry %s is bad (%s): moved aside, rebuilding it", weights, problem)
             torch.manual_seed(seed)  # the rebuilt model starts where a fresh one does
-            backbone = teacher_backbone(recipe, in_chans=x_train.shape[1])
+            backbone = teacher_backbone(recipe, *_input_size(role, data, x_train))
             model = TaskModel(backbone, data.num_classes, data.kind, head=labelled).to(device)
 
         start = time.perf_counter()

@@ -1,5 +1,5 @@
-"""Real-dataset tasks: Sketchy, NYU-Depth V2, AV-MNIST (MultiBench's arrays), MNIST+FSDD
-and `pairs:<path>` folders.
+"""Real-dataset tasks: Sketchy, NYU-Depth V2, AV-MNIST (MultiBench's arrays), MNIST+FSDD,
+CrisisMMD v2.0, VoxCeleb1 and `pairs:<path>` folders.
 
 Each adapter reads its dataset's published on-disk format under the data root
 (`--data-root`, else $XMD_DATA) and registers its tasks with a `check` that
@@ -17,7 +17,7 @@ from benchmark.datasets.data_config import DataConfig
 from benchmark.datasets.tasks import TASKS
 from benchmark.errors import UserError
 
-from . import avmnist, mnist_fsdd, nyuv2, pairs, sketchy
+from . import avmnist, crisismmd, mnist_fsdd, nyuv2, pairs, sketchy, voxceleb
 from .common import FOUND, MALFORMED, MISSING, UNUSABLE, RealCheck, few_shortfall
 from .deep import BadFile
 from .deep import check as deep_check
@@ -45,6 +45,7 @@ __all__ = [
     "Row",
     "avmnist",
     "check_all",
+    "crisismmd",
     "inspect",
     "mnist_fsdd",
     "nyuv2",
@@ -52,6 +53,7 @@ __all__ = [
     "real_tasks",
     "resolve_tasks",
     "sketchy",
+    "voxceleb",
 ]
 
 

@@ -27,7 +27,7 @@ from .core import check_modalities, generate
 # Knobs added after GENERATOR_VERSION whose default leaves every output as it was: they enter
 # the key only when set to something else, so files written before they existed are still
 # found (and are still right).
-_NEW_AT_DEFAULT: dict[str, float] = {"sketch_ruling": 0.0}
+_NEW_AT_DEFAULT: dict[str, float] = {"sketch_ruling": 0.0, "text_abstraction": 0.5}
 
 
 def cache_key(config: WorldConfig, n: int, seed: int, modalities: Sequence[str]) -> str:

@@ -15,7 +15,7 @@ GENERATOR_VERSION: str = "world-3"
 
 # All modalities the world can render, in a fixed canonical order. ``label`` is always returned
 # in addition and is not a modality.
-MODALITIES: tuple[str, ...] = ("rgb", "depth", "seg", "sketch", "audio")
+MODALITIES: tuple[str, ...] = ("rgb", "depth", "seg", "sketch", "audio", "text")
 
 # Samples are produced in chunks, each with its own random streams; see ``chunk_size``. The
 # chunking is part of the definition of the data (changing it changes every sample).
@@ -51,9 +51,10 @@ class WorldConfig:
     """All knobs of the world. Defaults are the single-object classification world.
 
     The continuous knobs (sketch_abstraction, sketch_ruling, depth_noise, audio_snr_db,
-    colour_class_correlation, clutter) never change which random numbers are drawn, only how
-    they are used, so two configs that differ only in those show the *same* scenes: knob sweeps
-    are paired comparisons. The integer fields change the draws (image_size via the chunking).
+    colour_class_correlation, clutter, text_abstraction) never change which random numbers
+    are drawn, only how they are used, so two configs that differ only in those show the
+    *same* scenes: knob sweeps are paired comparisons. The integer fields change the draws
+    (image_size via the chunking).
 
     What the gap knobs move, for reading a sweep (README, "The theory tested where it can be
     isolated"): sketch_abstraction widens the RGB-to-sketch gap *by removing* shape evidence
@@ -114,6 +115,13 @@ class WorldConfig:
     colour_class_correlation: float = 0.6
     # RGB only: expected fraction of the background distractors (blobs, lines) that are drawn.
     clutter: float = 0.5
+    # Text: probability that the description's shape name is replaced by a vague word or by
+    # the name of another shape family's class (0 = the name always exact; 1 = always
+    # replaced, only the ambiguous indirect cues left). Higher values widen the RGB-to-text
+    # gap by removing class evidence, so the text's all-labels ceiling falls with it
+    # (`text.py`). Only text draws use it, so every other modality is bit-identical at
+    # every value.
+    text_abstraction: float = 0.5
     # Audio feature size: mel bands and time frames of the log-mel spectrogram.
     n_mels: int = 32
     audio_frames: int = 32
@@ -139,6 +147,7 @@ class WorldConfig:
             "colour_class_correlation": (0.0, 1.0),
             "clutter": (0.0, 1.0),
             "audio_seconds": (0.05, 4.0),
+            "text_abstraction": (0.0, 1.0),
         }
         for f in fields(self):
             value = getattr(self, f.name)

@@ -28,6 +28,7 @@ from .render import primary_slot, render_geometry
 from .scene import sample_scene
 from .shading import render_depth, render_rgb
 from .sketch import render_sketch
+from .text import TEXT_LENGTH, render_text
 
 _IMAGE_MODALITIES = ("rgb", "depth", "seg", "sketch")
 
@@ -82,6 +83,9 @@ def _chunk(config: WorldConfig, seed: int, chunk: int, mods: tuple[str, ...]) ->
         if m == "audio":
             out[m] = render_audio(scene, primary, config, gen)
             continue
+        if m == "text":
+            out[m] = render_text(scene, primary, config, gen)
+            continue
         assert geo is not None
         if m == "rgb":
             out[m] = render_rgb(scene, geo)
@@ -103,6 +107,7 @@ def _empty(config: WorldConfig, mods: tuple[str, ...]) -> dict[str, Tensor]:
         "seg": ((0, s, s), torch.int64),
         "sketch": ((0, 1, s, s), torch.float32),
         "audio": ((0, 1, config.n_mels, config.audio_frames), torch.float32),
+        "text": ((0, TEXT_LENGTH), torch.int64),
     }
     out = {m: torch.empty(shapes[m][0], dtype=shapes[m][1]) for m in mods}
     out["label"] = torch.empty(0, dtype=torch.int64)
@@ -117,7 +122,8 @@ def generate(
     Returns CPU tensors keyed by the requested modalities plus ``label`` (int64 [n], class of
     the largest visible object): rgb float32 [n,3,H,W] in [0,1]; depth float32 [n,1,H,W] (0 =
     missing); seg int64 [n,H,W] (0 = background, k+1 = class k); sketch float32 [n,1,H,W] in
-    [0,1]; audio float32 [n,1,n_mels,audio_frames].
+    [0,1]; audio float32 [n,1,n_mels,audio_frames]; text int64 [n, TEXT_LENGTH] token ids
+    into ``text.VOCAB`` (0 = padding).
     """
     config.validate()
     mods = check_modalities(modalities)
