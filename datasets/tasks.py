@@ -164,6 +164,29 @@ def world_config(spec: TaskSpec, data: DataConfig, overrides: dict[str, Any]) ->
     return config
 
 
+# World knobs that only one modality reads, with their defaults. A cell's hashed settings
+# keep such a knob only for a task with that modality, and only away from its default
+# (`hashed_world`), so setting it for a run leaves every other task's records valid, and
+# records made before the knob existed keep their hashes.
+MODALITY_KNOBS: dict[str, tuple[str, float]] = {"text_abstraction": ("text", 0.5)}
+
+
+def hashed_world(task: str, world: dict[str, Any]) -> dict[str, Any]:
+    """The world overrides that can change `task`'s data: `world` less the knobs of
+    modalities the task does not have and those knobs at their defaults."""
+    spec = TASKS.get(task) if task in TASKS else None
+    modalities = {spec.source, spec.target} if spec is not None else set()
+    out = dict(world)
+    for knob, (modality, default) in MODALITY_KNOBS.items():
+        if knob not in out:
+            continue
+        value = out[knob]
+        at_default = isinstance(value, int | float) and float(value) == default
+        if modality not in modalities or at_default:
+            del out[knob]
+    return out
+
+
 def _first_k_per_class(labels: Tensor, k: int, num_classes: int) -> Tensor:
     """Indices of the first k samples of each class, in stream order (deterministic)."""
     chosen: list[Tensor] = []

@@ -323,7 +323,7 @@ def write_crisismmd(root: Path, per_class: tuple[int, int, int] = (6, 2, 3)) -> 
 VOX_NAMES = ("A.J._Buckley", "A.R._Rahman", "Aaron_Tveit", "Aamir_Khan")
 
 
-def write_voxceleb(root: Path, train: int = 4, test: int = 2) -> Path:
+def write_voxceleb(root: Path, train: int = 4, test: int = 6) -> Path:
     """Four identities (ids 10001-10004), two videos each; per identity `train` set-1,
     one set-2 and `test` set-3 utterances, a pitch per identity; three face frames per
     utterance, a colour per identity."""

@@ -36,8 +36,8 @@ from tests.real_fixtures import (
     write_sketchy,
 )
 
-REAL = ("avmnist-audio-cls", "mnist-fsdd-audio-cls", "nyuv2-depth-cls", "nyuv2-depth-seg")
-REAL += ("nyuv2-depth-seg13", "sketchy-sketch-cls")
+REAL = ("avmnist-audio-cls", "crisismmd-text-cls", "mnist-fsdd-audio-cls", "nyuv2-depth-cls")
+REAL += ("nyuv2-depth-seg", "nyuv2-depth-seg13", "sketchy-sketch-cls", "voxceleb-audio-cls")
 
 
 def test_real_tasks_are_registered_and_listed() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.config import RunConfig
+from benchmark.datasets.tasks import hashed_world
 from benchmark.errors import UserError, did_you_mean
 from benchmark.hashing import cell_payload, config_hash
 from benchmark.method import load_methods
@@ -80,7 +81,7 @@ def _payload(cell: Cell, cfg: RunConfig, params: dict[str, Any] | None) -> dict[
     (`benchmark.hashing.cell_payload`: the schema and its legacy rules)."""
     sections = {
         "data": dataclasses.asdict(cfg.data),
-        "world": dict(cfg.world),
+        "world": hashed_world(cell.task, cfg.world),  # LEGACY_RULES: modality-knobs
         "student": dataclasses.asdict(cfg.student),
         "distill": dataclasses.asdict(cfg.distill),
         "eval": dataclasses.asdict(cfg.eval),

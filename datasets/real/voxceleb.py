@@ -1,4 +1,4 @@
-"""VoxCeleb1 (Nagrani et al., Interspeech 2017) → `voxceleb-voice-id`: a speaker's face (rgb
+"""VoxCeleb1 (Nagrani et al., Interspeech 2017) → `voxceleb-audio-cls`: a speaker's face (rgb
 source) → the same utterance's voice (log-mel target), speaker identification over the
 1,251 identities.
 
@@ -234,7 +234,7 @@ def summary(data_root: Path | None) -> Survey:
 
 
 register_real(
-    "voxceleb-voice-id",
+    "voxceleb-audio-cls",
     "rgb",
     "audio",
     CLASSIFICATION,
