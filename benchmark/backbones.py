@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from benchmark.errors import UserError, did_you_mean
 from benchmark.kinds import get_kind
 from benchmark.method import Context, Outputs
+from benchmark.sequence import DEFAULT_SEQUENCE_BACKBONE, SEQUENCE_BACKBONES, SequenceBackbone
 
 # Convolutions run in channels-last (NHWC) layout: oneDNN's CPU kernels train the small
 # ResNets of the quick profile faster in it than in the default NCHW layout (`bench
@@ -32,13 +33,20 @@ from benchmark.method import Context, Outputs
 MEMORY_FORMAT = torch.channels_last
 
 # Backbones known to work at the profiles' image sizes; any timm model with
-# `features_only` support can be named, this list is what `bench list backbones` shows.
-SUGGESTED = ("test_resnet", "resnet10t", "resnet18", "resnet34", "resnet50", "convnext_atto")
+# `features_only` support can be named, this list is what `bench list backbones` shows,
+# followed by the sequence backbones that text targets get (`benchmark.sequence`).
+SUGGESTED = (
+    "test_resnet",
+    "resnet10t",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "convnext_atto",
+    *SEQUENCE_BACKBONES,
+)
 
 
 def check_backbone(name: str) -> str:
-    from benchmark.sequence import SEQUENCE_BACKBONES
-
     if name in SEQUENCE_BACKBONES:
         return name
     if not timm.is_model(name):
@@ -57,8 +65,6 @@ def build_backbone(name: str, in_chans: int, sequence: bool = False) -> nn.Modul
     vocabulary size). Sequence inputs get the named sequence backbone, or the default one
     when `name` is an image model; a sequence backbone named for an image input is an
     error."""
-    from benchmark.sequence import DEFAULT_SEQUENCE_BACKBONE, SEQUENCE_BACKBONES, SequenceBackbone
-
     if sequence:
         kind = name if name in SEQUENCE_BACKBONES else DEFAULT_SEQUENCE_BACKBONE
         return SequenceBackbone(kind, vocab_size=in_chans)
