@@ -27,7 +27,12 @@ def test_task_splits(name: str, smoke: RunConfig, cache_dir: Path, data_root: Pa
         assert len(data.test) == d.test
     assert data.source_pool.source is not None and data.source_pool.source.shape[1] == 3
     assert data.paired.source is not None and data.paired.target is not None
-    assert data.paired.target.shape[1] == data.target_channels
+    if spec.sequence_target:  # token ids: the channel count is the vocabulary's size
+        assert data.paired.target.dtype == torch.int64 and data.paired.target.dim() == 2
+        assert 0 <= int(data.paired.target.min()) <= int(data.paired.target.max())
+        assert int(data.paired.target.max()) < data.target_channels
+    else:
+        assert data.paired.target.shape[1] == data.target_channels
     assert data.few.source is None  # the few-label set is target-only
     assert data.few.labels is not None and data.test.labels is not None
     if spec.kind == CLASSIFICATION:
