@@ -112,7 +112,6 @@ _VAGUE = torch.tensor([_ID[w] for w in VAGUE])
 _ALL_CUES = torch.tensor([_ID[w] for w in CUES])
 _DISTRACTORS = torch.tensor([_ID[w] for w in DISTRACTORS])
 _TABLES = tuple(_table(s) for s in _SYNONYM_SETS)
-_SYN_WIDTH = 2  # synonym draws per attribute word
 
 # Candidate words: name, two cues, one per synonym set, then the distractors.
 _WORDS = 3 + len(_TABLES)
