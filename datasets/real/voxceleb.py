@@ -24,7 +24,9 @@ leading zeros (`00003.wav` → `3/`). An utterance without a face folder, an ide
 `vox1_meta.csv` lacks, or a split line of another form is an error naming the file.
 
 Target: the first CLIP_SECONDS of the utterance as the embedded world's log-mel layout
-(1 × n_mels × audio_frames), standardised with the training utterances' mean and std.
+(1 × n_mels × audio_frames), standardised with the mean and std of the training
+utterances the splits use. Only the utterances of the paired, few-label and test splits
+are decoded, and only the faces of the source pool, paired and test splits are read.
 Labels are the identities in sorted order.
 
 Budgets. With 1,251 classes a budget counted per class multiplies fast: the training
@@ -154,19 +156,24 @@ def list_utterances(data_root: Path | None) -> Utterances:
     return Utterances(wavs, faces, labels, flags, identities)
 
 
-def _voices(utt: Utterances, n_mels: int, frames: int) -> Tensor:
-    """Standardised log-mel features of every utterance, resampled to 16 kHz if needed."""
+def _voices(utt: Utterances, rows: Tensor, n_mels: int, frames: int) -> Tensor:
+    """Log-mel features [len(utt.wavs), 1, n_mels, frames] of the utterances `rows` (the
+    others stay zero: only the splits' rows are decoded, not the whole release),
+    resampled to 16 kHz if needed and standardised with the mean and std of the training
+    utterances among them."""
     import torchaudio
 
     waves = []
-    for path in utt.wavs:
-        wave, rate = read_wav(path)
+    for row in rows.tolist():
+        wave, rate = read_wav(utt.wavs[row])
         if rate != SAMPLE_RATE:
             wave = torchaudio.functional.resample(torch.from_numpy(wave), rate, SAMPLE_RATE)
             wave = wave.numpy()
         waves.append(wave)
     feats = log_mel(waves, SAMPLE_RATE, n_mels, frames, CLIP_SECONDS)
-    return standardise(feats, feats[~utt.test])
+    out = torch.zeros(len(utt.wavs), *feats.shape[1:])
+    out[rows] = standardise(feats, feats[~utt.test[rows]])
+    return out
 
 
 def _faces(paths: list[Path], rows: Tensor, size: int) -> Tensor:
@@ -184,13 +191,14 @@ def load(
     utt = list_utterances(data_root)
     train = torch.nonzero(~utt.test).flatten()
     test = torch.nonzero(utt.test).flatten()
-    voices = _voices(utt, config.n_mels, config.audio_frames)
     y, size = utt.speaker, data.image_size
     pool = train[draw(len(train), data.source_pool, seed, "pool")]
     paired = train[draw(len(train), data.paired, seed, "paired")]
     few_pool = pool_of_few(utt)
     k = data.labels_per_class
     few = train[few_per_class(few_pool.labels, k, few_pool.classes, seed, few_pool.noun)]
+    heard = torch.unique(torch.cat([paired, few, test]))
+    voices = _voices(utt, heard, config.n_mels, config.audio_frames)
     return TaskData(
         name=spec.name,
         kind=CLASSIFICATION,
