@@ -26,7 +26,8 @@ class Outputs:
     """What a backbone produced for a batch.
 
     `embedding` is the pooled last feature map [B, D]; `feature_maps` are the backbone's
-    stages, shallow to deep, each [B, C_l, H_l, W_l]; `logits` exist for the teacher only:
+    stages, shallow to deep, each [B, C_l, H_l, W_l] (a sequence student's are
+    [B, C_l, L, 1], over its L token slots: `benchmark.sequence`); `logits` exist for the teacher only:
     [B, K] for classification, [B, K, H, W] for segmentation (and not for the label-free
     track's teacher, which has no head).
     """
