@@ -95,6 +95,15 @@ LEGACY_RULES: tuple[LegacyRule, ...] = (
         3,
     ),
     LegacyRule(
+        "modality-knobs",
+        "datasets.tasks.hashed_world, execution.plan._payload",
+        "a world knob that one modality reads (text_abstraction) is in a cell's `world` "
+        "only for a task with that modality, and only away from its default",
+        "setting it for a run leaves every other task's records valid, and records made "
+        "before the knob existed keep their hashes",
+        3,
+    ),
+    LegacyRule(
         "record-without-kind",
         "results.records.records_frame, cli.power",
         "a record without `data.kind` has kind None in the records table (`bench power` reads "

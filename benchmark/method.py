@@ -27,9 +27,9 @@ class Outputs:
 
     `embedding` is the pooled last feature map [B, D]; `feature_maps` are the backbone's
     stages, shallow to deep, each [B, C_l, H_l, W_l] (a sequence student's are
-    [B, C_l, L, 1], over its L token slots: `benchmark.sequence`); `logits` exist for the teacher only:
-    [B, K] for classification, [B, K, H, W] for segmentation (and not for the label-free
-    track's teacher, which has no head).
+    [B, C_l, L, 1], over its L token slots: `benchmark.sequence`); `logits` exist for the
+    teacher only: [B, K] for classification, [B, K, H, W] for segmentation (and not for
+    the label-free track's teacher, which has no head).
     """
 
     embedding: Tensor

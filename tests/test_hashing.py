@@ -26,6 +26,7 @@ def test_every_legacy_rule_is_listed_and_holds(tmp_path: Path) -> None:
         "track-via-teacher",
         "supervised-paths",
         "record-without-track",
+        "modality-knobs",
         "record-without-kind",
     ]
     for rule in LEGACY_RULES:
@@ -63,6 +64,12 @@ def test_every_legacy_rule_is_listed_and_holds(tmp_path: Path) -> None:
     (out / "plan.json").write_text(json.dumps({"cells": [manifest], "jobs": {}}))
     [state] = cell_states(out, {})
     assert state.state == "done", state
+    # modality-knobs: text_abstraction enters text tasks' payloads only, and not at 0.5
+    knob = resolve("smoke", set_overrides={"world": {"text_abstraction": 0.9}})
+    assert plan_cell(Cell("sketch-cls", "l2", 0), knob).hash == supervised.hash
+    assert plan_cell(Cell("text-cls", "l2", 0), knob).payload["world"] == {"text_abstraction": 0.9}
+    default = resolve("smoke", set_overrides={"world": {"text_abstraction": 0.5}})
+    assert plan_cell(Cell("text-cls", "l2", 0), default).payload["world"] == {}
     # record-without-kind
     raw["data"].pop("kind", None)
     stripped = tmp_path / "seed0.json"
