@@ -60,6 +60,18 @@ def is_sequence(x: Tensor) -> bool:
     return x.dim() == 2 and not x.is_floating_point()
 
 
+def check_backbone_fits(name: str, sequence: bool, task: str, setting: str) -> None:
+    """A sequence backbone named for an image input is an error (one line, before a run
+    starts); an image model named for a token input stands for the default sequence
+    backbone (`build_backbone`), so it always fits."""
+    if name in SEQUENCE_BACKBONES and not sequence:
+        raise UserError(
+            f"{setting}={name} reads token sequences, but {task}'s input is an image: name "
+            f"an image model such as {SUGGESTED[1]}, or set it for text tasks only "
+            f"(--set tasks.<task>.{setting}={name})"
+        )
+
+
 def build_backbone(name: str, in_chans: int, sequence: bool = False) -> nn.Module:
     """The backbone for an input of `in_chans` channels (for token sequences: the
     vocabulary size). Sequence inputs get the named sequence backbone, or the default one

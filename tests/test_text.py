@@ -6,6 +6,7 @@ gradients."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -134,3 +135,17 @@ def test_the_knob_enters_only_text_tasks_hashes_and_not_at_its_default() -> None
     assert digest("text-cls") != digest("text-cls", text_abstraction=0.9)
     assert digest("text-cls") == digest("text-cls", text_abstraction=0.5)
     assert digest("sketch-cls") != digest("sketch-cls", sketch_abstraction=0.9)
+
+
+def test_a_sequence_backbone_for_an_image_task_stops_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmark.cli.main import main
+
+    out = tmp_path / "out"
+    argv = ["run", "--profile", "smoke", "--methods", "kd", "--out", str(out)]
+    argv += ["--tasks", "sketch-cls,text-cls", "--set", "student.backbone=text-cnn"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sketch-cls's input is an image" in err
+    assert not out.exists()

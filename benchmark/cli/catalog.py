@@ -259,6 +259,13 @@ def list_lines(catalog: Catalog, what: str, verbose: bool) -> list[tuple[str, bo
         lines += [(name, True) for name in catalog.backbones]
         if verbose:
             lines.append(("(any timm model with features_only support can be named)", True))
+            lines.append(
+                (
+                    "(text-transformer and text-cnn read token sequences: a text target "
+                    "gets text-transformer unless student.backbone names one of them)",
+                    True,
+                )
+            )
     return lines
 
 

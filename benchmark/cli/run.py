@@ -74,9 +74,9 @@ def check_folders(out: Path, cache_dir: Path) -> None:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     import torch
 
-    from benchmark.backbones import check_backbone
+    from benchmark.backbones import check_backbone, check_backbone_fits
     from benchmark.datasets.real import resolve_tasks
-    from benchmark.datasets.tasks import get_task, world_config
+    from benchmark.datasets.tasks import SEQUENCE_MODALITIES, get_task, world_config
     from benchmark.execution.against_reference import finish_against, plan_against
     from benchmark.execution.executor_settings import from_args
     from benchmark.execution.executors import create_executor, preflight
@@ -119,6 +119,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     backbones = {b for c in own.values() for b in (c.teacher.backbone, c.student.backbone)}
     for backbone in sorted(backbones):
         check_backbone(backbone)
+    for task, task_cfg in own.items():  # a sequence backbone reads text targets only
+        spec = get_task(task)
+        check_backbone_fits(
+            task_cfg.student.backbone, spec.sequence_target, task, "student.backbone"
+        )
+        source_text = spec.source in SEQUENCE_MODALITIES
+        check_backbone_fits(task_cfg.teacher.backbone, source_text, task, "teacher.backbone")
     # timm: weights downloaded now, or one line before any cell; once per distinct spec.
     for recipe in {c.teacher.weights: c.teacher for c in own.values()}.values():
         fetch_weights(recipe)
