@@ -67,6 +67,12 @@ PROFILES: dict[str, dict[str, Any]] = {
                 task: {"data": {"image_size": 28}}
                 for task in ("avmnist-audio-cls", "mnist-fsdd-audio-cls")
             },
+            # 1,251 speakers: budgets per class multiply (datasets/real/voxceleb.py). Two
+            # labelled voices a speaker is the few-label regime (2,502 labels); some 20
+            # pairs a speaker let the student hear every voice several times.
+            "voxceleb-audio-cls": {
+                "data": {"labels_per_class": 2, "paired": 25000, "source_pool": 100000}
+            },
         },
     },
 }

@@ -35,8 +35,10 @@ partition has about 138,000 utterances, some 110 per identity. A few-label set o
 few-label regime here; the quick profile's 10 would already be 12,510 labelled voices,
 near a tenth of the partition. The paired set should hold at least about 20 utterances
 per identity (25,000 pairs) for the student to see every voice several times, and the
-source pool can be the whole partition (faces are cheap at 32–64 px). The test set is
-the release's 8,251 set-3 utterances at every profile.
+source pool can be the whole partition (faces are cheap at 32–64 px). The paper profile
+sets these (2 a speaker, 25,000 pairs, a source pool of up to 100,000); the smoke and
+quick profiles keep their sizes, which suit a check that the task runs, not a result.
+The test set is the release's 8,251 set-3 utterances at every profile.
 """
 
 from __future__ import annotations
