@@ -307,6 +307,12 @@ def test_colour_class_correlation_changes_rgb_only(small: dict[str, torch.Tensor
         assert not torch.equal(other["rgb"], small["rgb"])
 
 
+def test_text_abstraction_changes_text_only(small: dict[str, torch.Tensor]) -> None:
+    abstract = generate(dataclasses.replace(SMALL, text_abstraction=1.0), 64, seed=7)
+    assert all(torch.equal(small[m], abstract[m]) for m in small if m != "text")
+    assert not torch.equal(small["text"], abstract["text"])
+
+
 def test_clutter_knob() -> None:
     plain = generate(WorldConfig(image_size=16, clutter=0.0), 32, 3, ["rgb", "seg"])
     busy = generate(WorldConfig(image_size=16, clutter=1.0), 32, 3, ["rgb", "seg"])
