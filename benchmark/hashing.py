@@ -37,8 +37,13 @@ PAYLOAD_SCHEMA: dict[str, str] = {
     "student": "the student's settings (StudentConfig)",
     "method": "{name, params} and, unless 1, version",
     "distill": "the distillation schedule (DistillConfig)",
-    "eval": "the probe and fine-tuning settings (EvalConfig)",
+    "eval": "the probe and fine-tuning settings (EvalConfig); the probe's alone in the "
+    "labelled track",
+    "track": "the labelled track's name, in its cells only (the others: track-via-teacher)",
+    "labelled": "{ce_weight: γ}, the labelled track's cross-entropy weight (its method cells)",
 }
+# Sections only the labelled track's cells have (`cell_payload`'s `track` argument).
+LABELLED_SECTIONS = ("track", "labelled")
 
 # A method at this version is hashed without its version (rule `method-version-1`).
 UNVERSIONED_METHOD = 1
@@ -120,10 +125,13 @@ def cell_payload(
     sections: dict[str, Any],
     teacher: dict[str, Any],
     method: tuple[str, dict[str, Any], int] | None,
+    track: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The hashed settings of one cell (`PAYLOAD_SCHEMA`). `sections` holds the cell's
     data, world, student, distill and eval settings as plain dicts, `teacher` the recipe's
-    key settings; `method` is (name, params, version), or None for the reference cell."""
+    key settings; `method` is (name, params, version), or None for the reference cell;
+    `track` the labelled track's own sections (`LABELLED_SECTIONS`), None in the other
+    tracks, whose payloads have no track key (rule `track-via-teacher`)."""
     payload: dict[str, Any] = {
         "protocol": PROTOCOL_VERSION,
         "task": task,
@@ -140,6 +148,8 @@ def cell_payload(
             payload["method"]["version"] = version
         payload["distill"] = sections["distill"]
         payload["eval"] = sections["eval"]
+    if track is not None:
+        payload.update(track)
     return payload
 
 

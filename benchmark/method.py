@@ -1,9 +1,13 @@
 """The interface every distillation method implements, and the method registry.
 
 A method is one class in one file under `methods/`. It sees the teacher's and the
-student's outputs for a batch of *unlabelled* pairs and returns named loss terms; the
-runner sums them, back-propagates into the student and into the method's own modules
-(heads, adapters) and steps one optimiser over both. Labels never reach a method.
+student's outputs for a batch of pairs and returns named loss terms; the runner sums
+them, back-propagates into the student and into the method's own modules (heads,
+adapters) and steps one optimiser over both. In the supervised and label-free tracks the
+pairs are unlabelled and labels never reach a method; in the labelled track
+(`benchmark.tracks`) the batch carries the target labels in `Batch.label`, the one field
+through which a method learns it has them, and the runner adds the track's cross-entropy
+(`benchmark.protocol.labelled`).
 """
 
 from __future__ import annotations
@@ -49,10 +53,18 @@ class Batch:
     sketches of one photo), so a contrastive method must not use one as the other's
     negative. None when every pair has inputs of its own (the embedded world): a method
     then computes exactly what it computed before the field existed.
+
+    `label` holds the pairs' target labels, [B] or [B, H, W] (long, `IGNORE_INDEX` where a
+    pair or pixel has none), in the labelled track only; None in the other two tracks, so
+    a method can never read a label there. A method whose paper uses the ground truth
+    (DKD's target class, C2KD's non-target class) reads it here when it is not None and
+    otherwise keeps its label-free reading; the track's cross-entropy on the student's
+    head is the runner's, never a method's own term.
     """
 
     index: Tensor
     source_id: Tensor | None = None
+    label: Tensor | None = None
 
 
 @dataclass
@@ -103,6 +115,13 @@ class Method(nn.Module):
       bits), so its existing records stop matching and are recomputed; other methods'
       records stay valid. Version 1 leaves the record hash as it was before versions
       (`benchmark.hashing`, method-version-1).
+    - `labelled_defaults` / `labelled_ce_weight`: the labelled track's loss weights, the
+      ones the method's reference runs use beside a labelled cross-entropy (RepDistiller's
+      `-r γ -a α -b β`, mdistiller's `CE_WEIGHT`): parameter values that replace the
+      declared defaults in that track only (the user's `--set` still wins), and the weight
+      γ of the track's cross-entropy. A method with a `ce_weight` parameter (`dkd`,
+      `dist`, `c2kd`) uses it as γ instead. The module docstring states both and where
+      they come from.
     """
 
     name: ClassVar[str] = ""
@@ -110,6 +129,8 @@ class Method(nn.Module):
     uses_feature_maps: ClassVar[bool] = False
     version: ClassVar[int] = 1
     params: ClassVar[dict[str, Param]] = {}
+    labelled_defaults: ClassVar[dict[str, Any]] = {}
+    labelled_ce_weight: ClassVar[float] = 1.0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -1,4 +1,4 @@
-"""Tracks: the two teacher protocols a method is compared under.
+"""Tracks: the three protocols a method is compared under.
 
 - `supervised` (the default): the source teacher is trained with the source labels, or
   pre-trained with SimCLR and then given a task head fitted on those labels
@@ -11,13 +11,25 @@
   status `not_applicable` and the reason, which counts as done and shows on the
   leaderboard as such (neither a failure nor a silent skip).
 
-The all-labels target reference is the same in both tracks (it never uses the teacher).
+- `labelled`: the literature's setting (RepDistiller, mdistiller, C2KD, Zhao et al.,
+  MST-Distill's CMKD benchmark): the teacher is the supervised track's, the paired set
+  carries the target modality's labels, and the student (backbone and a fresh head) is
+  trained on it with cross-entropy plus the method's distillation loss, each method at
+  the weights its reference runs use (`benchmark.protocol.labelled`). The label budget
+  is therefore the whole paired set, not the few-label split: every pair is labelled.
+  `scratch` is cross-entropy alone on the same pairs. Evaluation reads the student's
+  own head on the test set (and the linear probe, for comparison with the other
+  tracks); there is no few-label fine-tune (`benchmark.protocol.evaluate_labelled`).
+  Only here does a method see labels (`Batch.label`, None in the other two tracks).
 
-A track is a setting of the teacher (`teacher.pretrain: label-free`) that the plan puts on
-each of its cells, so one run can cover both tracks and a record's config says which it
-belongs to. Records of the supervised track keep the paths and hashes they had before
-tracks existed; the label-free track's records sit next to them with the track in their
-file name.
+The all-labels target reference is the same in every track (it never uses the teacher).
+
+The label-free track is a setting of the teacher (`teacher.pretrain: label-free`) that the
+plan puts on each of its cells; the labelled track keeps the supervised teacher and
+enters a cell's hashed config as `track: labelled` (`benchmark.execution.plan`). So one
+run can cover every track and a record's config says which it belongs to. Records of the
+supervised track keep the paths and hashes they had before tracks existed; the other
+tracks' records sit next to them with the track in their file name.
 """
 
 from __future__ import annotations
@@ -32,7 +44,8 @@ if TYPE_CHECKING:  # records import this module: it stays a leaf
 
 SUPERVISED = "supervised"
 LABEL_FREE = "label-free"
-TRACKS = (SUPERVISED, LABEL_FREE)
+LABELLED = "labelled"
+TRACKS = (SUPERVISED, LABEL_FREE, LABELLED)
 # The `teacher.pretrain` value of the label-free track: SimCLR, and no head.
 LABEL_FREE_PRETRAIN = "label-free"
 
@@ -51,7 +64,9 @@ def parse_tracks(text: str) -> list[str]:
 
 
 def with_track(cfg: RunConfig, track: str) -> RunConfig:
-    """`cfg` (already one task's settings) as the cells of `track` run it."""
+    """`cfg` (already one task's settings) as the cells of `track` run it. The labelled
+    track's settings are the supervised track's (its teacher included): what differs is
+    the cell's training, which the plan and the runner read from the cell's track."""
     if track == LABEL_FREE:
         return dataclasses.replace(
             cfg, teacher=dataclasses.replace(cfg.teacher, pretrain=LABEL_FREE_PRETRAIN)
@@ -62,6 +77,10 @@ def with_track(cfg: RunConfig, track: str) -> RunConfig:
             f"run it with --tracks {LABEL_FREE} instead of setting it"
         )
     return cfg
+
+
+def is_labelled(track: str) -> bool:
+    return track == LABELLED
 
 
 def is_label_free(cfg: RunConfig) -> bool:

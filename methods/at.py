@@ -35,6 +35,9 @@ activation energy sits, normalised, so a teacher whose maps carry no spatial str
 is matched by any spatially flat student, one whose embedding is the same for every
 input included. The paper and RepDistiller train AT beside a labelled cross-entropy;
 `tests/test_collapse.py` records this one (its toy teacher's maps are flat).
+
+Labelled track (`benchmark.tracks`): L = 1·CE + 1000·L_AT, RepDistiller's
+`--distill attention -a 0 -b 1000` (`-r` 1), the setting the paper trains AT in.
 """
 
 from __future__ import annotations

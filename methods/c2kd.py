@@ -1,5 +1,5 @@
-"""`c2kd`: C2KD with a frozen teacher, label-free variant (the teacher's argmax in place of
-the label).
+"""`c2kd`: C2KD with a frozen teacher; label-free, the teacher's argmax stands in for the
+label.
 
 Huo, Xu, Guo, Wang, Guo, "C2KD: Bridging the Modality Gap for Cross-Modal Knowledge
 Distillation", CVPR 2024. Two ideas: proxy heads on each side ("proxy student and
@@ -42,6 +42,11 @@ expresses, the paper's "customized knowledge", without changing the teacher.
 Label-free reading: y is the teacher's argmax, in the cross-entropy and as the class OFSD
 leaves out. The teacher's logits are read (needs_teacher_logits).
 
+Labelled track (`benchmark.tracks`): the reference's form. y is the ground truth
+`Batch.label` (the teacher's argmax only where a pair or pixel has none), in OFSD's
+non-target softmax; the cross-entropy CE(z_s, y) is the track's, on the same head, with
+weight `ce_weight` = 1 (the reference's unweighted sum of its terms).
+
 Segmentation reading: per pixel. The student head is a dense head
 (`benchmark.backbones.DenseHead`); each proxy is the same 1×1 block and a 1×1 classifier
 on its stage's map, unpooled, upsampled bilinearly to the teacher's logits; τ_b, the
@@ -58,6 +63,7 @@ from torch import Tensor, nn
 from benchmark.backbones import class_head, head_logits
 from benchmark.method import Batch, Context, Method, Outputs, register_method
 from benchmark.params import param
+from benchmark.protocol.labelled import targets
 
 KENDALL_CHUNK = 8192  # rows per block of pairwise signs: memory is chunk · K(K−1)/2 values
 
@@ -115,13 +121,19 @@ def soft_kl(learner: Tensor, guide: Tensor) -> Tensor:
 
 
 def c2kd_terms(
-    z_s: Tensor, r_s: Tensor, r_t: Tensor, z_t: Tensor, krc: float, form: str
+    z_s: Tensor,
+    r_s: Tensor,
+    r_t: Tensor,
+    z_t: Tensor,
+    krc: float,
+    form: str,
+    labels: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """The loss terms on rows [N, K] (samples, or pixels) of the student head z_s, the two
-    proxies r_s, r_t and the teacher's logits z_t, the label being argmax z_t; `ce`
-    unweighted."""
+    proxies r_s, r_t and the teacher's logits z_t, the label being `labels` where given,
+    else argmax z_t; `ce` unweighted."""
     z_t = z_t.detach()
-    target = z_t.argmax(dim=1)
+    target = targets(labels, z_t)
     selected = (kendall_tau_b(r_t.detach(), r_s.detach()) > krc).to(r_s.dtype)
     return {
         "ce": F.cross_entropy(z_s, target),
@@ -199,9 +211,11 @@ class C2KD(Method):
         if teacher.logits is None:
             raise ValueError("c2kd needs the teacher's logits")
         z_s, r_s, r_t = (class_rows(t) for t in self.outputs(student, teacher))
-        terms = c2kd_terms(z_s, r_s, r_t, class_rows(teacher.logits), self.krc, self.non_target)
+        terms = c2kd_terms(
+            z_s, r_s, r_t, class_rows(teacher.logits), self.krc, self.non_target, batch.label
+        )
         ce = terms.pop("ce")
-        if self.ce_weight > 0:
+        if self.ce_weight > 0 and batch.label is None:  # labelled: the track's CE
             terms["ce"] = self.ce_weight * ce
         return terms
 

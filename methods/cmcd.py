@@ -64,6 +64,11 @@ digits heard with one recording; `Batch.source_id`):
 
 The paper's equation numbers were not available to this project; the formulas above
 are the CLIP and SEED objectives the paper builds on.
+
+Labelled track (`benchmark.tracks`), both losses: L = 1·CE + 1·L_CMC (or L_CMD). CMCD
+distils without labels and fine-tunes after, so no reference weighs its losses beside a
+cross-entropy: γ = 1 (RepDistiller's default `-r`) and this file's weights, not a
+reference's values.
 """
 
 from __future__ import annotations

@@ -55,6 +55,9 @@ version 2's records stay valid. The anchor's id is read from the bank's ids at
 `Batch.index` (what `Batch.source_id` holds, sliced from the same split), so anchor and
 bank rows are always judged by one list; a `Batch.source_id` given without
 `Context.source_ids` is an error (the bank rows' ids would be unknown).
+
+Labelled track (`benchmark.tracks`): L = 1·CE + 0.8·(crd_s + crd_t), RepDistiller's
+`--distill crd -a 0 -b 0.8` (`-r` at its default 1); negatives stay other instances.
 """
 
 from __future__ import annotations
@@ -134,6 +137,7 @@ class Embed(nn.Module):
 
 @register_method("crd")
 class CRD(Method):
+    labelled_defaults = {"weight": 0.8}  # noqa: RUF012  # RepDistiller's -b 0.8
     version = 2  # 2: scores from v·Mᵀ instead of gathered bank rows
     # Search spaces (`bench tune`): the weight a decade either side of 1 (RepDistiller
     # runs CRD at β = 0.8); τ over the range of the paper's temperature study (0.02-0.3,

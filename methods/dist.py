@@ -20,6 +20,11 @@ Label-free reading: the paper's total loss adds a cross-entropy on the labels
 argmax takes the labels' place, `ce` = ce_weight · CE(z_s, argmax z_t) at temperature 1,
 so L = ce_weight · CE + β · τ²L_inter + γ · τ²L_intra. `ce_weight=0` leaves DIST alone.
 
+Labelled track (`benchmark.tracks`): the paper's form, L = 1·CE(z_s, y) + β·τ²L_inter +
+γ·τ²L_intra with the ground truth y; the cross-entropy is the track's, on the same head,
+with weight `ce_weight` = 1 (the reference's `ori_loss_weight`), and DIST's terms read no
+label.
+
 Defaults β = γ = 2, τ = 1, ce_weight = 1: the reference's ImageNet recipe
 (`resnet_dist.yaml`, loss `dist`: DIST(β = 1, γ = 1, τ = 1) weighted by
 `kd_loss_weight: 2`, `ori_loss_weight: 1`); its segmentation runs also use τ = 1. Its
@@ -109,7 +114,7 @@ class DIST(Method):
         logits = self.student_logits(student, teacher.logits)
         inter, intra = dist_terms(logits, teacher.logits, self.temperature)
         terms = {"inter": self.beta * inter, "intra": self.gamma * intra}
-        if self.ce_weight > 0:
+        if self.ce_weight > 0 and batch.label is None:  # labelled: the track's CE
             target = teacher.logits.detach().argmax(dim=1)
             terms["ce"] = self.ce_weight * F.cross_entropy(logits, target)
         return terms

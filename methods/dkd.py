@@ -1,5 +1,5 @@
-"""`dkd`: Decoupled Knowledge Distillation, label-free variant (the teacher's argmax in
-place of the label).
+"""`dkd`: Decoupled Knowledge Distillation; label-free, the teacher's argmax stands in for
+the label.
 
 Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022. Sec. 3.1
 splits classical KD at temperature T by the target class t: with the binary
@@ -39,6 +39,12 @@ off by default: a method cannot see how long the run is, and CIFAR's 20 epochs w
 outlast this project's quick profile (8 distillation epochs), so DKD would never reach
 its full weight; mdistiller's ImageNet recipe has no warmup either.
 
+Labelled track (`benchmark.tracks`): the paper's form. The target class is the ground
+truth `Batch.label` (the teacher's argmax only where a pair or pixel has no label), and
+the cross-entropy is the track's, on the same head, with weight γ = `ce_weight` = 1
+(mdistiller's `DKD.CE_WEIGHT`), so L = 1·CE(z_s, y) + α·TCKD + β·NCKD with α = 1, β = 8,
+T = 4 (mdistiller's CIFAR-100 `DKD` config; its warmup stays off, as above).
+
 The student backbone has no class head, so this method owns one, as `kd` does: a linear
 layer on the pooled embedding; for segmentation a dense head
 (`benchmark.backbones.DenseHead`) on the student's stages, with the target class, TCKD,
@@ -56,6 +62,7 @@ from torch import Tensor
 from benchmark.backbones import class_head, head_logits
 from benchmark.method import Batch, Context, Method, Outputs, register_method
 from benchmark.params import param
+from benchmark.protocol.labelled import targets
 
 
 def class_rows(logits: Tensor) -> Tensor:
@@ -86,13 +93,17 @@ def kl_rows(log_p: Tensor, log_q: Tensor) -> Tensor:
 
 
 def dkd_terms(
-    student_logits: Tensor, teacher_logits: Tensor, temperature: float
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    temperature: float,
+    labels: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """(TCKD, NCKD), each T² times the mean over rows (samples, or pixels), with the
-    teacher's argmax as each row's target class."""
+    label as each row's target class where `labels` gives one, else the teacher's
+    argmax."""
     z_s = class_rows(student_logits) / temperature
     z_t = class_rows(teacher_logits.detach()) / temperature
-    target = z_t.argmax(dim=1)
+    target = targets(labels, z_t)
     tckd = kl_rows(binary_log_probs(z_t, target), binary_log_probs(z_s, target))
     nckd = kl_rows(
         F.log_softmax(non_target_logits(z_t, target), dim=1),
@@ -150,12 +161,12 @@ class DKD(Method):
         if teacher.logits is None:
             raise ValueError("dkd needs the teacher's logits")
         logits = self.student_logits(student, teacher.logits)
-        tckd, nckd = dkd_terms(logits, teacher.logits, self.temperature)
+        tckd, nckd = dkd_terms(logits, teacher.logits, self.temperature, batch.label)
         ramp = self.ramp(len(student.embedding))
         if self.training:
             self.steps += 1
         terms = {"tckd": ramp * self.alpha * tckd, "nckd": ramp * self.beta * nckd}
-        if self.ce_weight > 0:
+        if self.ce_weight > 0 and batch.label is None:  # labelled: the track's CE
             terms["ce"] = self.ce_weight * pseudo_label_ce(logits, teacher.logits)
         return terms
 

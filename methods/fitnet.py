@@ -39,6 +39,9 @@ as RepDistiller's, and its general branch also needs the student's width to be n
 both spatially averaged: the ReLU only clips where the (non-negative) hint is zero, and
 with it a regressor whose eval-mode pre-activations are all negative (BatchNorm's running
 statistics still behind after a short run) gives all-zero rows and an undefined gap.
+
+Labelled track (`benchmark.tracks`): L = 1·CE + 100·L_hint, RepDistiller's
+`--distill hint -a 0 -b 100` (`-r` at its default 1): the weight above is already its β.
 """
 
 from __future__ import annotations

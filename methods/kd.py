@@ -17,6 +17,11 @@ layer on the pooled embedding for classification; for segmentation a dense head
 feature maps, with the KL taken per pixel and averaged over pixels (this project's
 reading: Hinton's loss applied independently at each pixel, as segmentation KD usually
 does). The head is discarded after distillation; evaluation reads the backbone only.
+
+Labelled track (`benchmark.tracks`): Hinton's full loss on the student's own head,
+L = 0.1·CE(z_s, y) + 0.9·T²·KL at T = 4: RepDistiller's `--distill kd -r 0.1 -a 0.9 -b 0`
+and mdistiller's `KD.LOSS.CE_WEIGHT = 0.1`, `KD_WEIGHT = 0.9` (`labelled_ce_weight`,
+`labelled_defaults`). The head this method owns is the track's head.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ def kd_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float) 
 
 @register_method("kd")
 class KD(Method):
+    # The labelled track's weights (module docstring): RepDistiller's -r 0.1 -a 0.9.
+    labelled_defaults = {"weight": 0.9}  # noqa: RUF012
+    labelled_ce_weight = 0.1
     # Search spaces (`bench tune`): T from 1 (no softening) to Hinton et al.'s 20 (their
     # MNIST distillation; they found 2.5-4 best for small students, and RepDistiller's
     # default is 4); the weight a decade either side of 1 (with no hard-label term it

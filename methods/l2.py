@@ -14,6 +14,10 @@ small). Reading of this project: the element mean replaces the ½·sum, a consta
 rescaling that makes `weight` independent of feature size. `stage=-1` matches the
 deepest stage, Gupta's choice (pool5); `pooled=True` matches global-pooled embeddings
 through a linear regressor instead.
+
+Labelled track (`benchmark.tracks`): L = 1·CE + 1·L_l2. Gupta et al. train the
+regression alone and fine-tune after, so no reference weighs it beside a cross-entropy:
+γ = 1 (RepDistiller's default `-r`) and this file's weight 1, not a reference's values.
 """
 
 from __future__ import annotations

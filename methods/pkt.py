@@ -23,6 +23,9 @@ distributions are over the images of a batch in both kinds.
 
 This project's reading: the kernel compares each side only with itself, so there is no
 common space; `aligned` keeps the default (the fitted linear map).
+
+Labelled track (`benchmark.tracks`): L = 1·CE + 30000·L_PKT, RepDistiller's `--distill
+pkt -a 0 -b 30000` (`-r` 1).
 """
 
 from __future__ import annotations

@@ -25,6 +25,9 @@ the angle term O((B·H·W)³), and the relations are between images in both kind
 
 This project's reading: no common space exists (only relations are matched), so
 `aligned` keeps the default and the gap is measured through the fitted linear map.
+
+Labelled track (`benchmark.tracks`): L = 1·CE + 1·(25·L_D + 50·L_A), RepDistiller's
+`--distill rkd -a 0 -b 1` (`-r` 1).
 """
 
 from __future__ import annotations

@@ -15,5 +15,8 @@ class Scratch(Method):
 
     distills = False
 
+    # Labelled track: no distillation, so cross-entropy alone (γ = 1) on the labelled
+    # pairs, the supervised baseline every paper of that setting reports against.
+
     def losses(self, student: Outputs, teacher: Outputs, batch: Batch) -> dict[str, Tensor]:
         return {}

@@ -38,6 +38,12 @@ same for both kinds; the reused classifier would be the teacher's dense head, wh
 every stage, not one projected map, and it is not used either way. Where the last stage is
 1×1 (stride-32 backbones at 32×32 inputs, the profiles' test_resnet and resnet10t), the
 3×3 convolution sees only its centre tap and P acts as an MLP on the pooled feature.
+
+Labelled track (`benchmark.tracks`): L = 1·CE + 1·L_SimKD. Deviation: the reference runs
+`-c 0 -d 0 -b 1`, no cross-entropy at all, because its student classifies through the
+reused teacher classifier; this track scores the student's own head, which without a
+cross-entropy would never be trained, so the track's γ = 1 (RepDistiller's default `-r`)
+is kept and P and the teacher's classifier are dropped as in the other tracks.
 """
 
 from __future__ import annotations

@@ -52,6 +52,12 @@ voice, as identification over 1,251 speakers rather than verification); `text-cl
 Each component can be switched off for ablations (`feature`, `classifier`,
 `quality=none`). Defaults m = 0.1 (cosine distance lies in [0, 2]), T = 4 (as `kd`),
 δ = 0.1 (in units of the T²-scaled KL): project choices, not the papers' values.
+
+Labelled track (`benchmark.tracks`): Zhao et al.'s and Jin et al.'s supervised form, the
+student trained as a recogniser on its own labels with the soft-constrained terms added,
+L = 1·CE(h(f_s), y) + L_feat + L_cls, h the student's own classifier (the track's head;
+the classifier level still scores the student through the teacher's frozen head). The
+papers' weights were not available: γ = 1 and the defaults above, this project's values.
 """
 
 from __future__ import annotations

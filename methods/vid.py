@@ -26,6 +26,9 @@ This project's reading: `mid_channels = 0` means RepDistiller's choice (the teac
 stage's width); softplus is torch's stable form of log(1 + exp(α)). `aligned` returns,
 per stage, the spatially averaged regressor output and teacher map, both divided by the
 learnt σ_c (a unit of distance is one predicted standard deviation), concatenated.
+
+Labelled track (`benchmark.tracks`): L = 1·CE + 1·L_VID, RepDistiller's `--distill vid
+-a 0 -b 1` (`-r` 1).
 """
 
 from __future__ import annotations

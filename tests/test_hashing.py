@@ -10,10 +10,16 @@ from pathlib import Path
 from benchmark.config import TrainConfig, resolve
 from benchmark.execution.plan import REFERENCE, Cell, plan_cell
 from benchmark.execution.status import cell_states
-from benchmark.hashing import LEGACY_RULES, PAYLOAD_SCHEMA, PROTOCOL_VERSION, cell_payload
+from benchmark.hashing import (
+    LABELLED_SECTIONS,
+    LEGACY_RULES,
+    PAYLOAD_SCHEMA,
+    PROTOCOL_VERSION,
+    cell_payload,
+)
 from benchmark.results.compare import track_of
 from benchmark.results.records import load_record, records_frame
-from benchmark.tracks import LABEL_FREE, SUPERVISED, file_suffix
+from benchmark.tracks import LABEL_FREE, LABELLED, SUPERVISED, file_suffix
 from benchmark.weights import key_settings
 
 REFERENCE_RECORD = Path(__file__).resolve().parents[1] / "results/runs/sketch-cls/l2/seed0.json"
@@ -43,8 +49,11 @@ def test_every_legacy_rule_is_listed_and_holds(tmp_path: Path) -> None:
     # track-via-teacher: the payload's sections are the schema's, none is the track
     supervised = plan_cell(Cell("sketch-cls", "l2", 0), cfg)
     label_free = plan_cell(Cell("sketch-cls", "l2", 0, LABEL_FREE), cfg)
-    assert set(supervised.payload) == set(PAYLOAD_SCHEMA)
+    assert set(supervised.payload) == set(PAYLOAD_SCHEMA) - set(LABELLED_SECTIONS)
+    assert set(label_free.payload) == set(supervised.payload)
     assert set(plan_cell(Cell("sketch-cls", REFERENCE, 0), cfg).payload) < set(PAYLOAD_SCHEMA)
+    labelled = plan_cell(Cell("sketch-cls", "l2", 0, LABELLED), cfg)
+    assert set(labelled.payload) == set(PAYLOAD_SCHEMA)
     assert supervised.payload["teacher"]["pretrain"] == "supervised"
     assert label_free.payload["teacher"]["pretrain"] == "label-free"
     # supervised-paths

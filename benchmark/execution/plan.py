@@ -20,7 +20,7 @@ from benchmark.hashing import cell_payload, config_hash
 from benchmark.method import load_methods
 from benchmark.params import validate
 from benchmark.results.records import REFERENCE, Record, load_record, record_path
-from benchmark.tracks import SUPERVISED, file_suffix, with_track
+from benchmark.tracks import LABELLED, SUPERVISED, file_suffix, is_labelled, with_track
 from benchmark.weights import key_settings
 
 
@@ -45,9 +45,15 @@ def cell_run_config(cell: Cell, cfg: RunConfig) -> RunConfig:
     return with_track(cfg.for_task(cell.task), cell.track)
 
 
-def method_params(cfg: RunConfig, method: str) -> dict[str, Any]:
-    """The method's declared defaults overlaid with the user's values, validated."""
+def method_params(cfg: RunConfig, method: str, track: str = SUPERVISED) -> dict[str, Any]:
+    """The method's declared defaults overlaid with the user's values, validated; in the
+    labelled track the reference's labelled weights come between the two
+    (`benchmark.protocol.labelled.labelled_params`)."""
     cls = load_methods().get(method)
+    if is_labelled(track):
+        from benchmark.protocol.labelled import labelled_params  # torch: on use
+
+        return labelled_params(cls, cfg.methods.get(method, {}))
     return validate(cls.params, cfg.methods.get(method, {}), method)
 
 
@@ -72,13 +78,16 @@ def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
     they had before tracks existed (`benchmark.hashing.LEGACY_RULES`: track-via-teacher).
     (A plan computes this once per cell: `plan_cell`.)"""
     own = cell_run_config(cell, cfg)
-    params = None if cell.method == REFERENCE else method_params(own, cell.method)
+    params = None if cell.method == REFERENCE else method_params(own, cell.method, cell.track)
     return _payload(cell, own, params)
 
 
 def _payload(cell: Cell, cfg: RunConfig, params: dict[str, Any] | None) -> dict[str, Any]:
     """The hashed settings of `cell`, from its resolved settings and method parameters
-    (`benchmark.hashing.cell_payload`: the schema and its legacy rules)."""
+    (`benchmark.hashing.cell_payload`: the schema and its legacy rules). A labelled-track
+    cell adds `track` (its teacher is the supervised one, so nothing else would tell it
+    apart) and, for a method, its cross-entropy weight γ; its `eval` holds the probe's
+    settings only, as it has no fine-tune. The other tracks' payloads are as they were."""
     sections = {
         "data": dataclasses.asdict(cfg.data),
         "world": hashed_world(cell.task, cfg.world),  # LEGACY_RULES: modality-knobs
@@ -89,8 +98,17 @@ def _payload(cell: Cell, cfg: RunConfig, params: dict[str, Any] | None) -> dict[
     method = None
     if params is not None:
         method = (cell.method, params, load_methods().get(cell.method).version)
+    own = None
+    if is_labelled(cell.track):
+        own = {"track": LABELLED}
+        if params is not None:
+            from benchmark.protocol.labelled import ce_weight  # torch: on use
+
+            own["labelled"] = {"ce_weight": ce_weight(load_methods().get(cell.method), params)}
+            sections["eval"] = {k: v for k, v in sections["eval"].items() if k.startswith("probe")}
     # key_settings: LEGACY_RULES scratch-weights
-    return cell_payload(cell.task, cell.seed, sections, key_settings(cfg.teacher), method)
+    teacher = key_settings(cfg.teacher)
+    return cell_payload(cell.task, cell.seed, sections, teacher, method, own)
 
 
 @dataclass(frozen=True)
@@ -135,7 +153,7 @@ def plan_cell(cell: Cell, cfg: RunConfig, own: RunConfig | None = None) -> Plann
     """`cell` planned under the run's settings `cfg` (`own`: its task's settings in its
     track, when the caller already has them)."""
     own = own if own is not None else cell_run_config(cell, cfg)
-    params = None if cell.method == REFERENCE else method_params(own, cell.method)
+    params = None if cell.method == REFERENCE else method_params(own, cell.method, cell.track)
     payload = _payload(cell, own, params)
     return PlannedCell(cell, own, params, payload, config_hash(payload))
 

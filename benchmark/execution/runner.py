@@ -6,6 +6,9 @@ Protocol of a method cell (task, method, seed):
 3. build the student and the method, distill on the unlabelled pairs (skipped by methods
    that do not distill, like `scratch`);
 4. evaluate on the target test set: linear probe, then few-label fine-tuning.
+In the labelled track steps 3-4 are the student and a fresh head trained on the labelled
+pairs with cross-entropy plus the method's terms, then evaluated by that head and the
+probe (`benchmark.protocol.labelled`, `benchmark.protocol.evaluate_labelled`).
 A reference cell records the teacher's source score and the all-labels target score.
 A method that cannot run in the cell's track (one that needs teacher logits, in the
 label-free track: `benchmark.tracks`) gets a `not_applicable` record saying why.
@@ -34,13 +37,14 @@ import torch
 from benchmark.backbones import Backbone, TaskModel, build_backbone, is_sequence
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import TaskData, get_task
+from benchmark.execution.labelled_cell import run_labelled
 from benchmark.execution.plan import Cell, PlannedCell, plan_cell
 from benchmark.execution.progress import NullReporter, Reporter
 from benchmark.execution.provenance import git_commit, host, versions
 from benchmark.execution.tune_trials import evaluate_trial, is_trial, trial_validation
 from benchmark.hashing import config_hash
 from benchmark.locks import file_lock
-from benchmark.method import Context, create_method
+from benchmark.method import Context, Method, create_method
 from benchmark.protocol import outcomes
 from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
 from benchmark.protocol.distill import distill
@@ -56,7 +60,7 @@ from benchmark.protocol.teacher_outputs import cached_teacher_outputs
 from benchmark.protocol.training import seeded
 from benchmark.results.records import NOT_APPLICABLE, OK, REFERENCE, Record
 from benchmark.storage import disk_full
-from benchmark.tracks import is_label_free
+from benchmark.tracks import is_label_free, is_labelled
 
 
 def initial_student(backbone: str, data: TaskData, seed: int) -> Backbone:
@@ -285,8 +289,13 @@ class CellRunner:
         if cfg.distill.training_noise:  # re-draw the method's own initialisation only
             stream = f"method/noise{cfg.distill.training_noise}"
             torch.manual_seed(int(torch.randint(2**31, (1,), generator=seeded(cell.seed, stream))))
-        method.setup(method_context(student, teacher.model, data))
+        ctx = method_context(student, teacher.model, data)
+        method.setup(ctx)
         method.to(self.device)
+        if is_labelled(cell.track):
+            run_labelled(self, cell, record, data, teacher, student, method, ctx)
+            self._gaps(cell, record, data, teacher, student, method)
+            return
 
         clock = time.perf_counter()
         if method.distills:
@@ -349,6 +358,17 @@ class CellRunner:
 
         # After evaluation, which leaves the student untouched (it fine-tunes a copy), so
         # measuring the gap cannot change any metric.
+        self._gaps(cell, record, data, teacher, student, method)
+
+    def _gaps(
+        self,
+        cell: PlannedCell,
+        record: Record,
+        data: TaskData,
+        teacher: Trained,
+        student: Backbone,
+        method: Method,
+    ) -> None:
         clock = time.perf_counter()
         record.metrics.update(gap_metrics(student, method, teacher.model, data, cell.seed))
         record.metrics.update(self.input_gap(data, teacher, cell.seed))

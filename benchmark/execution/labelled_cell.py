@@ -1,0 +1,78 @@
+"""One labelled-track method cell, steps 3-4 (`benchmark.execution.runner`): student,
+fresh head and the method's modules trained on the labelled pairs
+(`benchmark.protocol.labelled`), then the head and the probe on the test set
+(`benchmark.protocol.evaluate_labelled`). Checkpoints per epoch as distillation does."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from benchmark.backbones import Backbone
+from benchmark.datasets.tasks import TaskData
+from benchmark.execution.plan import PlannedCell
+from benchmark.method import Context, Method
+from benchmark.protocol import outcomes
+from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
+from benchmark.protocol.evaluate_labelled import evaluate_labelled
+from benchmark.protocol.labelled import ce_weight, share_head, student_head, train_labelled
+from benchmark.protocol.teacher import Trained
+from benchmark.protocol.teacher_outputs import cached_teacher_outputs
+from benchmark.results.records import Record
+
+if TYPE_CHECKING:
+    from benchmark.execution.runner import CellRunner
+
+
+def run_labelled(
+    runner: CellRunner,
+    cell: PlannedCell,
+    record: Record,
+    data: TaskData,
+    teacher: Trained,
+    student: Backbone,
+    method: Method,
+    ctx: Context,
+) -> None:
+    """Steps 3-4 of the labelled track: student, fresh head and the method's modules
+    trained on the labelled pairs, then the head and the probe on the test set."""
+    cfg, clock = cell.cfg, time.perf_counter()
+    paired = data.paired
+    assert paired.target is not None and paired.labels is not None
+    head = student_head(ctx, cell.seed, cfg.distill.training_noise).to(runner.device)
+    share_head(method, head)
+    t_out = None
+    if method.distills:
+        assert paired.source is not None
+        t_out = cached_teacher_outputs(
+            teacher, paired.source, keep_maps=method.uses_feature_maps, cache_dir=runner.cache_dir
+        )
+    ckpt = None
+    if runner.out is not None:
+        path = checkpoint_path(runner.out, cell.task, cell.method, cell.seed, track=cell.track)
+        ckpt = EpochCheckpoint(path, fingerprint(record.config_hash, runner.device))
+    weight = ce_weight(type(method), cell.params or {})
+    with runner.reporter.stage(f"{cell.label} train", cfg.distill.epochs) as advance:
+        record.losses = train_labelled(
+            student,
+            head,
+            method,
+            t_out,
+            paired.target,
+            paired.labels,
+            cfg.distill,
+            cell.seed,
+            weight,
+            advance,
+            ckpt,
+            source_ids=paired.source_ids,
+        )
+    if ckpt is not None and ckpt.resumed_epoch:
+        record.config.setdefault("run", {})["resumed_epoch"] = ckpt.resumed_epoch
+    record.seconds["distill"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    with runner.reporter.stage(f"{cell.label} evaluate", 0):
+        result = evaluate_labelled(student, head, data, cfg.eval)
+    record.metrics = result.metrics
+    record.outcomes = {name: outcomes.encode(o) for name, o in result.outcomes.items()}
+    record.seconds["evaluate"] = time.perf_counter() - clock
