@@ -20,6 +20,7 @@ import timm
 import torch
 from torch import Tensor, nn
 
+from benchmark import peer_backbones  # noqa: F401  (registers the mst_* timm models)
 from benchmark.errors import UserError, did_you_mean
 from benchmark.kinds import get_kind
 from benchmark.method import Context, Outputs

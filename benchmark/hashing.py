@@ -109,6 +109,21 @@ LEGACY_RULES: tuple[LegacyRule, ...] = (
         3,
     ),
     LegacyRule(
+        "data-split",
+        "datasets.data_config.hashed",
+        "`data.split` at `standard` (the datasets' own partitions) has no key in the payload",
+        "records made before MST-Distill's split existed keep their hashes",
+        3,
+    ),
+    LegacyRule(
+        "labelled-fraction",
+        "datasets.data_config.hashed",
+        "`data.labelled_fraction` has a key only in the labelled track and only below 1",
+        "records of every track made before it existed keep their hashes; the other tracks "
+        "never read labels, so it cannot change their cells",
+        3,
+    ),
+    LegacyRule(
         "record-without-kind",
         "results.records.records_frame, cli.power",
         "a record without `data.kind` has kind None in the records table (`bench power` reads "

@@ -4,9 +4,15 @@ in `RunConfig.data`), so that loaders never import the configuration layer."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from benchmark.params import MAX_COUNT, bounded
+
+STANDARD_SPLIT = "standard"
+MST_SPLIT = "mst"  # MST-Distill's 60/20/20 permutation splits (datasets/real/peer_splits.py)
+SPLITS = (STANDARD_SPLIT, MST_SPLIT)
 
 
 @dataclass
@@ -22,3 +28,24 @@ class DataConfig:
     # is nearly free here and its variance would otherwise blur every comparison; real
     # datasets always use their whole test partition instead (datasets/real/common.py).
     test: int = bounded(5000, 1, MAX_COUNT)
+    # Which partition a real dataset's train/test rows come from: the dataset's own
+    # (`standard`) or MST-Distill's (`mst`: datasets/real/peer_splits.py). Only the
+    # adapters that implement a split accept it.
+    split: str = STANDARD_SPLIT
+    # The labelled track's label budget: the fraction of paired samples whose labels the
+    # student's cross-entropy (and a method reading `Batch.label`) sees; the rest count as
+    # unlabelled (benchmark.protocol.labelled). The other tracks never read labels.
+    labelled_fraction: float = bounded(1.0, 0.0, 1.0, closed=False)
+
+
+def hashed(data: DataConfig, labelled: bool) -> dict[str, Any]:
+    """The data settings as a record's hash covers them: a setting added after records
+    existed enters only when it can change the cell (a split other than the standard one;
+    the label fraction, below 1, in the labelled track), so every earlier record keeps
+    its hash (`benchmark.hashing.LEGACY_RULES`: data-split, labelled-fraction)."""
+    values = dataclasses.asdict(data)
+    if values["split"] == STANDARD_SPLIT:
+        del values["split"]
+    if not labelled or values["labelled_fraction"] == 1.0:
+        del values["labelled_fraction"]
+    return values

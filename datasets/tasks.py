@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from benchmark.datasets.data_config import DataConfig
+from benchmark.datasets.data_config import STANDARD_SPLIT, DataConfig
 from benchmark.datasets.world import WorldConfig, load_or_generate
 from benchmark.errors import UserError, did_you_mean
 from benchmark.kinds import CLASSIFICATION, SEGMENTATION
@@ -95,6 +95,8 @@ class TaskSpec:
     world: dict[str, Any] = field(default_factory=dict)
     homepage: str = ""
     check: Checker | None = None
+    # The `data.split` partitions the loader implements (datasets/real/peer_splits.py).
+    splits: tuple[str, ...] = (STANDARD_SPLIT,)
 
     @property
     def needs_data_root(self) -> bool:
@@ -114,6 +116,12 @@ class TaskSpec:
         cache_dir: Path | None,
         data_root: Path | None = None,
     ) -> TaskData:
+        if data.split not in self.splits:
+            raise UserError(
+                f"data.split={data.split} is not available for task '{self.name}': it has "
+                f"{', '.join(self.splits)} (MST-Distill's split: avmnist-audio-cls, "
+                "nyuv2-depth-seg, nyuv2-depth-seg13)"
+            )
         return self.loader(self, data, world, seed, cache_dir, data_root)
 
 

@@ -33,6 +33,8 @@ def test_every_legacy_rule_is_listed_and_holds(tmp_path: Path) -> None:
         "supervised-paths",
         "record-without-track",
         "modality-knobs",
+        "data-split",
+        "labelled-fraction",
         "record-without-kind",
     ]
     for rule in LEGACY_RULES:
@@ -79,6 +81,16 @@ def test_every_legacy_rule_is_listed_and_holds(tmp_path: Path) -> None:
     assert plan_cell(Cell("text-cls", "l2", 0), knob).payload["world"] == {"text_abstraction": 0.9}
     default = resolve("smoke", set_overrides={"world": {"text_abstraction": 0.5}})
     assert plan_cell(Cell("text-cls", "l2", 0), default).payload["world"] == {}
+    # data-split, labelled-fraction: at their defaults no key; set, a key where it counts
+    assert not {"split", "labelled_fraction"} & supervised.payload["data"].keys()
+    assert not {"split", "labelled_fraction"} & labelled.payload["data"].keys()
+    low = resolve("smoke", set_overrides={"data": {"labelled_fraction": 0.5, "split": "mst"}})
+    assert plan_cell(Cell("sketch-cls", "l2", 0), low).payload["data"]["split"] == "mst"
+    assert "labelled_fraction" not in plan_cell(Cell("sketch-cls", "l2", 0), low).payload["data"]
+    assert (
+        plan_cell(Cell("sketch-cls", "l2", 0, LABELLED), low).payload["data"]["labelled_fraction"]
+        == 0.5
+    )
     # record-without-kind
     raw["data"].pop("kind", None)
     stripped = tmp_path / "seed0.json"

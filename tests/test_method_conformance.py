@@ -35,6 +35,7 @@ from benchmark.method import (
     create_method,
 )
 from benchmark.params import param, unbounded
+from benchmark.protocol.labelled import CE_TERM, labelled_params
 from tests.method_selection import selected_methods
 
 # One torch thread (conftest's `one_thread`): on a shared 2-core machine toy-sized steps
@@ -62,6 +63,7 @@ class Rig:
     x_source: Tensor
     x_target: Tensor
     index: Tensor
+    label: Tensor | None = None  # the labelled track's `Batch.label`
 
     def teacher_outputs(self) -> Outputs:
         """A live teacher forward with grad tracking; maps kept only if asked for, as the
@@ -74,7 +76,9 @@ class Rig:
     def losses(self, method: Method | None = None) -> dict[str, Tensor]:
         method = method or self.method
         return method.losses(
-            self.student(self.x_target), self.teacher_outputs(), Batch(index=self.index)
+            self.student(self.x_target),
+            self.teacher_outputs(),
+            Batch(index=self.index, label=self.label),
         )
 
     def optimiser(self) -> torch.optim.Optimizer:
@@ -92,7 +96,9 @@ class Rig:
         return values
 
 
-def build(name: str, kind: str, seed: int = 0) -> Rig:
+def build(name: str, kind: str, seed: int = 0, labelled: bool = False) -> Rig:
+    """The rig; `labelled` gives the batch labels and the method its labelled-track
+    parameters, as the labelled track does (`benchmark.protocol.labelled`)."""
     torch.manual_seed(seed)
     teacher = TaskModel(Backbone("test_resnet", in_chans=3), NUM_CLASSES, kind).eval()
     with torch.no_grad():  # confident logits, as a trained teacher has, not near-uniform
@@ -109,11 +115,14 @@ def build(name: str, kind: str, seed: int = 0) -> Rig:
         task_kind=kind,
         teacher_head=teacher.head,
     )
-    method = create_method(name)
+    cls = METHODS.get(name)
+    method = cls(**labelled_params(cls, {})) if labelled else create_method(name)
     method.setup(ctx)
     student.train()
     method.train()
     data = torch.Generator().manual_seed(1234)
+    shape = (BATCH,) if kind == "classification" else (BATCH, SIZE, SIZE)
+    label = torch.randint(NUM_CLASSES, shape, generator=data) if labelled else None
     return Rig(
         name=name,
         kind=kind,
@@ -124,6 +133,7 @@ def build(name: str, kind: str, seed: int = 0) -> Rig:
         x_source=torch.randn(BATCH, 3, SIZE, SIZE, generator=data),
         x_target=torch.randn(BATCH, 1, SIZE, SIZE, generator=data),
         index=torch.randperm(NUM_PAIRS, generator=data)[:BATCH],
+        label=label,
     )
 
 
@@ -309,6 +319,35 @@ def check_state_round_trips_through_a_checkpoint(name: str, kind: str, tmp_path:
         )
 
 
+def check_labelled_batch(name: str, kind: str) -> None:
+    """With `Batch.label` set (the labelled track, at the method's labelled parameters):
+    finite scalar terms, none named as the track's own cross-entropy, gradients to the
+    student and never to the teacher, and the same terms from the same seed."""
+    values = []
+    for _ in range(2):
+        rig = build(name, kind, seed=3, labelled=True)
+        terms = rig.losses()
+        values.append({t: v.item() for t, v in terms.items()})
+    assert_finite(name, kind, values[0], "labelled batch")
+    assert terms and all(v.dim() == 0 for v in terms.values()), (
+        f"method '{name}' ({kind}) with labels: expected scalar loss terms, got {_terms(terms)}"
+    )
+    assert CE_TERM not in terms, (
+        f"method '{name}' ({kind}) returned a '{CE_TERM}' term with labels given; expected "
+        "none (the labelled track adds the cross-entropy on the student's head itself)"
+    )
+    assert values[0] == values[1], (
+        f"method '{name}' ({kind}) with labels: two runs with seed 3 gave {values[0]} and "
+        f"{values[1]}; expected identical terms"
+    )
+    torch.stack(list(terms.values())).sum().backward()
+    leaked = [n for n, p in rig.teacher.named_parameters() if p.grad is not None]
+    assert not leaked, f"method '{name}' ({kind}) with labels: teacher gradients {leaked[:5]}"
+    assert any(p.grad is not None for p in rig.student.parameters()), (
+        f"method '{name}' ({kind}) with labels: no gradient reaches the student"
+    )
+
+
 def _out_of_range(name: str) -> list[tuple[str, object]]:
     """One rejected value per declared bound or choice list."""
     cases: list[tuple[str, object]] = []
@@ -407,6 +446,13 @@ def test_same_seed_gives_identical_losses(name: str, kind: str) -> None:
 def test_state_round_trips_through_a_checkpoint(name: str, kind: str, tmp_path: Path) -> None:
     distilling(name)
     check_state_round_trips_through_a_checkpoint(name, kind, tmp_path)
+
+
+@methods
+@kinds
+def test_a_labelled_batch_keeps_the_contract(name: str, kind: str) -> None:
+    distilling(name)
+    check_labelled_batch(name, kind)
 
 
 @methods

@@ -20,7 +20,7 @@ from benchmark.method import create_method
 from benchmark.protocol.teacher import get_teacher
 from benchmark.results.leaderboard import render
 from benchmark.results.records import NOT_APPLICABLE, REFERENCE, read_records, write_record
-from benchmark.tracks import LABEL_FREE, SUPERVISED, parse_tracks, with_track
+from benchmark.tracks import LABEL_FREE, LABELLED, SUPERVISED, parse_tracks, with_track
 from tests.method_selection import selected_methods
 
 
@@ -63,7 +63,7 @@ def test_label_free_is_set_by_the_track_only(smoke: RunConfig) -> None:
     )
     with pytest.raises(UserError, match="--tracks label-free"):
         cell_config(Cell("sketch-cls", "l2", 0), own)
-    assert parse_tracks("all") == [SUPERVISED, LABEL_FREE]
+    assert parse_tracks("all") == [SUPERVISED, LABEL_FREE, LABELLED]
     with pytest.raises(UserError, match="did you mean 'label-free'"):
         parse_tracks("supervised,labelfree")
 
@@ -99,11 +99,12 @@ def test_soft_proj_feature_level_alone_runs_label_free() -> None:
 
 
 def test_both_tracks_in_one_folder(tmp_path: Path) -> None:
-    """One `bench run --tracks all`: each track's cells get their own records; the n/a
-    cells are done (a re-run runs nothing) and the leaderboard shows each track apart."""
+    """One `bench run` of both teacher tracks: each track's cells get their own records;
+    the n/a cells are done (a re-run runs nothing) and the leaderboard shows each track
+    apart. (The labelled track's own run: tests/test_labelled.py.)"""
     out = tmp_path / "out"
     argv = ["run", "--methods", "kd,l2,scratch", "--tasks", "sketch-cls", "--seeds", "1"]
-    argv += ["--profile", "smoke", "--tracks", "all", "--out", str(out)]
+    argv += ["--profile", "smoke", "--tracks", f"{SUPERVISED},{LABEL_FREE}", "--out", str(out)]
     assert main(argv) == 0
     records = read_records(out)
     assert {(r.track, r.method) for r in records} == {

@@ -15,10 +15,16 @@ from benchmark.method import Context, Method
 from benchmark.protocol import outcomes
 from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
 from benchmark.protocol.evaluate_labelled import evaluate_labelled
-from benchmark.protocol.labelled import ce_weight, share_head, student_head, train_labelled
+from benchmark.protocol.labelled import (
+    label_budget,
+    share_head,
+    student_head,
+    train_labelled,
+)
 from benchmark.protocol.teacher import Trained
 from benchmark.protocol.teacher_outputs import cached_teacher_outputs
 from benchmark.results.records import Record
+from benchmark.streams import IGNORE_INDEX
 
 if TYPE_CHECKING:
     from benchmark.execution.runner import CellRunner
@@ -51,7 +57,11 @@ def run_labelled(
     if runner.out is not None:
         path = checkpoint_path(runner.out, cell.task, cell.method, cell.seed, track=cell.track)
         ckpt = EpochCheckpoint(path, fingerprint(record.config_hash, runner.device))
-    weight = ce_weight(type(method), cell.params or {})
+    weight = float(cell.payload["labelled"]["ce_weight"])  # γ, as planned and hashed
+    labels = label_budget(paired.labels, cfg.data.labelled_fraction, cell.seed)
+    record.data["sizes"]["labelled"] = int(
+        (labels.reshape(len(labels), -1) != IGNORE_INDEX).any(dim=1).sum()
+    )
     with runner.reporter.stage(f"{cell.label} train", cfg.distill.epochs) as advance:
         record.losses = train_labelled(
             student,

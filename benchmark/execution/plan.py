@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.config import RunConfig
+from benchmark.datasets.data_config import hashed
 from benchmark.datasets.tasks import hashed_world
 from benchmark.errors import UserError, did_you_mean
 from benchmark.hashing import cell_payload, config_hash
@@ -49,12 +50,13 @@ def method_params(cfg: RunConfig, method: str, track: str = SUPERVISED) -> dict[
     """The method's declared defaults overlaid with the user's values, validated; in the
     labelled track the reference's labelled weights come between the two
     (`benchmark.protocol.labelled.labelled_params`)."""
+    from benchmark.protocol.labelled import declared, labelled_params
+
     cls = load_methods().get(method)
     if is_labelled(track):
-        from benchmark.protocol.labelled import labelled_params  # torch: on use
-
         return labelled_params(cls, cfg.methods.get(method, {}))
-    return validate(cls.params, cfg.methods.get(method, {}), method)
+    # A `ce_weight` the method does not declare is the labelled track's γ: not its own.
+    return validate(cls.params, declared(cls, cfg.methods.get(method, {})), method)
 
 
 def check_method_settings(cfg: RunConfig) -> None:
@@ -89,7 +91,7 @@ def _payload(cell: Cell, cfg: RunConfig, params: dict[str, Any] | None) -> dict[
     apart) and, for a method, its cross-entropy weight γ; its `eval` holds the probe's
     settings only, as it has no fine-tune. The other tracks' payloads are as they were."""
     sections = {
-        "data": dataclasses.asdict(cfg.data),
+        "data": hashed(cfg.data, is_labelled(cell.track)),  # LEGACY_RULES: data-split, ...
         "world": hashed_world(cell.task, cfg.world),  # LEGACY_RULES: modality-knobs
         "student": dataclasses.asdict(cfg.student),
         "distill": dataclasses.asdict(cfg.distill),
@@ -102,9 +104,10 @@ def _payload(cell: Cell, cfg: RunConfig, params: dict[str, Any] | None) -> dict[
     if is_labelled(cell.track):
         own = {"track": LABELLED}
         if params is not None:
-            from benchmark.protocol.labelled import ce_weight  # torch: on use
+            from benchmark.protocol.labelled import ce_weight
 
-            own["labelled"] = {"ce_weight": ce_weight(load_methods().get(cell.method), params)}
+            gamma = ce_weight(load_methods().get(cell.method), params, cfg.methods.get(cell.method))
+            own["labelled"] = {"ce_weight": gamma}
             sections["eval"] = {k: v for k, v in sections["eval"].items() if k.startswith("probe")}
     # key_settings: LEGACY_RULES scratch-weights
     teacher = key_settings(cfg.teacher)

@@ -21,6 +21,11 @@ the references' students have one classifier for both. The head is drawn from a 
 of its own, after the method's `setup`, so every method of a (task, seed) starts from the
 same head and the method's own modules start as in the other tracks.
 
+The label budget is the whole paired set by default; `data.labelled_fraction` < 1 keeps the
+labels of a seeded draw of that fraction of the pairs (`label_budget`) and marks the rest
+`IGNORE_INDEX`: they still pass through the method's terms, which then treat them as
+unlabelled (the teacher's argmax where a method needs a class).
+
 The schedule is the distillation schedule (`distill.*`) and the batch order its stream,
 so a labelled cell differs from its supervised-track twin only in what it is trained on.
 """
@@ -36,7 +41,7 @@ from torch import Tensor, nn
 from benchmark.backbones import Backbone, class_head, head_logits
 from benchmark.config import DistillConfig
 from benchmark.method import Context, Method, Outputs
-from benchmark.params import validate
+from benchmark.params import Param, validate
 from benchmark.protocol.checkpoint import EpochCheckpoint
 from benchmark.protocol.distill import batch_of, take
 from benchmark.protocol.loop import LoopSettings, Progress, train_loop
@@ -46,18 +51,35 @@ CE_TERM = "ce"  # the track's cross-entropy, as a record's `losses` name it
 HEAD_STREAM = "labelled/head"
 
 
+GAMMA = "ce_weight"  # `methods.<name>.ce_weight`: γ, for any method, in this track
+_GAMMA_SPEC = Param(1.0, low=0.0, high=1000.0, kind=float)
+
+
+def declared(cls: type[Method], values: dict[str, Any]) -> dict[str, Any]:
+    """The user's values for `cls` without a `ce_weight` it does not declare: that one
+    sets the labelled track's γ (`ce_weight`) and means nothing to the method itself."""
+    if GAMMA in cls.params or GAMMA not in values:
+        return values
+    return {k: v for k, v in values.items() if k != GAMMA}
+
+
 def labelled_params(cls: type[Method], values: dict[str, Any]) -> dict[str, Any]:
     """A method's parameters in the labelled track: declared defaults, then the
     reference's labelled weights (`labelled_defaults`), then the user's values."""
-    return validate(cls.params, {**cls.labelled_defaults, **values}, cls.name)
+    return validate(cls.params, {**cls.labelled_defaults, **declared(cls, values)}, cls.name)
 
 
-def ce_weight(cls: type[Method], params: dict[str, Any]) -> float:
+def ce_weight(
+    cls: type[Method], params: dict[str, Any], values: dict[str, Any] | None = None
+) -> float:
     """γ, the weight of the track's cross-entropy for `cls` with `params`: its
     `ce_weight` parameter where it declares one (the cross-entropy its paper adds), else
-    its `labelled_ce_weight`."""
-    if "ce_weight" in cls.params:
-        return float(params["ce_weight"])
+    the user's `methods.<name>.ce_weight` (`values`, e.g. MST-Distill's 1 − α), else its
+    `labelled_ce_weight`."""
+    if GAMMA in cls.params:
+        return float(params[GAMMA])
+    if values and GAMMA in values:
+        return float(validate({GAMMA: _GAMMA_SPEC}, {GAMMA: values[GAMMA]}, cls.name)[GAMMA])
     return float(cls.labelled_ce_weight)
 
 
@@ -97,6 +119,19 @@ def label_ce(logits: Tensor, labels: Tensor) -> Tensor:
     if not bool((labels != IGNORE_INDEX).any()):
         return logits.sum() * 0.0
     return F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
+
+
+def label_budget(labels: Tensor, fraction: float, seed: int) -> Tensor:
+    """`labels` with all but round(fraction · N) pairs, a seeded draw, set to
+    `IGNORE_INDEX` (`data.labelled_fraction`); the labels themselves at fraction 1."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"data.labelled_fraction={fraction} must be in (0, 1]")
+    if fraction == 1.0:
+        return labels
+    order = torch.randperm(len(labels), generator=seeded(seed, "labelled/fraction"))
+    budget = labels.clone()
+    budget[order[round(fraction * len(labels)) :]] = IGNORE_INDEX
+    return budget
 
 
 def labelled_terms(

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from benchmark.datasets.data_config import DataConfig
+from benchmark.datasets.data_config import MST_SPLIT, STANDARD_SPLIT, DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData, TaskSpec, world_config
 
 from . import deep
@@ -69,6 +69,7 @@ from .common import (
     resize,
     sizes_info,
 )
+from .peer_splits import Joined, mst_split
 
 AVMNIST = Dataset(
     "AV-MNIST (MultiBench's avmnist.tar.gz, linked from its README)",
@@ -184,11 +185,26 @@ def few_pool(train: Part) -> FewPool:
     return FewPool(train.labels[: fit_rows(len(train.labels))], DIGITS, "training rows")
 
 
+def mst_parts(train: Part, test: Part, seed: int) -> tuple[Part, Tensor, Tensor]:
+    """MST-Distill's partition (`data.split: mst`, datasets/real/peer_splits.py): the
+    training and test arrays pooled, the pooled rows its group `seed` puts in training,
+    and those it puts in test."""
+    pooled = Part(
+        Joined(train.images, test.images),  # type: ignore[arg-type]
+        Joined(train.audio, test.audio),  # type: ignore[arg-type]
+        torch.cat([train.labels, test.labels]),
+    )
+    fit, _, tested = mst_split(len(pooled.labels), seed)
+    return pooled, fit, tested
+
+
 def load(
     spec: TaskSpec, data: DataConfig, world: dict[str, Any], seed: int, data_root: Path | None
 ) -> TaskData:
     config = world_config(spec, data, world)  # n_mels and audio_frames, validated
     _, train, test = _scan(data_root)
+    if data.split == MST_SPLIT:
+        return _load_mst(spec, data, config.n_mels, config.audio_frames, train, test, seed)
     n_fit = fit_rows(len(train.labels))
     pool = draw(n_fit, data.source_pool, seed, "pool")
     paired = draw(n_fit, data.paired, seed, "paired")
@@ -228,6 +244,55 @@ def load(
     )
 
 
+def _load_mst(
+    spec: TaskSpec,
+    data: DataConfig,
+    n_mels: int,
+    frames: int,
+    train: Part,
+    test: Part,
+    seed: int,
+) -> TaskData:
+    """The splits under MST-Distill's partition: source pool, paired and few-label sets
+    drawn from its training rows, its test rows whole. Scaling stays MultiBench's /255
+    (the peer min-max normalises each row, the same map for a row spanning 0..255)."""
+    pooled, fit, tested = mst_parts(train, test, seed)
+    pool = fit[draw(len(fit), data.source_pool, seed, "pool")]
+    paired = fit[draw(len(fit), data.paired, seed, "paired")]
+    few = fit[few_per_class(pooled.labels[fit], data.labels_per_class, DIGITS, seed, "rows")]
+    size, audio = data.image_size, (n_mels, frames)
+    return TaskData(
+        name=spec.name,
+        kind=CLASSIFICATION,
+        num_classes=10,
+        source_channels=3,
+        target_channels=1,
+        source_pool=Split(source=_digits(pooled, pool, size), labels=pooled.labels[pool]),
+        paired=Split(
+            source=_digits(pooled, paired, size),
+            target=_take(pooled.audio, paired, audio),
+            labels=pooled.labels[paired],
+        ),
+        few=Split(target=_take(pooled.audio, few, audio), labels=pooled.labels[few]),
+        test=Split(
+            source=_digits(pooled, tested, size),
+            target=_take(pooled.audio, tested, audio),
+            labels=pooled.labels[tested],
+        ),
+        info={
+            "dataset": "avmnist",
+            "classes": list(DIGITS),
+            "split": f"MST-Distill's group {seed}: train and test rows pooled, 60/20/20",
+            "test_split": f"MST-Distill's test rows of group {seed} ({len(tested)} rows)",
+            "validation": "MST-Distill's validation rows (20%) unused",
+            "warnings": _warnings(train, test),
+            "sizes": sizes_info(
+                source_pool=len(pool), paired=len(paired), few=len(few), test=len(tested)
+            ),
+        },
+    )
+
+
 def summary(data_root: Path | None) -> Survey:
     root, train, test = _scan(data_root)
     n, n_fit = len(train.labels), fit_rows(len(train.labels))
@@ -253,4 +318,5 @@ register_real(
     AVMNIST,
     load,
     summary,
+    splits=(STANDARD_SPLIT, MST_SPLIT),
 )

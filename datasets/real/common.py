@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -171,9 +172,12 @@ def register_real(
     dataset: Dataset,
     load: RealLoader,
     scan: Scanner,
+    splits: tuple[str, ...] = ("standard",),
 ) -> TaskSpec:
-    """Register a real task whose errors name the task, with its `bench data check` hook."""
-    return register_task(real_spec(name, source, target, kind, description, dataset, load, scan))
+    """Register a real task whose errors name the task, with its `bench data check` hook
+    (`splits`: the `data.split` partitions its loader implements)."""
+    spec = real_spec(name, source, target, kind, description, dataset, load, scan)
+    return register_task(dataclasses.replace(spec, splits=splits))
 
 
 def real_spec(

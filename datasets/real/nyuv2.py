@@ -54,7 +54,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from benchmark.datasets.data_config import DataConfig
+from benchmark.datasets.data_config import MST_SPLIT, STANDARD_SPLIT, DataConfig
 from benchmark.datasets.tasks import CLASSIFICATION, SEGMENTATION, Split, TaskData, TaskSpec
 from benchmark.streams import IGNORE_INDEX
 
@@ -74,6 +74,7 @@ from .common import (
     resize_labels,
     sizes_info,
 )
+from .peer_splits import mst_split
 
 NYU = Dataset(
     "NYU-Depth V2 (labelled set and splits.mat)",
@@ -291,6 +292,8 @@ def _loader(kind: str, classes: int) -> RealLoader:
     ) -> TaskData:
         files = scan(data_root, kind, classes)
         train, test = files.train, files.test
+        if data.split == MST_SPLIT:  # MST-Distill's 60/20/20 of all frames (peer_splits.py)
+            train, _, test = mst_split(files.n, seed)
         pool = train[draw(len(train), data.source_pool, seed, "pool")]
         paired = train[draw(len(train), data.paired, seed, "paired")]
         if kind == SEGMENTATION:
@@ -333,6 +336,11 @@ def _loader(kind: str, classes: int) -> RealLoader:
             ),
             info={
                 "dataset": "nyuv2",
+                **(
+                    {"split": f"MST-Distill's group {seed} of all {files.n} frames, 60/20/20"}
+                    if data.split == MST_SPLIT
+                    else {}
+                ),
                 "classes": files.class_names,
                 "sizes": sizes_info(
                     source_pool=len(pool), paired=len(paired), few=len(few), test=len(tested)
@@ -385,4 +393,5 @@ for _name, _kind, _classes, _what in (
         NYU,
         _loader(_kind, _classes),
         _summary(_kind, _classes),
+        splits=(STANDARD_SPLIT, MST_SPLIT) if _kind == SEGMENTATION else (STANDARD_SPLIT,),
     )
