@@ -182,7 +182,8 @@ def _restart_variance(a: list[float], b: list[float]) -> float:
 @dataclass(frozen=True)
 class Components:
     """Per-seed variances (in squared metric units) of a paired difference, pooled over
-    a task's method pairs, for one evaluation protocol ("probe" or "finetune")."""
+    a task's method pairs, for one evaluation protocol ("probe", "finetune", or the
+    labelled track's "head")."""
 
     task: str
     protocol: str
@@ -250,7 +251,9 @@ def decompose(
         sides = _SideTerms(kind)
         methods = sorted({m for t, m, _ in cells if t == task})
         seeds = sorted({s for t, _, s in cells if t == task})
-        for protocol in ("probe", "finetune"):
+        present = {p for (t, _, _), c in cells.items() if t == task for p in c.outcomes}
+        # The labelled track's cells have the student's own head instead of a fine-tune.
+        for protocol in [p for p in ("probe", "finetune", "head") if p in present]:
             metric = f"{protocol}_{name}"
             scores = {
                 m: pd.Series(
