@@ -34,6 +34,7 @@ from benchmark.results.leaderboard import render
 from benchmark.results.records import NOT_APPLICABLE, REFERENCE, read_records
 from benchmark.tracks import LABEL_FREE, LABELLED, SUPERVISED
 from tests.method_selection import selected_methods
+from tests.test_checkpoint import _KillAfter, _Killed
 from tests.test_equations_logit import (
     K,
     c2kd_rows,
@@ -287,3 +288,23 @@ def test_bench_run_tracks_labelled(tmp_path: Path) -> None:
     assert main(argv) == 0
     assert before == {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*.json")}
     assert SUPERVISED not in {r.track for r in read_records(out)}
+
+
+def test_a_killed_labelled_cell_resumes_to_the_same_record(
+    smoke: RunConfig, cache_dir: Path, tmp_path: Path
+) -> None:
+    """kd's head is the track's head (in the checkpoint under both names): killed after 2
+    of 4 epochs, the cell resumes in a fresh runner to the uninterrupted record."""
+    longer = dataclasses.replace(smoke, distill=dataclasses.replace(smoke.distill, epochs=4))
+    cell = Cell("sketch-cls", "kd", 0, LABELLED)
+    whole = CellRunner(longer, cache_dir, torch.device("cpu"), out=tmp_path / "whole").run(cell)
+    assert whole.ok, whole.reason
+    out = tmp_path / "killed"
+    with pytest.raises(_Killed):
+        CellRunner(longer, cache_dir, torch.device("cpu"), _KillAfter("train", 2), out=out).run(
+            cell
+        )
+    torch.manual_seed(12345)
+    resumed = CellRunner(longer, cache_dir, torch.device("cpu"), out=out).run(cell)
+    assert resumed.config["run"]["resumed_epoch"] == 2
+    assert (resumed.metrics, resumed.losses) == (whole.metrics, whole.losses)

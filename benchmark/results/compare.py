@@ -38,6 +38,7 @@ from benchmark.kinds import get_kind, kind_of_columns
 from benchmark.results.leaderboard import metric_suffix, short_commit
 from benchmark.results.records import REFERENCE, Record, read_records
 from benchmark.results.stats import Paired, paired_test
+from benchmark.tracks import LABELLED
 
 REFERENCE_FOLDER = "results"  # the committed reference records (README)
 BIT_IDENTICAL, WITHIN_NOISE, DIFFERS, TOO_FEW = (
@@ -183,7 +184,10 @@ def compare(mine: list[Record], reference: list[Record]) -> tuple[list[Row], int
     rows = []
     for (task, track, method), seeds in groups.items():
         pairs = [(yours[(task, track, method, s)], theirs[(task, track, method, s)]) for s in seeds]
-        metric = row_metric(method, task_metric(by_task[task]))
+        primary = task_metric(by_task[task])
+        if track == LABELLED:  # ranked by the student's own head (benchmark.tracks)
+            primary = f"head_{metric_suffix(primary)}"
+        metric = row_metric(method, primary)
         row = Row(task, track, method, metric, seeds, BIT_IDENTICAL)
         if not all(identical(m, r) for m, r in pairs):
             row.diff = paired_test(_scores(pairs, 0, metric), _scores(pairs, 1, metric))
