@@ -116,13 +116,17 @@ class TaskSpec:
         cache_dir: Path | None,
         data_root: Path | None = None,
     ) -> TaskData:
+        self.check_split(data)
+        return self.loader(self, data, world, seed, cache_dir, data_root)
+
+    def check_split(self, data: DataConfig) -> None:
+        """A one-line error unless the task's loader implements `data.split`."""
         if data.split not in self.splits:
             raise UserError(
                 f"data.split={data.split} is not available for task '{self.name}': it has "
                 f"{', '.join(self.splits)} (MST-Distill's split: avmnist-audio-cls, "
                 "nyuv2-depth-seg, nyuv2-depth-seg13)"
             )
-        return self.loader(self, data, world, seed, cache_dir, data_root)
 
 
 # Modalities whose tensors are token ids rather than images.

@@ -171,6 +171,10 @@ def make_plan(
     """Every cell of a run, planned: each (task, track)'s settings resolved once, each
     cell's parameters validated and its payload hashed once."""
     owns = {(t, k): with_track(cfg.for_task(t), k) for t in tasks for k in tracks}
+    from benchmark.datasets.tasks import get_task
+
+    for (task, _), own in owns.items():  # a split the task has no loader for: before any cell
+        get_task(task).check_split(own.data)
     cells = expand(tasks, methods, seeds, tracks)
     return [plan_cell(c, cfg, owns[(c.task, c.track)]) for c in cells]
 
