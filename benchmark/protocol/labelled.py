@@ -9,10 +9,11 @@ and MST-Distill (`(1 − α)·CE + α·L_KD`, `main-KD-UU.py`) train a student:
 
 h a fresh class head (linear on the pooled embedding, or the dense head for segmentation,
 CE then per pixel with `IGNORE_INDEX` pixels left out), γ the method's `labelled_ce_weight`
-(or its `ce_weight` parameter), and the method's terms at its labelled defaults
-(`Method.labelled_defaults`). `scratch` (no distillation) is γ·CE alone, γ = 1: a plain
-supervised run of backbone and head on the pairs, step for step `fit` with the
-distillation schedule.
+(or its `ce_weight` parameter; the user's `methods.<name>.ce_weight` sets it for any
+method, as MST-Distill's 1 − α), and the method's terms at its labelled defaults
+(`Method.labelled_defaults`, under the user's values); γ enters the record's hash.
+`scratch` (no distillation) is γ·CE alone, γ = 1: a plain supervised run of backbone and
+head on the pairs, step for step `fit` with the distillation schedule.
 
 One head: a method that distils class logits through a head of the student's own (the
 `head` attribute of `kd`, `dkd`, `dist`, `c2kd`, built by `class_head`) has it replaced
