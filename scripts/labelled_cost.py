@@ -9,8 +9,10 @@ cache) first and not counted; then,
 `--repeats` times, each method's supervised cell and labelled cell run one after the
 other. For every cell the table prints its recorded stage seconds (`distill`: the
 distillation or the labelled training; `evaluate`: probe + fine-tune restarts, or probe +
-head; `gap`) and their sum, and per (task, method) the ratio labelled / supervised of the
-summed seconds (median over repeats). The cache is $XMD_CACHE (or ~/.cache/xmd-bench).
+head; `gap`), their sum, the wall and CPU seconds of the whole cell, and per (task,
+method) the ratios labelled / supervised of the summed seconds and of the CPU seconds
+(medians over repeats; on a shared machine the CPU time is the steadier of the two).
+The cache is $XMD_CACHE (or ~/.cache/xmd-bench).
 """
 
 from __future__ import annotations
@@ -59,33 +61,43 @@ def main() -> int:
         for repeat in range(args.repeats):
             for method in args.methods.split(","):
                 for track in (SUPERVISED, LABELLED):
-                    clock = time.perf_counter()
+                    clock, cpu = time.perf_counter(), time.process_time()
                     record = runner.run(Cell(task, method, args.seed, track))
                     wall = time.perf_counter() - clock
+                    record.seconds["cpu"] = time.process_time() - cpu
                     if not record.ok:
                         print(f"{task}/{method}/{track}: {record.status} {record.reason}")
                         return 1
                     rows.append((task, method, track, repeat, record.seconds, wall))
-    print(f"| task | method | track | repeat | {' | '.join(STAGES)} | sum (s) | wall (s) |")
-    print("|---|---|---|---:|" + "---:|" * (len(STAGES) + 2))
+    head = (
+        f"| task | method | track | repeat | {' | '.join(STAGES)} | sum (s) | wall (s) | cpu (s) |"
+    )
+    print(head)
+    print("|---|---|---|---:|" + "---:|" * (len(STAGES) + 3))
     for task, method, track, repeat, seconds, wall in rows:
         stages = " | ".join(f"{seconds.get(s, 0.0):.1f}" for s in STAGES)
         total = sum(seconds.get(s, 0.0) for s in STAGES)
-        print(f"| {task} | {method} | {track} | {repeat} | {stages} | {total:.1f} | {wall:.1f} |")
+        print(
+            f"| {task} | {method} | {track} | {repeat} | {stages} | {total:.1f} | {wall:.1f} | "
+            f"{seconds['cpu']:.1f} |"
+        )
     print()
-    print("| task | method | labelled / supervised (summed stage seconds, median) |")
-    print("|---|---|---:|")
+    print("| task | method | labelled / supervised: stage seconds | CPU seconds (medians) |")
+    print("|---|---|---:|---:|")
     for task in args.tasks.split(","):
         for method in args.methods.split(","):
-            ratios = []
+            by_sum, by_cpu = [], []
             for repeat in range(args.repeats):
-                pick = {
-                    r[2]: sum(r[4].get(s, 0.0) for s in STAGES)
-                    for r in rows
-                    if r[:2] == (task, method) and r[3] == repeat
-                }
-                ratios.append(pick[LABELLED] / pick[SUPERVISED])
-            print(f"| {task} | {method} | {statistics.median(ratios):.2f} |")
+                mine = {r[2]: r[4] for r in rows if r[:2] == (task, method) and r[3] == repeat}
+                lab, sup = mine[LABELLED], mine[SUPERVISED]
+                by_sum.append(
+                    sum(lab.get(s, 0.0) for s in STAGES) / sum(sup.get(s, 0.0) for s in STAGES)
+                )
+                by_cpu.append(lab["cpu"] / sup["cpu"])
+            print(
+                f"| {task} | {method} | {statistics.median(by_sum):.2f} | "
+                f"{statistics.median(by_cpu):.2f} |"
+            )
     return 0
 
 
