@@ -136,3 +136,24 @@ def test_the_label_budget_keeps_a_seeded_fraction(smoke: RunConfig) -> None:
     cell = Cell("sketch-cls", "l2", 0, "labelled")
     assert cell_config(cell, low)["data"]["labelled_fraction"] == 0.5
     assert "labelled_fraction" not in cell_config(cell, smoke)["data"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("data.labelled_fraction=0", "labelled_fraction=0.0 must be in (0, 1]"),
+        ("data.labelled_fraction=1.5", "labelled_fraction=1.5 must be in (0, 1]"),
+        ("data.split=mst", "data.split=mst is not available for task 'sketch-cls'"),
+        ("data.split=msd", "data.split=msd is not available"),
+    ],
+)
+def test_bad_label_budget_or_split_stops_the_run(
+    setting: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmark.cli.main import main
+
+    argv = ["run", "--profile", "smoke", "--tasks", "sketch-cls", "--methods", "kd"]
+    argv += ["--tracks", "labelled", "--set", setting, "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
