@@ -141,10 +141,10 @@ def test_the_label_budget_keeps_a_seeded_fraction(smoke: RunConfig) -> None:
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("data.labelled_fraction=0", "labelled_fraction=0.0 must be in (0, 1]"),
-        ("data.labelled_fraction=1.5", "labelled_fraction=1.5 must be in (0, 1]"),
+        ("data.labelled_fraction=0", "labelled_fraction=0.0 must be a finite number > 0"),
+        ("data.labelled_fraction=1.5", "labelled_fraction=1.5 must be a finite number > 0"),
         ("data.split=mst", "data.split=mst is not available for task 'sketch-cls'"),
-        ("data.split=msd", "data.split=msd is not available"),
+        ("data.split=msd", "unknown data.split 'msd': did you mean 'mst'"),
     ],
 )
 def test_bad_label_budget_or_split_stops_the_run(

@@ -67,8 +67,9 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--tracks",
         default="supervised",
-        help="teacher protocols: supervised, label-free (CMCD's: no labels before the "
-        "few-label step) or all (default supervised)",
+        help="protocols: supervised, label-free (CMCD's: no labels before the few-label "
+        "step), labelled (the literature's: CE on labelled pairs + the method's loss) or "
+        "all (default supervised)",
     )
     add_config_arguments(run)
     run.add_argument("--out", type=Path, default=USER_OUT, help=OUT_HELP)

@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--track",
         default="supervised",
-        choices=["supervised", "label-free"],
+        choices=["supervised", "label-free", "labelled"],
         help="whose records to decompose (default supervised)",
     )
 

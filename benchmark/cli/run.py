@@ -231,13 +231,14 @@ def _summary(console: Console, records: list) -> None:
     if not records:
         return
     table = Table(title="cells run")
-    for col in ("task", "track", "method", "seed", "status", "fine-tune", "probe", "seconds"):
+    score = "fine-tune / head"  # the labelled track's cells have their own head instead
+    for col in ("task", "track", "method", "seed", "status", score, "probe", "seconds"):
         table.add_column(col, justify="right" if col in {"seed", "seconds"} else "left")
     for r in records:
         m = r.metrics
         name = get_kind(r.data["kind"]).primary if "kind" in r.data else None
         # A method cell's two protocols; a reference cell's ceiling and teacher score.
-        ft = m.get(f"finetune_{name}", m.get(f"all_labels_{name}"))
+        ft = m.get(f"finetune_{name}", m.get(f"head_{name}", m.get(f"all_labels_{name}")))
         pr = m.get(f"probe_{name}", m.get(f"teacher_{name}"))
         table.add_row(
             r.task,

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from benchmark.config.schema import PRETRAIN_CHOICES, RunConfig
+from benchmark.datasets.data_config import SPLITS
 from benchmark.errors import UserError, did_you_mean
 from benchmark.params import Bound, annotation_kind
 
@@ -59,6 +60,11 @@ def check(config: RunConfig, where: str) -> dict[str, str]:
     for key, value in config.world.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise UserError(f"{where}world.{key}={value!r} must be a finite number")
+    if config.data.split not in SPLITS:  # which tasks have a split: the plan checks
+        raise UserError(
+            f"unknown {where}data.split '{config.data.split}': "
+            f"{did_you_mean(config.data.split, SPLITS)}"
+        )
     if config.teacher.pretrain not in PRETRAIN_CHOICES:
         raise UserError(
             f"unknown {where}teacher.pretrain '{config.teacher.pretrain}': "
