@@ -35,9 +35,10 @@ tracks' records sit next to them with the track in their file name.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import UserError, did_you_mean
+from benchmark.params import Param, validate
 
 if TYPE_CHECKING:  # records import this module: it stays a leaf
     from benchmark.config import RunConfig
@@ -77,6 +78,24 @@ def with_track(cfg: RunConfig, track: str) -> RunConfig:
             f"run it with --tracks {LABEL_FREE} instead of setting it"
         )
     return cfg
+
+
+# `methods.<name>.ce_weight` for a method that declares no `ce_weight` of its own: the
+# labelled track's cross-entropy weight γ for that method (benchmark.protocol.labelled),
+# not a parameter of the method; the other tracks never read it.
+GAMMA = "ce_weight"
+GAMMA_SPEC = Param(
+    1.0, help="the labelled track's cross-entropy weight", low=0.0, high=1000.0, kind=float
+)
+
+
+def method_values(declared: Any, values: dict[str, Any], owner: str) -> dict[str, Any]:
+    """The user's `values` for a method whose parameters are `declared`, without a
+    `ce_weight` it does not declare (that one is the labelled track's γ, checked here)."""
+    if GAMMA in declared or GAMMA not in values:
+        return values
+    validate({GAMMA: GAMMA_SPEC}, {GAMMA: values[GAMMA]}, owner)
+    return {k: v for k, v in values.items() if k != GAMMA}
 
 
 def is_labelled(track: str) -> bool:

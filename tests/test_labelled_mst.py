@@ -157,3 +157,15 @@ def test_bad_label_budget_or_split_stops_the_run(
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_bench_validate_reads_the_mst_configs(tmp_path: Path) -> None:
+    """`ce_weight` on a method that declares none is the labelled track's γ: accepted by
+    `bench validate` (and range-checked), not an unknown parameter."""
+    from benchmark.cli.main import main
+
+    for name in ("avmnist", "nyuv2"):
+        assert main(["validate", str(CONFIGS / f"mst-{name}.yaml")]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("methods:\n  kd: {ce_weight: -2}\n")
+    assert main(["validate", str(bad)]) == 2

@@ -275,6 +275,7 @@ def check_method_settings(catalog: Catalog, cfg: Any) -> None:
     declared parameters by the same `validate`. A name the catalog does not know goes to
     the real check, whose error (with its did-you-mean) is the one to print."""
     from benchmark.params import validate
+    from benchmark.tracks import method_values
 
     for own in [cfg, *(cfg.for_task(t) for t in cfg.tasks)]:
         for name in own.methods:
@@ -284,4 +285,5 @@ def check_method_settings(catalog: Catalog, cfg: Any) -> None:
 
                 real(cfg)
                 return
-            validate(entry.params, own.methods.get(entry.name, {}), entry.name)
+            values = own.methods.get(entry.name, {})  # a `ce_weight` may be the labelled γ
+            validate(entry.params, method_values(entry.params, values, entry.name), entry.name)

@@ -42,26 +42,21 @@ from torch import Tensor, nn
 from benchmark.backbones import Backbone, class_head, head_logits
 from benchmark.config import DistillConfig
 from benchmark.method import Context, Method, Outputs
-from benchmark.params import Param, validate
+from benchmark.params import validate
 from benchmark.protocol.checkpoint import EpochCheckpoint
 from benchmark.protocol.distill import batch_of, take
 from benchmark.protocol.loop import LoopSettings, Progress, train_loop
 from benchmark.streams import IGNORE_INDEX, seeded
+from benchmark.tracks import GAMMA, GAMMA_SPEC, method_values
 
 CE_TERM = "ce"  # the track's cross-entropy, as a record's `losses` name it
 HEAD_STREAM = "labelled/head"
 
 
-GAMMA = "ce_weight"  # `methods.<name>.ce_weight`: γ, for any method, in this track
-_GAMMA_SPEC = Param(1.0, low=0.0, high=1000.0, kind=float)
-
-
 def declared(cls: type[Method], values: dict[str, Any]) -> dict[str, Any]:
     """The user's values for `cls` without a `ce_weight` it does not declare: that one
     sets the labelled track's γ (`ce_weight`) and means nothing to the method itself."""
-    if GAMMA in cls.params or GAMMA not in values:
-        return values
-    return {k: v for k, v in values.items() if k != GAMMA}
+    return method_values(cls.params, values, cls.name)
 
 
 def labelled_params(cls: type[Method], values: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +75,7 @@ def ce_weight(
     if GAMMA in cls.params:
         return float(params[GAMMA])
     if values and GAMMA in values:
-        return float(validate({GAMMA: _GAMMA_SPEC}, {GAMMA: values[GAMMA]}, cls.name)[GAMMA])
+        return float(validate({GAMMA: GAMMA_SPEC}, {GAMMA: values[GAMMA]}, cls.name)[GAMMA])
     return float(cls.labelled_ce_weight)
 
 
