@@ -1,43 +1,58 @@
-"""Every paired comparison of a results folder: for each task, each pair of methods, the
-mean per-seed difference of the task's primary metric with its 95% paired t interval
-(within each track: methods of two tracks are never paired),
-and whether the interval excludes zero. README's claims about orderings are read off it.
+"""Every paired comparison of a results folder: for each task and track, each pair of
+methods, the mean per-seed difference of the task's primary metric with its unadjusted
+95% paired t interval, the Holm-adjusted p of the directional claim, and the verdict the
+leaderboard uses (`benchmark.results.ranks`): resolved (Holm over the n(n − 1) one-sided
+pairwise hypotheses of the task and track), equivalent within ±margin (TOST, Holm over the
+task's pairs), or undetermined. Methods of two tracks are never paired. README's claims
+about orderings are read off it.
 
-    python scripts/pairwise.py --out results [--method cmcd-cmc]
+    python scripts/pairwise.py --out results [--method cmcd-cmc] [--margin 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 from pathlib import Path
 
-from benchmark.results.leaderboard import primary_metrics
-from benchmark.results.records import REFERENCE, read_records, records_frame
-from benchmark.results.stats import paired_test
+from benchmark.results.aggregate import families, method_frame, primary_metrics
+from benchmark.results.ranks import MARGIN
+from benchmark.results.records import read_records
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("results"))
     parser.add_argument("--method", default=None, help="only the pairs that include this one")
+    parser.add_argument(
+        "--margin", type=float, default=100 * MARGIN, help="equivalence margin in points"
+    )
     args = parser.parse_args()
-    frame = records_frame([r for r in read_records(args.out) if r.ok and r.method != REFERENCE])
-    print("| task | track | metric | a | b | a − b (points) | seeds | resolved |")
-    print("|---|---|---|---|---|---:|---:|---|")
-    for (task, track), group in frame.groupby(["task", "track"], sort=True):
+    records = read_records(args.out)
+    frame = method_frame(records)
+    verdicts = families(records, margin=args.margin / 100)
+    print(
+        "| task | track | metric | a | b | a − b (points) | seeds | Holm p | "
+        f"verdict (±{args.margin:g} pts) | family |"
+    )
+    print("|---|---|---|---|---|---:|---:|---:|---|---|")
+    for (track, task), family in verdicts.items():
+        group = frame[(frame.task == task) & (frame.track == track)]
         metric, _ = primary_metrics(group)
-        scores = {m: g.set_index("seed")[metric] for m, g in group.groupby("method")}
-        for a, b in itertools.combinations(sorted(scores), 2):
-            if args.method is not None and args.method not in (a, b):
-                continue
-            if args.method == b:
-                a, b = b, a
-            test = paired_test(scores[a], scores[b])
-            print(
-                f"| {task} | {track} | {metric} | {a} | {b} | {100 * test.mean:+.2f} ± "
-                f"{100 * test.half:.2f} | {test.n} | {'yes' if test.excludes_zero else 'no'} |"
-            )
+        for i, a in enumerate(family.methods):
+            for b in family.methods[i + 1 :]:
+                if args.method is not None and args.method not in (a, b):
+                    continue
+                first, second = (b, a) if args.method == b else (a, b)
+                pair = family.pair(first, second)
+                verdict = {"better": "resolved: a > b", "worse": "resolved: a < b"}.get(
+                    pair.word, pair.word
+                )
+                print(
+                    f"| {task} | {track} | {metric} | {first} | {second} | "
+                    f"{100 * pair.diff.mean:+.2f} ± {100 * pair.diff.half:.2f} | "
+                    f"{pair.diff.n} | {pair.p_holm:.4f} | {verdict} | "
+                    f"{family.hypotheses} hypotheses |"
+                )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Per-sample outcomes, the resolution statistics and the leaderboard's tie ranks: against
+"""Per-sample outcomes and the resolution statistics: against
 hand computations, against simulations with a known difference, and on a real cell."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from benchmark.execution.runner import CellRunner, initial_student
 from benchmark.protocol import outcomes
 from benchmark.protocol.evaluate import linear_probe
 from benchmark.protocol.training import score
-from benchmark.results.leaderboard import tie_rank
 from benchmark.results.power import mde, pooled_sd, restart_variance, sampling_variance, seeds_for
 from benchmark.results.stats import paired_test
 
@@ -167,16 +166,6 @@ def test_paired_interval_covers_a_known_difference_in_nested_simulations() -> No
                 false_alarms += test.excludes_zero
     assert 0.92 <= covered / trials <= 0.98
     assert false_alarms / trials <= 0.08
-
-
-def test_tie_rank_counts_only_resolved_wins() -> None:
-    scores = {
-        "best": pd.Series([0.80, 0.82, 0.81]),
-        "close": pd.Series([0.79, 0.83, 0.80]),  # behind best, not resolved
-        "worst": pd.Series([0.50, 0.51, 0.52]),
-    }
-    assert tie_rank("best", scores) == 1 and tie_rank("close", scores) == 1
-    assert tie_rank("worst", scores) == 3
 
 
 def test_decompose_equals_the_per_pair_formulas_exactly() -> None:

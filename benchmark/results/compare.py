@@ -7,9 +7,10 @@ is left out and counted):
 - **bit-identical**: every shared seed has the same config hash, the same metrics and the
   same per-sample outcomes in both folders;
 - **within seed noise**: the paired per-seed difference of the task's primary metric
-  (`benchmark.kinds`; the all-labels ceiling for the reference cell) has a
-  95% t interval that contains zero (`benchmark.results.stats.paired_test`);
-- **differs**: that interval excludes zero;
+  (`benchmark.kinds`; the all-labels ceiling for the reference cell) is not resolved
+  (`benchmark.results.stats.paired_test`, two-sided, with Holm's correction over the
+  family of every tested row of the same task and track);
+- **differs**: it is resolved after that correction;
 - **too few seeds**: one shared seed, which gives no interval.
 
 When not bit-identical, the reasons come from the records' provenance: another commit
@@ -35,9 +36,9 @@ from rich.table import Table
 import benchmark
 from benchmark.errors import UserError
 from benchmark.kinds import get_kind, kind_of_columns
-from benchmark.results.leaderboard import metric_suffix, short_commit
+from benchmark.results.aggregate import metric_suffix, short_commit
 from benchmark.results.records import REFERENCE, Record, read_records
-from benchmark.results.stats import Paired, paired_test
+from benchmark.results.stats import Paired, holm, paired_test
 from benchmark.tracks import LABELLED
 
 REFERENCE_FOLDER = "results"  # the committed reference records (README)
@@ -63,6 +64,7 @@ class Row:
     seeds: list[int]
     verdict: str
     diff: Paired | None = None  # yours − reference, per seed (None when bit-identical)
+    p_holm: float = math.nan  # Holm-adjusted p within the rows of its (task, track)
     reasons: list[str] = field(default_factory=list)
 
 
@@ -191,15 +193,26 @@ def compare(mine: list[Record], reference: list[Record]) -> tuple[list[Row], int
         row = Row(task, track, method, metric, seeds, BIT_IDENTICAL)
         if not all(identical(m, r) for m, r in pairs):
             row.diff = paired_test(_scores(pairs, 0, metric), _scores(pairs, 1, metric))
-            if row.diff.n < 2:
-                row.verdict = TOO_FEW
-            else:
-                row.verdict = DIFFERS if row.diff.excludes_zero else WITHIN_NOISE
+            row.verdict = TOO_FEW if row.diff.n < 2 else WITHIN_NOISE
             row.reasons = reasons(pairs)
         rows.append(row)
+    control(rows)
     only_yours = len(yours.keys() - theirs.keys())
     only_theirs = len(theirs.keys() - yours.keys())
     return rows, only_yours, only_theirs
+
+
+def control(rows: list[Row], alpha: float = 0.05) -> None:
+    """Holm over the tested rows of each (task, track): a row differs when its two-sided
+    paired test stays significant after the correction."""
+    families: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        if row.diff is not None and row.diff.n >= 2:
+            families.setdefault((row.task, row.track), []).append(row)
+    for family in families.values():
+        for row, p in zip(family, holm([r.diff.p for r in family if r.diff]), strict=True):
+            row.p_holm = p
+            row.verdict = DIFFERS if p <= alpha else WITHIN_NOISE
 
 
 def _scores(pairs: list[tuple[Record, Record]], side: int, metric: str) -> pd.Series:
@@ -282,7 +295,8 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         f"Only seeds present in both folders are compared ({sum(len(r.seeds) for r in rows)} "
         f"cells); left out: {only_yours} cell(s) only in {args.out}, {only_theirs} only in "
         f"{against}. Δ is the mean per-seed difference of the primary metric ± its 95% t "
-        "interval.",
+        "interval (unadjusted); 'differs' means resolved after Holm's correction over the "
+        "tested rows of the same task and track (family-wise error 5%).",
         highlight=False,
         markup=False,
     )

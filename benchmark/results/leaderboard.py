@@ -1,145 +1,51 @@
-"""Aggregate records into `results.csv` and render `LEADERBOARD.md`.
+"""Render `LEADERBOARD.md` (and write `results.csv` beside it) from records.
 
-Statistics (`benchmark.results.stats`): per (task, method) the mean over seeds with a two-sided
-95% Student-t interval; each method is compared with `scratch` and with the best other
-method of its task by a paired t test on per-seed differences (same seed = same data,
-teacher and student initialisation), marked where the 95% interval excludes zero. The
-gap columns are the means of the records' modality-gap estimates (`benchmark.protocol.gaps`).
-Everything is derived from records; nothing here is edited by hand.
+Every number comes from `benchmark.results.aggregate` (per-method rows, verdicts, rank
+sets, the cross-task summary); this module only lays them out as Markdown and writes the
+files. docs/statistics.md explains the statistics; the board's footnote says them briefly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from benchmark.kinds import KINDS, get_kind, kind_of_columns
-from benchmark.results.power import mde, pooled_sd, seeds_for
+from benchmark.results.aggregate import (
+    BASELINE,
+    GAPS,
+    PRIMARY,
+    Resolution,
+    cross_task,
+    metric_suffix,
+    primary_metrics,
+    resolution,
+    short_commit,
+    summarize,
+)
+from benchmark.results.crosstask import Interval
+from benchmark.results.ranks import ALPHA, MARGIN
 from benchmark.results.records import NOT_APPLICABLE, REFERENCE, Record, records_frame
-from benchmark.results.stats import Paired, mean_ci, paired_test, t975
+from benchmark.results.stats import mean_ci, t975
 from benchmark.storage import write_text
 from benchmark.tracks import LABEL_FREE, LABELLED, SUPERVISED, TRACKS
 
-__all__ = ["mean_ci", "render", "summarize", "t975", "write_outputs"]
-
-BASELINE = "scratch"
-GAPS = ("gap_tv", "gap_cka")  # per-method gap columns (means over seeds)
-
-
-# The metric each task kind is ranked by, and the other protocol shown beside it: the
-# few-label fine-tune (the mean of its restarts) of the kind's primary metric.
-PRIMARY = {name: get_kind(name).ranking() for name in KINDS.names()}
-
-
-def primary_metrics(frame: pd.DataFrame) -> tuple[str, str]:
-    """(ranking metric, the other protocol's metric) for a task's rows: from the kind
-    its records name, or (records from before they named it) from its metric columns.
-    The labelled track ranks by the student's own head (`head_<metric>`)."""
-    kinds = set(frame["kind"].dropna()) if "kind" in frame.columns else set()
-    if len(kinds) == 1:
-        kind = get_kind(str(kinds.pop()))
-    else:
-        kind = kind_of_columns([c for c in frame.columns if frame[c].notna().any()])
-    if "track" in frame.columns and len(frame) and set(frame["track"]) == {LABELLED}:
-        return kind.column("head"), kind.column("probe")
-    return kind.ranking()
-
-
-def metric_suffix(metric: str) -> str:
-    """`finetune_acc` → `acc`: the name the reference records use for the same metric."""
-    return metric.split("_", 1)[1]
-
-
-def summarize(records: list[Record]) -> pd.DataFrame:
-    """One row per (track, task, method) over ok records: mean, CI, paired comparisons
-    with `scratch` and with the best other method of the same track, mean gap estimates,
-    rank. Tracks never meet: a method is compared only with methods of its own track."""
-    frame = records_frame([r for r in records if r.ok and r.method != REFERENCE])
-    groups = frame.groupby(["track", "task"], sort=True) if len(frame) else []
-    rows = []
-    for (track, task), group in groups:
-        metric, probe = primary_metrics(group)
-        scores = {m: g.set_index("seed")[metric] for m, g in group.groupby("method")}
-        means = {m: float(v.mean()) for m, v in scores.items()}
-        for method, rows_m in group.groupby("method"):
-            mean, ci = mean_ci(rows_m[metric])
-            pmean, pci = mean_ci(rows_m[probe]) if probe in rows_m else (math.nan, math.nan)
-            vs_base = (
-                paired_test(scores[method], scores[BASELINE])
-                if BASELINE in scores and method != BASELINE
-                else None
-            )
-            others = {m: v for m, v in means.items() if m != method and not math.isnan(v)}
-            best = max(others, key=lambda m: (others[m], m)) if others else ""
-            vs_best = paired_test(scores[method], scores[best]) if best else None
-            row = {
-                "track": track,
-                "task": task,
-                "method": method,
-                "metric": metric,
-                "mean": mean,
-                "ci": ci,
-                "probe_metric": probe,
-                "probe_mean": pmean,
-                "probe_ci": pci,
-                **_paired_columns("gain", vs_base),
-                "best_other": best,
-                **_paired_columns("vs_best", vs_best),
-                "seeds": len(rows_m),
-            }
-            for gap in GAPS:
-                row[gap] = float(rows_m[gap].mean()) if gap in rows_m else math.nan
-            rows.append(row)
-    table = pd.DataFrame(rows)
-    if len(table):
-        table["rank"] = [
-            tie_rank(method, _task_scores(frame, task, track))
-            for track, task, method in zip(table.track, table.task, table.method, strict=True)
-        ]
-    return table
-
-
-def _task_scores(frame: pd.DataFrame, task: str, track: str = SUPERVISED) -> dict[str, pd.Series]:
-    group = frame[(frame.task == task) & (frame.track == track)]
-    metric, _ = primary_metrics(group)
-    return {m: g.set_index("seed")[metric] for m, g in group.groupby("method")}
-
-
-def tie_rank(method: str, scores: dict[str, pd.Series]) -> int:
-    """1 + the number of methods that beat `method` with a paired 95% interval excluding
-    zero: methods no test tells apart share a rank, so an ordering the intervals do not
-    support is never printed as one."""
-    better = 0
-    for other, values in scores.items():
-        if other == method:
-            continue
-        test = paired_test(values, scores[method])
-        better += int(test.excludes_zero and test.mean > 0)
-    return 1 + better
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """How small a paired difference a task's records can resolve (`benchmark.results.power`)."""
-
-    sd: float  # per-seed SD of a paired difference, pooled over method pairs
-    pairs: int
-    seeds: int
-    mde: float
-    seeds_for_2: int
-    seeds_for_1: int
-
-
-def resolution(records: list[Record], task: str, track: str = SUPERVISED) -> Resolution:
-    frame = records_frame([r for r in records if r.ok and r.method != REFERENCE])
-    scores = _task_scores(frame, task, track) if len(frame) else {}
-    sd, pairs = pooled_sd(scores)
-    seeds = max((len(v.dropna()) for v in scores.values()), default=0)
-    return Resolution(sd, pairs, seeds, mde(sd, seeds), seeds_for(sd, 0.02), seeds_for(sd, 0.01))
+__all__ = [
+    "BASELINE",
+    "GAPS",
+    "PRIMARY",
+    "mean_ci",
+    "metric_suffix",
+    "primary_metrics",
+    "render",
+    "resolution",
+    "short_commit",
+    "summarize",
+    "t975",
+    "write_outputs",
+]
 
 
 def resolution_line(res: Resolution) -> list[str]:
@@ -153,22 +59,6 @@ def resolution_line(res: Resolution) -> list[str]:
         f"1 point {res.seeds_for_1}.",
         "",
     ]
-
-
-def _paired_columns(name: str, test: Paired | None) -> dict[str, float | bool]:
-    if test is None:
-        return {name: math.nan, f"{name}_ci": math.nan, f"{name}_p": math.nan, f"{name}_sig": False}
-    return {
-        name: test.mean,
-        f"{name}_ci": test.half,
-        f"{name}_p": test.p,
-        f"{name}_sig": test.excludes_zero,
-    }
-
-
-def short_commit(git: str) -> str:
-    """12 hex digits, keeping the '+dirty' mark of runs from an uncommitted checkout."""
-    return git[:12] + ("+dirty" if git.endswith("+dirty") else "")
 
 
 def headroom_lines(
@@ -206,10 +96,12 @@ def _pct(mean: float, ci: float = math.nan, signed: bool = False) -> str:
     return text if math.isnan(ci) else f"{text} ± {100 * ci:.1f}"
 
 
-def render(records: list[Record], source: str) -> str:
+def render(records: list[Record], source: str, alpha: float = ALPHA, margin: float = MARGIN) -> str:
     """The whole LEADERBOARD.md text: the supervised track, then (when its records exist)
-    the label-free track, each with its own headroom, ranks and task tables."""
-    table = summarize(records)
+    the label-free track, each with its own headroom, cross-task summary and task tables.
+    `alpha` is the family-wise error rate of every verdict, `margin` the equivalence
+    margin (metric units: 0.02 is 2 points)."""
+    table = summarize(records, alpha, margin)
     frame = records_frame(records)
     refs = frame[(frame.method == REFERENCE) & (frame.status == "ok")] if len(frame) else frame
     failed = [r for r in records if not r.done]
@@ -232,7 +124,7 @@ def render(records: list[Record], source: str) -> str:
         if len(own):
             track_refs = refs[refs.track == track] if len(refs) else refs
             inapplicable = [r for r in records if r.track == track and r.status == NOT_APPLICABLE]
-            lines += _track_lines(track, own, track_refs, records, inapplicable)
+            lines += _track_lines(track, own, track_refs, records, inapplicable, margin)
 
     if failed:
         lines += ["## Failed cells", "", "| task | method | seed | reason |", "|---|---|---:|---|"]
@@ -242,7 +134,7 @@ def render(records: list[Record], source: str) -> str:
             for r in failed
         ]
         lines.append("")
-    lines += ["---", *FOOTNOTE, ""]
+    lines += ["---", *footnote(alpha, margin), ""]
     return "\n".join(lines)
 
 
@@ -283,24 +175,15 @@ def _track_lines(
     refs: pd.DataFrame,
     records: list[Record],
     inapplicable: list[Record],
+    margin: float,
 ) -> list[str]:
-    """One track's headroom, average ranks and per-task tables."""
+    """One track's headroom, cross-task summary and per-task tables."""
     tag = _track_tag(track)
     lines = list(TRACK_INTRO.get(track, []))
     baseline = "scratch (labelled pairs)" if track == LABELLED else "scratch (few labels)"
     lines += headroom_lines(table, refs, title=f"## Headroom{tag}", baseline=baseline)
-    lines += [
-        f"## Average rank across tasks{tag}",
-        "",
-        "| method | average rank | tasks |",
-        "|---|---:|---:|",
-    ]
-    avg = table.groupby("method")["rank"].agg(["mean", "count"]).sort_values("mean")
-    lines += [
-        f"| {_cell(m)} | {row['mean']:.2f} | {int(row['count'])} |" for m, row in avg.iterrows()
-    ]
-    lines.append("")
-
+    own = [r for r in records if r.track == track]
+    lines += cross_task_lines(cross_task(own, table, refs), f"## Across tasks{tag}")
     for task, group in table.groupby("task", sort=True):
         metric, probe = group["metric"].iloc[0], group["probe_metric"].iloc[0]
         lines += [f"## {_cell(task)}{tag}", ""]
@@ -317,24 +200,84 @@ def _track_lines(
             ]
             lines += input_gap_line(task_refs)
         lines += resolution_line(resolution(records, task, track))
+        lines += family_line(group, margin)
         lines += [
-            f"| rank | method | {metric} (%) | Δ vs {BASELINE} | Δ vs best other | "
-            f"{probe} (%) | gap_tv | gap_cka | seeds |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+            f"| rank set | method | {metric} (%) | Δ vs {BASELINE} | Δ vs best other | "
+            f"vs best other, ±{100 * margin:g} pts | {probe} (%) | gap_tv | gap_cka | seeds |",
+            "|---:|---|---:|---:|---:|---|---:|---:|---:|---:|",
         ]
-        for _, row in group.sort_values(["rank", "method"]).iterrows():
+        for _, row in group.iterrows():  # sorted by mean (summarize's order)
             vs_best = _delta(row, "vs_best")
+            verdict = VERDICT_TEXT.get(row["vs_best_verdict"], "—")
             if row["best_other"]:
                 vs_best += f" ({_cell(row['best_other'])})"
             lines.append(
-                f"| {int(row['rank'])} | {_cell(row['method'])} | {_pct(row['mean'], row['ci'])} | "
-                f"{_delta(row, 'gain')} | {vs_best} | "
+                f"| {row['rank']} | {_cell(row['method'])} | {_pct(row['mean'], row['ci'])} | "
+                f"{_delta(row, 'gain')} | {vs_best} | {verdict} | "
                 f"{_pct(row['probe_mean'], row['probe_ci'])} | {_num(row['gap_tv'])} | "
                 f"{_num(row['gap_cka'])} | {row['seeds']} |"
             )
         lines.append("")
         lines += _inapplicable_lines([r for r in inapplicable if r.task == task])
     return lines
+
+
+VERDICT_TEXT = {
+    "better": "resolved (above)",
+    "worse": "resolved (below)",
+    "equivalent": "equivalent",
+    "undetermined": "undetermined",
+}
+
+
+def family_line(group: pd.DataFrame, margin: float) -> list[str]:
+    """Which family the task's verdicts are controlled over."""
+    n = int(group["methods"].iloc[0])
+    return [
+        f"Verdicts: Holm over the {int(group['hypotheses'].iloc[0])} one-sided pairwise "
+        f"hypotheses of this task's {n} methods (family-wise error ≤ 5%); equivalence: "
+        f"TOST at ±{100 * margin:g} points, Holm over its {n * (n - 1) // 2} pairs.",
+        "",
+    ]
+
+
+def _interval(value: Interval | None, digits: int = 2) -> str:
+    if value is None or math.isnan(value.estimate):
+        return "—"
+    return f"{value.estimate:.{digits}f} [{value.lower:.{digits}f}, {value.upper:.{digits}f}]"
+
+
+def cross_task_lines(summary: pd.DataFrame, title: str) -> list[str]:
+    """The cross-task table (`aggregate.cross_task`) with what its numbers mean."""
+    lines = [title, ""]
+    left_out = summary.attrs.get("left_out", [])
+    if not len(summary):
+        reason = "no task has a positive headroom" if left_out else "no reference records"
+        return [*lines, f"No cross-task summary: {reason}.", ""]
+    tasks = summary.attrs["tasks"]
+    leader = summary.attrs["leader"]
+    skipped = ", ".join(map(_cell, left_out))
+    lines += [
+        f"Scores normalised per task by its headroom: 0 = `{BASELINE}` (no distillation), "
+        f"1 = the student trained on all target labels, over {len(tasks)} task(s) "
+        f"({', '.join(_cell(t) for t in tasks)}). IQM: the mean of the middle half of all "
+        "runs × tasks; mean: the mean of the task means; P(row > Y): the chance that a "
+        "run of the row beats a run of Y on a task, averaged over tasks. [95% stratified-"
+        "bootstrap intervals over seeds within tasks, tasks fixed.] A task with little "
+        "headroom magnifies its noise in these units; P(row > Y) does not depend on the "
+        "normalisation." + (f" Left out (no positive headroom): {skipped}." if left_out else ""),
+        "",
+        f"| method | tasks | IQM (normalised) | mean (normalised) | P(row > {BASELINE}) | "
+        f"P(row > {_cell(leader)}) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for _, row in summary.iterrows():
+        lines.append(
+            f"| {_cell(row['method'])} | {row['tasks']} | {_interval(row['iqm'])} | "
+            f"{_interval(row['mean'])} | {_interval(row['p_vs_scratch'])} | "
+            f"{_interval(row['p_vs_leader'])} |"
+        )
+    return [*lines, ""]
 
 
 def _inapplicable_lines(records: list[Record]) -> list[str]:
@@ -353,38 +296,47 @@ def _inapplicable_lines(records: list[Record]) -> list[str]:
     return [f"Not applicable in this track: {items}.", ""]
 
 
-FOOTNOTE = [
-    "Ranked by each task's primary metric on the target test set (named in its table's "
-    "header). ± is the half-width of a 95% Student-t interval over seeds. The fine-tune "
-    "score of a cell is the mean of its fine-tune restarts; the probe is a linear probe "
-    "on the frozen distilled features.",
-    "",
-    f"Δ vs {BASELINE} and Δ vs best other (the other method with the highest mean on the "
-    "task, named in brackets) are mean per-seed differences with a **paired t test**. "
-    "The pairing is two-level: within a seed both methods are scored on the same test "
-    "samples (so the difference carries only the test-sampling variance of their "
-    "disagreements), and a seed fixes the data, the teacher and the student's initial "
-    "weights (so the difference removes the variance the two methods share). Each seed "
-    "draws its own test set, so the spread of the per-seed differences holds every "
-    "source of variance, test sampling included, and the t interval over seeds is the "
-    "exact interval of this balanced nested design; a bootstrap over so few seeds would "
-    "under-cover. **\\*** marks an interval that excludes zero (p < 0.05, two-sided); no "
-    "correction is made for the number of comparisons.",
-    "",
-    "Rank is 1 + the number of methods that beat the row with a paired interval "
-    "excluding zero, so methods no test separates share a rank. Resolution: the "
-    "minimum detectable difference (MDE) of a paired t test over the task's seeds at "
-    "95% confidence and 80% power, from the per-seed SD of paired differences pooled "
-    "over the task's method pairs (`bench power` splits that SD into test sampling, "
-    "training noise and seed).",
-    "",
-    "gap_tv is a lower bound on the total variation between the teacher's and the "
-    "student's held-out features, gap_cka their debiased CKA, both in one space every "
-    "method shares (the teacher's top principal directions, the student's embedding "
-    "mapped in by a ridge fit on disjoint pairs, a fixed number of pairs); means over "
-    "seeds. The input gap is the same estimate for the source-trained teacher on the "
-    "source vs the target view. See README, 'The modality gap'.",
-]
+def footnote(alpha: float = ALPHA, margin: float = MARGIN) -> list[str]:
+    """What every column means and which family each claim belongs to."""
+    return [
+        "Rows are sorted by each task's primary metric on the target test set (named in its "
+        "table's header). ± is the half-width of a 95% Student-t interval over seeds. The "
+        "fine-tune score of a cell is the mean of its fine-tune restarts; the probe is a "
+        "linear probe on the frozen distilled features.",
+        "",
+        f"Δ vs {BASELINE} and Δ vs best other (the other method with the highest mean on the "
+        "task, named in brackets) are mean per-seed differences with their unadjusted 95% "
+        "paired t interval. The pairing is two-level: within a seed both methods are scored "
+        "on the same test samples, and a seed fixes the data, the teacher and the student's "
+        "initial weights, so the spread of the per-seed differences holds every source of "
+        "variance and the t interval over seeds is the exact interval of this balanced "
+        f"nested design. **\\*** marks a difference **resolved after error control**: "
+        "Holm's step-down procedure over the family of every one-sided pairwise hypothesis "
+        f"of the task and track (n methods: n(n − 1) hypotheses), family-wise error ≤ "
+        f"{alpha:.0%}. An interval that excludes zero without a \\* is not a finding.",
+        "",
+        f"vs best other, ±{100 * margin:g} pts: *resolved* (the \\* above), *equivalent* "
+        f"(two one-sided tests show the difference within ±{100 * margin:g} points, Holm "
+        "over the task's n(n − 1)/2 pairs), or *undetermined* (neither: more seeds needed).",
+        "",
+        "Rank set: every rank the method can hold given the resolved differences "
+        "(Mogstad, Romano, Shaikh & Wilhelm's confidence set for ranks, Holm variant): "
+        "from 1 + the methods resolved better to n − the methods resolved worse. With "
+        f"probability ≥ {1 - alpha:.0%} every method's true rank lies in its set, all "
+        "methods at once. Two methods whose difference is unresolved never have disjoint "
+        "sets. Resolution: the minimum detectable difference (MDE) of a single paired t "
+        "test over the task's seeds at 95% confidence and 80% power, from the per-seed SD "
+        "of paired differences pooled over the task's method pairs (`bench power` splits "
+        "that SD into test sampling, training noise and seed). docs/statistics.md has the "
+        "details.",
+        "",
+        "gap_tv is a lower bound on the total variation between the teacher's and the "
+        "student's held-out features, gap_cka their debiased CKA, both in one space every "
+        "method shares (the teacher's top principal directions, the student's embedding "
+        "mapped in by a ridge fit on disjoint pairs, a fixed number of pairs); means over "
+        "seeds. The input gap is the same estimate for the source-trained teacher on the "
+        "source vs the target view. See README, 'The modality gap'.",
+    ]
 
 
 def input_gap_line(refs: pd.DataFrame) -> list[str]:
@@ -425,17 +377,23 @@ def _cell(value: object) -> str:
     return " ".join(text.splitlines())
 
 
-def write_outputs(records: list[Record], out: Path, leaderboard: Path | None = None) -> Path:
+def write_outputs(
+    records: list[Record],
+    out: Path,
+    leaderboard: Path | None = None,
+    margin: float = MARGIN,
+) -> Path:
     """Write `<out>/results.csv` and the leaderboard (default `<out>/LEADERBOARD.md`),
     both rendered before either is written, so a failure leaves the old pair intact.
     Where `bench tune` has left records under `<out>/tune`, the tuned board is written
-    beside the leaderboard (`LEADERBOARD-tuned.md`) and linked from it."""
+    beside the leaderboard (`LEADERBOARD-tuned.md`) and linked from it. `margin`: the
+    equivalence margin (metric units)."""
     from benchmark.results.tune_board import link_line, render_tuned, tuned_board_path
 
     target = leaderboard or out / "LEADERBOARD.md"
     table = records_frame(records).to_csv(index=False)
-    board = render(records, str(out / "runs"))
-    tuned = render_tuned(out, records, render, _cell)
+    board = render(records, str(out / "runs"), margin=margin)
+    tuned = render_tuned(out, records, lambda rs, src: render(rs, src, margin=margin), _cell)
     if tuned is not None:
         board = link_line(board, tuned_board_path(target).name)
     write_text(out / "results.csv", table)

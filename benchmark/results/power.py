@@ -227,6 +227,10 @@ def decompose(
     """The variance components of every task in `records` (`kinds`: task → task kind),
     for the probe and the fine-tune; `replicate` holds the same cells re-run with another
     `distill.training_noise`. `progress` is told each (task, protocol) when it is done.
+    Every component of a task is estimated on one set of method pairs and seeds: with a
+    replicate, the methods and seeds it shares with `records` (so the total and the parts
+    it is split into describe the same differences); without one, every method and seed
+    of `records`.
 
     Every pair of methods shares its cells with many other pairs, so what depends on one
     cell alone (its decoded outcomes, its side of the bootstrap, its restarts' scores) is
@@ -251,6 +255,9 @@ def decompose(
         sides = _SideTerms(kind)
         methods = sorted({m for t, m, _ in cells if t == task})
         seeds = sorted({s for t, _, s in cells if t == task})
+        if replicate is not None:
+            methods = [m for m in methods if any((task, m, s) in again for s in seeds)]
+            seeds = [s for s in seeds if any((task, m, s) in again for m in methods)]
         present = {p for (t, _, _), c in cells.items() if t == task for p in c.outcomes}
         # The labelled track's cells have the student's own head instead of a fine-tune.
         for protocol in [p for p in ("probe", "finetune", "head") if p in present]:
@@ -343,3 +350,58 @@ def power_table(components: list[Components]) -> str:
 
 def _num(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.2f}"
+
+
+# ---- seeds per task from measured variance ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedNeed:
+    """What one (task, track)'s records say about the seeds a target MDE takes."""
+
+    task: str
+    track: str
+    sd: float  # per-seed SD of a paired difference, pooled over every method pair
+    pairs: int
+    seeds: int  # seeds the records have
+    need: int  # fewest seeds with MDE ≤ target (`seeds_for`)
+
+
+def seed_needs(
+    scores: dict[tuple[str, str], dict[str, pd.Series]], target: float
+) -> list[SeedNeed]:
+    """Per (track, task) (`scores`: each method's per-seed primary metric), the seeds
+    that bring the MDE of a paired difference to `target` given the pooled SD."""
+    found = []
+    for (track, task), own in sorted(scores.items()):
+        sd, pairs = pooled_sd(own)
+        seeds = max((len(v.dropna()) for v in own.values()), default=0)
+        found.append(SeedNeed(task, track, sd, pairs, seeds, seeds_for(sd, target)))
+    return found
+
+
+def seed_plan(needs: list[SeedNeed]) -> dict[str, int]:
+    """Per task, the seeds that meet the target in every track measured (the maximum)."""
+    plan: dict[str, int] = {}
+    for n in needs:
+        plan[n.task] = max(plan.get(n.task, 0), n.need)
+    return plan
+
+
+def seeds_table(needs: list[SeedNeed], target: float, stored: dict[str, int]) -> str:
+    """The derivation as a markdown table: per (task, track) the pooled SD, the MDE at the
+    records' seeds, the seeds for `target`; per task the plan and the profile's count."""
+    plan = seed_plan(needs)
+    lines = [
+        f"| task | track | pairs | seeds now | SD of D | MDE now | seeds for {100 * target:g} "
+        "pts | task's plan (max over tracks) | profile |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n in sorted(needs, key=lambda n: (n.task, n.track)):
+        have = stored.get(n.task)
+        lines.append(
+            f"| {n.task} | {n.track} | {n.pairs} | {n.seeds} | {_pts(n.sd**2)} | "
+            f"{_num(100 * mde(n.sd, n.seeds))} | {n.need} | {plan[n.task]} | "
+            f"{'—' if have is None else have} |"
+        )
+    return "\n".join(lines)

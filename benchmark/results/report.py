@@ -1,13 +1,13 @@
 """`bench report --out DIR [--html PATH]`: one self-contained static HTML page of a
 results folder's records, to open in a browser (no server, nothing fetched).
 
-What it shows, per track and task: the leaderboard (`benchmark.results.leaderboard.summarize`:
-means, 95% t intervals, paired Δs, tie ranks), its resolution line and input gap, the
-headroom table (`headroom_lines`), each method's per-seed results as a figure and a
-table, the not-applicable and failed cells, and the sweep figures of `DIR/sweeps`. Every
-per-seed value carries its record's provenance (git, created, host, device, threads,
-config hash): on hover, and in a panel on click. Nothing is computed here that the
-leaderboard does not compute.
+What it shows, per track and task: the leaderboard (`benchmark.results.aggregate.summarize`:
+means, 95% t intervals, paired Δs marked when resolved after Holm, rank sets), its
+resolution line and input gap, the headroom table (`headroom_lines`), each method's
+per-seed results as a figure and a table, the not-applicable and failed cells, and the
+sweep figures of `DIR/sweeps`. Every per-seed value carries its record's provenance
+(git, created, host, device, threads, config hash): on hover, and in a panel on click.
+Nothing is computed here that the leaderboard does not compute.
 
 Everything taken from a record is HTML-escaped, and the JSON the page's script reads has
 `<`, `>` and `&` escaped, so no name or reason can become markup. When its scripts have
@@ -116,13 +116,13 @@ def _pct(mean: float, ci: float = float("nan"), signed: bool = False, mark: bool
 def board_table(board: pd.DataFrame) -> str:
     """The task's leaderboard rows (summarize's) as an HTML table."""
     metric, probe = board["metric"].iloc[0], board["probe_metric"].iloc[0]
-    head = ["rank", "method", f"{metric} (%)", f"Δ vs {BASELINE}", "Δ vs best other"]
+    head = ["rank set", "method", f"{metric} (%)", f"Δ vs {BASELINE}", "Δ vs best other"]
     head += [f"{probe} (%)", "gap_tv", "gap_cka", "seeds"]
     rows = []
-    for _, row in board.sort_values(["rank", "method"]).iterrows():
+    for _, row in board.iterrows():  # sorted by mean (summarize's order)
         best = f" ({e(str(row['best_other']))})" if row["best_other"] else ""
         cells = [
-            str(int(row["rank"])),
+            e(str(row["rank"])),
             f"<strong>{e(str(row['method']))}</strong>",
             _pct(row["mean"], row["ci"]),
             _pct(row["gain"], row["gain_ci"], True, bool(row["gain_sig"])),
@@ -193,7 +193,7 @@ class Page:
         seeds. Each value is its record: hover for the provenance, click for the panel."""
         seeds = sorted({r.seed for r in own})
         by = {(r.method, r.seed): r for r in own}
-        order = list(board.sort_values(["rank", "method"]).method)
+        order = list(board.method)  # sorted by mean
         order += sorted({r.method for r in own} - set(order) - {REFERENCE})
         rows = [(m, m, metric) for m in order]
         rows += [
@@ -257,8 +257,9 @@ def render_report(records: list[Record], source: str, sweeps: list[Path]) -> str
         f"profile {e(profiles)} · commit {e(commits)} · generated "
         f"{dt.date.today().isoformat()} by <code>bench report</code>. Hover a value for "
         "its record's provenance, click it for the details. ± is the half-width of a 95% "
-        "t interval over seeds; * marks a paired interval that excludes zero; rank is 1 + "
-        "the methods that beat the row so (README, LEADERBOARD.md).</p>"
+        "t interval over seeds; * marks a difference resolved after Holm's correction over "
+        "the task's pairwise hypotheses; the rank set holds every rank the resolved "
+        "differences allow (docs/statistics.md, LEADERBOARD.md).</p>"
         f"<nav>{' · '.join(nav)}</nav>"
     )
     data = _script_json([provenance(r) for r in records])

@@ -61,7 +61,7 @@ def seeds_figure(
     leaderboard's mean ± 95% t interval."""
     go = _plotly()
     fig = go.Figure()
-    order = list(board.sort_values(["rank", "method"]).method) if len(board) else []
+    order = list(board.sort_values("mean", ascending=False).method) if len(board) else []
     order += sorted({who for who, _, _ in points} - set(order))
     labels = {m: html.escape(m) for m in order}
     fig.add_trace(

@@ -7,7 +7,9 @@ and every trial's validation and test score on the tuning seed. This module rend
 
 1. per task, each method's **gain from tuning**: tuned − defaults, paired per seed (the
    defaults are the `bench run` records in `OUT/runs` on the same seeds, so a seed fixes
-   data, teacher and student initialisation on both sides), with its 95% t interval;
+   data, teacher and student initialisation on both sides), with its 95% t interval,
+   marked resolved after Holm over the task's family of gains (both directions of every
+   method's gain: 2m one-sided hypotheses for m methods);
 2. beside it the **oracle**: the best *test* score over the trials on the tuning seed,
    i.e. selection on the test set, an upper bound on what any selection rule could reach
    with the budget and labelled as such, never ranked (DomainBed's test-domain oracle);
@@ -32,7 +34,7 @@ import pandas as pd
 
 from benchmark.kinds import get_kind
 from benchmark.results.records import REFERENCE, Record, read_records
-from benchmark.results.stats import mean_ci, paired_test
+from benchmark.results.stats import holm, mean_ci, one_sided_p, paired_test
 
 Render = Callable[[list[Record], str], str]  # records, source → a leaderboard's text
 Escape = Callable[[object], str]  # a record's string → inert markdown
@@ -137,11 +139,12 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
             f"defaults (%) | tuned (%) | gain, tuned − defaults | seeds |",
             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
+        resolved = resolved_gains(rows)
         for g in sorted(rows, key=lambda g: g.method):
             note, budget = g.note, g.note.get("budget", {})
             test = paired_test(g.tuned, g.defaults)
             gain = _pct(test.mean, test.half, signed=True)
-            if test.excludes_zero:
+            if resolved[g.method]:
                 gain += "\\*"
             oracle = note.get("oracle", {})
             lines.append(
@@ -164,10 +167,23 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
         ),
         "",
         "Gain: the mean per-seed difference between the tuned re-run and the defaults "
-        "record of the same seed (paired t test, 95% interval; \\* when it excludes zero).",
+        "record of the same seed (unadjusted 95% paired t interval); \\* marks a gain "
+        "resolved after error control: Holm over the task's family of 2m one-sided "
+        "hypotheses (each of its m methods' gain above or below zero), family-wise error "
+        "≤ 5%.",
         "",
     ]
     return lines
+
+
+def resolved_gains(items: list[Gain], alpha: float = 0.05) -> dict[str, bool]:
+    """Per method of one task: is its gain resolved (either direction) after Holm over
+    the task's 2m one-sided hypotheses?"""
+    diffs = [(g.tuned - g.defaults).dropna() for g in items]
+    raw = [one_sided_p(d) for d in diffs] + [one_sided_p(-d) for d in diffs]
+    adjusted = holm(raw)
+    m = len(items)
+    return {g.method: min(adjusted[i], adjusted[m + i]) <= alpha for i, g in enumerate(items)}
 
 
 def render_tuned(out: Path, defaults: list[Record], render: Render, escape: Escape) -> str | None:
