@@ -13,6 +13,7 @@ from scipy import stats as sps
 
 from benchmark.results import crosstask
 from benchmark.results.ranks import analyse, rank_sets, rank_text
+from benchmark.results.records import Record
 from benchmark.results.stats import holm, one_sided_p, tost
 
 
@@ -163,3 +164,57 @@ def test_stratified_bootstrap_resamples_within_tasks_and_covers() -> None:
         p = crosstask.bootstrap_improvement(xs, ys, reps=400, seed=int(rng.integers(1 << 30)))
         covered += p.lower <= sps.norm.cdf(d / math.sqrt(2)) <= p.upper
     assert 0.88 <= covered / trials <= 1.0
+
+
+def test_seeds_per_task_follow_the_mde_formula() -> None:
+    from benchmark.results.power import mde, seed_needs, seed_plan
+
+    # Two tracks of one task: pooled SDs 1 and 3 points (one pair each, constant a − b
+    # spread), so the task's plan is the larger need, the noisier track's.
+    base = pd.Series(np.zeros(6))
+    swing = pd.Series([1.0, -1.0, 1.0, -1.0, 1.0, -1.0]) * math.sqrt(5 / 6)  # SD exactly 1
+    scores = {
+        ("supervised", "t"): {"a": base + 0.01 * swing, "b": base},
+        ("label-free", "t"): {"a": base + 0.03 * swing, "b": base},
+    }
+    needs = {n.track: n for n in seed_needs(scores, 0.02)}
+    for track, sd in (("supervised", 0.01), ("label-free", 0.03)):
+        need = needs[track]
+        assert need.sd == pytest.approx(sd) and need.pairs == 1 and need.seeds == 6
+        # The fewest n with (t_{0.975,n-1} + t_{0.80,n-1}) σ / √n ≤ 2 points.
+        n = need.need
+        assert mde(sd, n) <= 0.02 < mde(sd, n - 1)
+        by_hand = (sps.t.ppf(0.975, n - 1) + sps.t.ppf(0.8, n - 1)) * sd / math.sqrt(n)
+        assert mde(sd, n) == pytest.approx(by_hand)
+    assert seed_plan(list(needs.values())) == {"t": needs["label-free"].need}
+
+
+def _cell(method: str, seed: int, acc: float) -> Record:
+    from benchmark.protocol import outcomes
+
+    rng = np.random.default_rng(seed * 7 + len(method))
+    probe = (rng.random(40) < acc).astype(np.uint8)
+    tune = (rng.random((2, 40)) < acc).astype(np.uint8)
+    return Record(
+        task="t",
+        method=method,
+        seed=seed,
+        status="ok",
+        config_hash="h",
+        profile="quick",
+        metrics={"probe_acc": float(probe.mean()), "finetune_acc": float(tune.mean())},
+        outcomes={"probe": outcomes.encode(probe), "finetune": outcomes.encode(tune)},
+    )
+
+
+def test_power_decomposition_uses_one_set_of_pairs_and_seeds() -> None:
+    from benchmark.results.power import decompose
+
+    records = [_cell(m, s, 0.5 + 0.1 * i) for i, m in enumerate("abc") for s in range(4)]
+    replicate = [_cell(m, s, 0.55) for m in "ab" for s in range(2)]
+    alone = decompose(records, {"t": "classification"})
+    assert {(c.pairs, c.seeds) for c in alone} == {(3, 4)}
+    both = decompose(records, {"t": "classification"}, replicate)
+    # Every column on the replicate's methods and seeds: one pair, two seeds.
+    assert {(c.pairs, c.seeds) for c in both} == {(1, 2)}
+    assert all(not math.isnan(c.training) for c in both)

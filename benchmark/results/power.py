@@ -380,21 +380,26 @@ def seed_needs(
     return found
 
 
-def seed_plan(needs: list[SeedNeed]) -> dict[str, int]:
-    """Per task, the seeds that meet the target in every track measured (the maximum)."""
+def seed_plan(needs: list[SeedNeed], floor: int = 0) -> dict[str, int]:
+    """Per task, the seeds that meet the target in every track measured (the maximum),
+    and never fewer than `floor` (the profile's default: with fewer seeds the SD estimate
+    the plan rests on, and the t quantile, get worse quickly)."""
     plan: dict[str, int] = {}
     for n in needs:
-        plan[n.task] = max(plan.get(n.task, 0), n.need)
+        plan[n.task] = max(plan.get(n.task, floor), n.need)
     return plan
 
 
-def seeds_table(needs: list[SeedNeed], target: float, stored: dict[str, int]) -> str:
+def seeds_table(
+    needs: list[SeedNeed], target: float, stored: dict[str, int], floor: int = 0
+) -> str:
     """The derivation as a markdown table: per (task, track) the pooled SD, the MDE at the
-    records' seeds, the seeds for `target`; per task the plan and the profile's count."""
-    plan = seed_plan(needs)
+    records' seeds, the seeds for `target`; per task the plan (at least `floor`) and the
+    count the profile stores."""
+    plan = seed_plan(needs, floor)
     lines = [
         f"| task | track | pairs | seeds now | SD of D | MDE now | seeds for {100 * target:g} "
-        "pts | task's plan (max over tracks) | profile |",
+        f"pts | task's plan (max over tracks, ≥ {floor}) | profile |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n in sorted(needs, key=lambda n: (n.task, n.track)):
