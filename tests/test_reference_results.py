@@ -26,7 +26,13 @@ from benchmark.tracks import LABEL_FREE, SUPERVISED
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
-SEEDS = resolve("quick").seeds  # the reference run takes the profile's default seeds
+# The quick profile plans seeds per task (`tasks.<task>.seeds`, derived by `bench power
+# --seeds-plan`); the committed reference may cover a prefix of that plan.
+DEFAULT_SEEDS = resolve("quick").seeds
+
+
+def planned_seeds(task: str) -> int:
+    return resolve("quick").for_task(task).seeds
 
 
 def _embedded_tasks() -> list[str]:
@@ -53,17 +59,24 @@ def test_committed_records_are_complete_current_and_ok() -> None:
     assert {"sketch-cls", "depth-cls", "depth-seg", "audio-cls"} <= tasks
     tracks = sorted({key[3] for key in found})
     assert SUPERVISED in tracks
-    # The supervised track has the profile's default seeds; another track may have
-    # fewer (README says how many), but every seed it has is complete.
+    # Each (track, task) holds seeds 0…k − 1 for every method, k at most the task's
+    # planned seeds: a prefix of the plan (README, "Resolving power", says how far the
+    # reference covers it). The supervised track has at least the profile's default.
     seeds = {
-        t: SEEDS if t == SUPERVISED else 1 + max(k[2] for k in found if k[3] == t) for t in tracks
+        (t, task): 1 + max(k[2] for k in found if k[3] == t and k[0] == task)
+        for t in tracks
+        for task in _embedded_tasks()
     }
+    for (track, task), k in seeds.items():
+        assert k <= planned_seeds(task), f"{track}/{task}: {k} seeds, the plan has fewer"
+        if track == SUPERVISED:
+            assert k >= DEFAULT_SEEDS, f"{task}: {k} supervised seeds"
     expected = [
         Cell(task, method, seed, track)
         for track in tracks
         for task in sorted(tasks)
         for method in [REFERENCE, *sorted(covered)]
-        for seed in range(seeds[track])
+        for seed in range(seeds[(track, task)])
     ]
 
     def key(c: Cell) -> tuple[str, str, int, str]:
@@ -83,6 +96,22 @@ def test_committed_records_are_complete_current_and_ok() -> None:
             and create_method(c.method).needs_teacher_logits()
         )
         assert record.status == (NOT_APPLICABLE if inapplicable else "ok"), c.label
+
+
+def test_the_per_task_seed_plan_meets_the_target_on_the_committed_records() -> None:
+    """Every embedded task's planned seeds reach an MDE ≤ 2 points in every track, given
+    the pooled SD of the committed records (`bench power --seeds-plan` prints the table),
+    and never fall below the profile's default."""
+    from benchmark.results.aggregate import all_scores
+    from benchmark.results.power import seed_needs, seed_plan
+
+    needs = seed_needs(all_scores(read_records(RESULTS)), 0.02)
+    plan = seed_plan(needs, DEFAULT_SEEDS)
+    for task in _embedded_tasks():
+        assert planned_seeds(task) >= plan[task], (
+            f"{task}: the quick profile plans {planned_seeds(task)} seeds, the records ask "
+            f"for {plan[task]}: re-derive with bench power --out results --seeds-plan"
+        )
 
 
 def test_leaderboard_and_table_are_rendered_from_the_records() -> None:

@@ -218,3 +218,25 @@ def test_power_decomposition_uses_one_set_of_pairs_and_seeds() -> None:
     # Every column on the replicate's methods and seeds: one pair, two seeds.
     assert {(c.pairs, c.seeds) for c in both} == {(1, 2)}
     assert all(not math.isnan(c.training) for c in both)
+
+
+def test_compare_and_tuned_gains_resolve_after_holm_within_their_family() -> None:
+    from benchmark.results.compare import DIFFERS, WITHIN_NOISE, Row, control
+    from benchmark.results.stats import Paired
+    from benchmark.results.tune_board import Gain, resolved_gains
+
+    # Three rows of one task: p = 0.01, 0.03, 0.04 → Holm 0.03, 0.06, 0.06.
+    rows = [
+        Row("t", "supervised", m, "finetune_acc", [0, 1, 2], "", Paired(0.1, 0.05, p, 3))
+        for m, p in (("a", 0.01), ("b", 0.03), ("c", 0.04))
+    ]
+    control(rows)
+    assert [r.verdict for r in rows] == [DIFFERS, WITHIN_NOISE, WITHIN_NOISE]
+    assert [r.p_holm for r in rows] == pytest.approx([0.03, 0.06, 0.06])
+    # Tuned gains: family of 2m one-sided hypotheses. A clear gain survives, a small one
+    # (resolved alone at 5%) does not once the family has 4 hypotheses.
+    base = pd.Series([0.50, 0.52, 0.51, 0.49])
+    clear = Gain("t", "l2", {}, base, base + pd.Series([0.10, 0.11, 0.10, 0.12]))
+    small = Gain("t", "kd", {}, base, base + pd.Series([0.01, 0.03, 0.005, 0.02]))
+    assert one_sided_p(small.tuned - small.defaults) < 0.05
+    assert resolved_gains([clear, small]) == {"l2": True, "kd": False}
