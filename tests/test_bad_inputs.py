@@ -411,6 +411,12 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "none/runs",
         VALID,
     ),
+    (
+        "board-margin",
+        ["leaderboard", "--out", "{out}", "--margin", "0"],
+        "--margin 0 must be between 0 and 100 points",
+        VALID,
+    ),
     # bench compare and bench report (issue 18)
     ("compare-no-out", ["compare", "--out", "{out}", "--against", RESULTS], "no records", None),
     (

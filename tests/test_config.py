@@ -84,3 +84,29 @@ def test_the_profile_sets_the_default_seed_count_and_a_file_may_change_it() -> N
     for bad in (0, 1001, "many"):
         with pytest.raises(UserError, match="seeds"):
             resolve("quick", {"seeds": bad})
+
+
+def test_each_task_may_plan_its_own_seeds_and_seeds_overrides_them() -> None:
+    import argparse
+
+    from benchmark.cli.run import RunRequest, resolve_config
+    from benchmark.config import resolve
+    from benchmark.errors import UserError
+    from benchmark.execution.plan import expand
+
+    quick = resolve("quick")
+    assert quick.for_task("audio-cls").seeds > quick.seeds  # the profile's per-task plan
+    assert quick.for_task("depth-seg").seeds == quick.seeds == 8
+    own = resolve("quick", {"tasks": {"sketch-cls": {"seeds": 2}}}, canonical_task=str)
+    assert own.for_task("sketch-cls").seeds == 2 and own.for_task("depth-cls").seeds == 31
+    with pytest.raises(UserError, match="seeds"):
+        resolve("quick", {"tasks": {"sketch-cls": {"seeds": 0}}}, canonical_task=str)
+
+    def request(seeds: int | None) -> RunRequest:
+        args = argparse.Namespace(config=None, sets=[], profile="quick", seeds=seeds)
+        return resolve_config(args)
+
+    assert request(None).task_seeds("audio-cls") == quick.for_task("audio-cls").seeds
+    assert request(3).task_seeds("audio-cls") == 3 == request(3).task_seeds("depth-seg")
+    cells = expand(["a", "b"], ["l2"], {"a": [0], "b": [0, 1]})
+    assert [(c.task, c.seed) for c in cells if c.method == "l2"] == [("a", 0), ("b", 0), ("b", 1)]

@@ -19,6 +19,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="where to write the leaderboard (default OUT/LEADERBOARD.md)",
     )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=2.0,
+        help="equivalence margin in points: a pair within it is 'equivalent' (default 2)",
+    )
 
 
 def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
@@ -44,7 +50,9 @@ def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
         raise UserError(f"no valid record under '{args.out / 'runs'}'{detail}")
     for path, problem in skipped:
         console.print(f"skipping record {path}: {problem}", highlight=False, markup=False)
-    path = write_outputs(records, args.out, args.output)
+    if not 0 < args.margin < 100:
+        raise UserError(f"--margin {args.margin:g} must be between 0 and 100 points")
+    path = write_outputs(records, args.out, args.output, margin=args.margin / 100)
     console.print(f"{len(records)} records → {args.out / 'results.csv'} and {path}")
     return 0
 

@@ -26,6 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=["supervised", "label-free", "labelled"],
         help="whose records to decompose (default supervised)",
     )
+    p.add_argument(
+        "--seeds-plan",
+        action="store_true",
+        help="print, per task and track, the seeds that bring the MDE to 2 points (every "
+        "track) next to the quick profile's planned seeds, instead of the decomposition",
+    )
 
 
 def cmd_power(args: argparse.Namespace, console: Console) -> int:
@@ -37,6 +43,8 @@ def cmd_power(args: argparse.Namespace, console: Console) -> int:
     for folder in folders:
         if not (folder / "runs").is_dir():
             raise UserError(f"no records under '{folder / 'runs'}': pass the folder of a bench run")
+    if args.seeds_plan:
+        return _seeds_plan(args.out)
     # One track at a time: methods are only ever compared within their track.
     records = [r for r in read_records(args.out) if r.track == args.track]
     replicate = (
@@ -54,6 +62,22 @@ def cmd_power(args: argparse.Namespace, console: Console) -> int:
 
 def _progress(line: str) -> None:
     print(f"bench power: {line}", file=sys.stderr, flush=True)
+
+
+def _seeds_plan(out: Path) -> int:
+    """`bench power --seeds-plan`: the per-task seeds the quick profile stores, derived."""
+    from benchmark.config import resolve
+    from benchmark.results.aggregate import all_scores
+    from benchmark.results.power import seed_needs, seeds_table
+    from benchmark.results.records import read_records
+
+    scores = all_scores(read_records(out))
+    if not scores:
+        raise UserError(f"no finished method records under '{out / 'runs'}'")
+    cfg = resolve("quick")
+    stored = {task: cfg.for_task(task).seeds for _, task in scores}
+    print(seeds_table(seed_needs(scores, 0.02), 0.02, stored, floor=cfg.seeds))
+    return 0
 
 
 COMMAND = Command(

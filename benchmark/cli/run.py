@@ -34,12 +34,19 @@ if TYPE_CHECKING:  # imported lazily at run time, so `bench --help` stays fast
 @dataclass(frozen=True)
 class RunRequest:
     """What `bench run`'s arguments resolve to: the run's configuration, the seed count
-    (`--seeds`, else the profile's), and the config file's `executor` section, which says
-    where cells run, not what they compute, so it is kept out of `cfg` and its hashes."""
+    (`--seeds`, else the profile's default), and the config file's `executor` section,
+    which says where cells run, not what they compute, so it is kept out of `cfg` and its
+    hashes. Without `--seeds` each task takes its own planned count (`task_seeds`)."""
 
     cfg: RunConfig
     seeds: int
     executor_section: dict[str, Any] | None
+    override: bool = False  # --seeds given: every task takes `seeds`
+
+    def task_seeds(self, task: str) -> int:
+        """Seeds 0…n − 1 of `task`: `--seeds`, else the task's `tasks.<task>.seeds`, else
+        the profile's default."""
+        return self.seeds if self.override else self.cfg.for_task(task).seeds
 
 
 def resolve_config(args: argparse.Namespace) -> RunRequest:
@@ -56,7 +63,15 @@ def resolve_config(args: argparse.Namespace) -> RunRequest:
     seeds = cfg.seeds if args.seeds is None else args.seeds
     if not 1 <= seeds <= MAX_SEEDS:
         raise UserError(f"--seeds {seeds} must be between 1 and {MAX_SEEDS}")
-    return RunRequest(cfg, seeds, executor_section)
+    return RunRequest(cfg, seeds, executor_section, override=args.seeds is not None)
+
+
+def seed_text(per_task: dict[str, list[int]]) -> str:
+    """`8 seed(s)`, or each task's count where they differ."""
+    counts = {task: len(seeds) for task, seeds in per_task.items()}
+    if len(set(counts.values())) <= 1:
+        return f"{next(iter(counts.values()), 0)} seed(s)"
+    return "seeds per task (" + ", ".join(f"{t} {n}" for t, n in counts.items()) + ")"
 
 
 def check_folders(out: Path, cache_dir: Path) -> None:
@@ -94,7 +109,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
     reference = _reference(args)
     request = resolve_config(args)
-    cfg, seeds = request.cfg, request.seeds
+    cfg = request.cfg
     tracks = tuple(parse_tracks(args.tracks))
     track_text = "" if tracks == (SUPERVISED,) else f" · track(s) {', '.join(tracks)}"
     settings = from_args(args, request.executor_section)
@@ -108,11 +123,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     # The plan, made once: every cell's settings resolved, parameters validated, hashed.
     absent: list[str] = []  # under --tasks all, the tasks the reference has no records of
     if reference is None:
-        cells = make_plan(tasks, methods, list(range(seeds)), cfg, tracks)
+        per_task = {task: list(range(request.task_seeds(task))) for task in tasks}
+        cells = make_plan(tasks, methods, per_task, cfg, tracks)
     else:
         tasks, absent = _reference_tasks(args, reference, tasks, tracks)
         cells, ref_seeds = plan_against(reference, tasks, methods, cfg, tracks, args.seeds)
-        seeds = max(len(s) for s in ref_seeds.values())
+        per_task = {task: list(ref_seeds[(task, tracks[0])]) for task in tasks}
     own = {c.task: c.cfg for c in cells if c.track == tracks[0]}  # each task's settings
     for task, task_cfg in own.items():
         world_config(get_task(task), task_cfg.data, task_cfg.world)  # world knobs, up front
@@ -140,7 +156,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     device = default_device()
     console.print(
         f"[bold]bench run[/] · profile {cfg.profile} · {len(tasks)} task(s) × "
-        f"{len(methods)} method(s) × {seeds} seed(s){track_text} · {len(cells)} cells, "
+        f"{len(methods)} method(s) × {seed_text(per_task)}{track_text} · {len(cells)} cells, "
         f"{len(cells) - len(pending)} already done · device {device} · "
         f"{torch.get_num_threads()} threads · executor {settings.kind}"
     )

@@ -16,13 +16,20 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     # The default: CPU-sized (README, "Resolving power": its resolution and cost).
     "quick": {
-        # The most seeds that fit about an hour on 2 cores; the MDE they give per task is
-        # in README ("Resolving power"), with the seeds a 2-point MDE would take.
+        # The default and the floor of every task's seeds.
         "seeds": 8,
-        # 2,000 test scenes of ~1,000 labelled pixels each already make test sampling a
-        # small part of a segmentation difference's variance (`bench power`), at 2/5 of
-        # the probe's memory and time for 5,000.
-        "tasks": {"depth-seg": {"data": {"test": 2000}}},
+        "tasks": {
+            # Per embedded task, the fewest seeds whose MDE is ≤ 2 points in every track
+            # given the pooled SD of the committed records, at least the default: derived
+            # by `bench power --out results --seeds-plan` (README, "Resolving power").
+            "sketch-cls": {"seeds": 13},
+            "depth-cls": {"seeds": 31},
+            "audio-cls": {"seeds": 39},
+            # 2,000 test scenes of ~1,000 labelled pixels each already make test sampling
+            # a small part of a segmentation difference's variance (`bench power`), at
+            # 2/5 of the probe's memory and time for 5,000.
+            "depth-seg": {"seeds": 8, "data": {"test": 2000}},
+        },
     },
     # Full sizes and schedules, for GPUs; real datasets at their own resolution.
     "paper": {

@@ -95,8 +95,8 @@ class EvalConfig:
 @dataclass
 class RunConfig:
     profile: str = "quick"
-    # Seeds a run takes unless `--seeds` says otherwise (the profile's choice: enough for
-    # the resolution README reports). Not a cell setting, so never in a record's hash.
+    # Seeds a run takes unless `--seeds` says otherwise (the profile's choice; a task may
+    # plan its own in `tasks.<task>.seeds`). Not a cell setting, so never in a record's hash.
     seeds: int = 3
     data: DataConfig = field(default_factory=DataConfig)
     world: dict[str, Any] = field(default_factory=dict)  # WorldConfig knob overrides
@@ -130,7 +130,7 @@ def merge(config: RunConfig, overrides: dict[str, Any], origin: str) -> None:
     for section, values in overrides.items():
         if section == "profile":
             continue
-        if section == "seeds" and not origin.startswith("tasks."):
+        if section == "seeds":  # the run's count, or a task's own (`tasks.<task>.seeds`)
             config.seeds = coerce(values, int, "seeds")
             if not 1 <= config.seeds <= MAX_SEEDS:
                 raise UserError(f"seeds={config.seeds} in {origin} must be 1..{MAX_SEEDS}")

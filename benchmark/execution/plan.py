@@ -164,7 +164,7 @@ def plan_cell(cell: Cell, cfg: RunConfig, own: RunConfig | None = None) -> Plann
 def make_plan(
     tasks: list[str],
     methods: list[str],
-    seeds: list[int],
+    seeds: list[int] | dict[str, list[int]],
     cfg: RunConfig,
     tracks: tuple[str, ...] = (SUPERVISED,),
 ) -> list[PlannedCell]:
@@ -180,13 +180,17 @@ def make_plan(
 
 
 def expand(
-    tasks: list[str], methods: list[str], seeds: list[int], tracks: tuple[str, ...] = (SUPERVISED,)
+    tasks: list[str],
+    methods: list[str],
+    seeds: list[int] | dict[str, list[int]],
+    tracks: tuple[str, ...] = (SUPERVISED,),
 ) -> list[Cell]:
-    """Cells grouped by (track, task, seed) so consecutive cells share data and teacher."""
+    """Cells grouped by (track, task, seed) so consecutive cells share data and teacher.
+    `seeds`: one list for every task, or each task's own (task → seeds)."""
     cells: list[Cell] = []
     for track in tracks:
         for task in tasks:
-            for seed in seeds:
+            for seed in seeds[task] if isinstance(seeds, dict) else seeds:
                 cells.append(Cell(task, REFERENCE, seed, track))
                 cells.extend(Cell(task, method, seed, track) for method in methods)
     return cells
