@@ -114,6 +114,22 @@ def test_the_per_task_seed_plan_meets_the_target_on_the_committed_records() -> N
         )
 
 
+def test_no_committed_rank_set_contradicts_its_comparisons() -> None:
+    """On every (track, task) of the committed records: two methods whose difference is
+    unresolved after Holm never have disjoint rank sets, and no pair's sets order it
+    against its means."""
+    from benchmark.results.aggregate import families
+
+    for (track, task), family in families(read_records(RESULTS)).items():
+        for i, a in enumerate(family.methods):
+            for b in family.methods[i + 1 :]:  # mean of a ≥ mean of b
+                (lo_a, hi_a), (lo_b, hi_b) = family.ranks[a], family.ranks[b]
+                where = f"{track}/{task}: {a} {family.ranks[a]} vs {b} {family.ranks[b]}"
+                assert lo_a <= hi_b, f"ranked against the means, {where}"
+                if not family.pair(a, b).resolved:
+                    assert lo_b <= hi_a, f"unresolved but disjoint, {where}"
+
+
 def test_leaderboard_and_table_are_rendered_from_the_records() -> None:
     records = read_records(RESULTS)
     committed = (ROOT / "LEADERBOARD.md").read_text().splitlines()
