@@ -67,6 +67,19 @@ def test_every_declared_space_holds_its_default_and_stays_in_bounds() -> None:
             assert spec.space_problem() == "", f"{name}.{pname}: {spec.space_problem()}"
 
 
+def test_the_selection_rules_keep_the_best_score_and_the_defaults_on_a_tie() -> None:
+    from benchmark.execution.selection import RULES, TestOracle, TrialResult, ValidationSelection
+
+    def result(number: int, val: float | None, test: float | None) -> TrialResult:
+        return TrialResult(number, {}, "ok" if val is not None else "failed", val, test)
+
+    trials = [result(0, 0.5, 0.4), result(1, 0.5, 0.9), result(2, None, None), result(3, 0.2, 0.6)]
+    assert ValidationSelection().select(trials) == trials[0]  # a tie: the lower trial number
+    assert TestOracle().select(trials) == trials[1]  # the test set: the upper bound only
+    assert ValidationSelection().select([trials[2]]) is None  # nothing scored: nothing kept
+    assert sorted(RULES) == ["oracle", "val"]
+
+
 def test_list_methods_shows_the_search_spaces(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "methods", "-v"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
@@ -77,7 +90,7 @@ def test_list_methods_shows_the_search_spaces(capsys: pytest.CaptureFixture[str]
 def test_same_seed_same_trials_and_trial_zero_is_the_defaults(
     tmp_path: Path, smoke: RunConfig
 ) -> None:
-    from benchmark.cli.tune import plan_studies
+    from benchmark.execution.tuning import plan_studies
 
     quick = resolve("quick")  # more knobs: quick's 8 epochs are searched over 4..8
     drawn = {}
@@ -100,7 +113,7 @@ def test_same_seed_same_trials_and_trial_zero_is_the_defaults(
         "stage": -1,
     }
     (study,) = plan_studies(["sketch-cls"], ["l2"], quick, "supervised", "random", 0)
-    cell = trial_cell(Cell("sketch-cls", "l2", TRIAL_SEED), quick, study.own, l2[0], 0)
+    cell = trial_cell(Cell("sketch-cls", "l2", TRIAL_SEED), quick, study.task_cfg, l2[0], 0)
     default = make_plan(["sketch-cls"], ["l2"], [TRIAL_SEED], quick)[1]
     assert {k: v for k, v in cell.payload.items() if k != TUNE} == default.payload
     assert cell.hash != default.hash  # it also scores the validation split
@@ -109,7 +122,7 @@ def test_same_seed_same_trials_and_trial_zero_is_the_defaults(
 
 def _journal_worker(folder: Path, worker: int) -> None:
     """Extend the studies one trial at a time and tell every other trial's score."""
-    from benchmark.cli.tune import plan_studies
+    from benchmark.execution.tuning import plan_studies
 
     studies = plan_studies(
         ["sketch-cls"], ["l2", "kd"], resolve("quick"), "supervised", "random", 0
@@ -128,7 +141,7 @@ def test_a_journal_shared_by_two_concurrent_workers_loses_no_trial(tmp_path: Pat
     alone draws."""
     import multiprocessing
 
-    from benchmark.cli.tune import plan_studies
+    from benchmark.execution.tuning import plan_studies
 
     fork = multiprocessing.get_context("fork")  # the parent's imports: no second start-up
     workers = [fork.Process(target=_journal_worker, args=(tmp_path / "shared", w)) for w in (0, 1)]
@@ -263,7 +276,7 @@ def test_a_killed_tune_resumes_without_rerunning_finished_trials(tuned: Path) ->
     assert first and all(l2[k].created == created for k, created in first.items())
     assert all(r.ok and "val_finetune_acc" in r.metrics for r in l2.values())
     states = Studies(tuned / "tune")
-    from benchmark.cli.tune import plan_studies
+    from benchmark.execution.tuning import plan_studies
 
     (study,) = plan_studies(["sketch-cls"], ["l2"], resolve("smoke"), "supervised", "random", 0)
     journal = states.states(study.spec)

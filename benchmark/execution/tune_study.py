@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from benchmark.config import DistillConfig
 from benchmark.errors import UserError
+from benchmark.execution.selection import RULES
 from benchmark.locks import file_lock
 from benchmark.params import Space, int_uniform, log_uniform
 
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 JOURNAL = "journal.log"
 SAMPLERS = ("random", "tpe")
-SELECTIONS = ("val", "oracle")
+SELECTIONS = tuple(RULES)  # `--selection`: benchmark.execution.selection
 MAX_TRIALS = 10_000  # a bound, so a typo cannot ask for a billion cells
 
 
