@@ -25,7 +25,7 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
-SPACE_KINDS = ("log-uniform", "uniform", "int", "log-int", "choice")
+DISTRIBUTIONS = ("log-uniform", "uniform", "int", "log-int", "choice")
 
 
 @dataclass(frozen=True)
@@ -36,18 +36,18 @@ class Space:
     switches and categorical settings. Kept free of any tuning library, so methods and
     this bottom module import nothing of the tuner."""
 
-    kind: str
+    distribution: str  # one of DISTRIBUTIONS
     low: float | None = None
     high: float | None = None
     choices: tuple[Any, ...] | None = None
 
     def describe(self) -> str:
-        if self.kind == "choice":
+        if self.distribution == "choice":
             return "choice {" + ", ".join(map(str, self.choices or ())) + "}"
-        return f"{self.kind} [{self.low}, {self.high}]"
+        return f"{self.distribution} [{self.low}, {self.high}]"
 
     def contains(self, value: Any) -> bool:
-        if self.kind == "choice":
+        if self.distribution == "choice":
             return value in (self.choices or ())
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False
@@ -56,19 +56,25 @@ class Space:
 
     def problem(self) -> str:
         """What is wrong with the space itself ('' when nothing)."""
-        if self.kind not in SPACE_KINDS:
-            return f"unknown space kind '{self.kind}' (one of {', '.join(SPACE_KINDS)})"
-        if self.kind == "choice":
+        if self.distribution not in DISTRIBUTIONS:
+            known = ", ".join(DISTRIBUTIONS)
+            return f"unknown space distribution '{self.distribution}' (one of {known})"
+        if self.distribution == "choice":
             return "" if self.choices else "a choice space needs at least one value"
         if self.low is None or self.high is None or not self.low <= self.high:
-            return f"{self.kind} space needs low <= high, got [{self.low}, {self.high}]"
-        if self.kind.startswith("log") and self.low <= 0:
-            return f"{self.kind} space needs low > 0, got {self.low}"
-        if self.kind.endswith("int") and not (
+            return f"{self.distribution} space needs low <= high, got [{self.low}, {self.high}]"
+        if self.distribution.startswith("log") and self.low <= 0:
+            return f"{self.distribution} space needs low > 0, got {self.low}"
+        if self.distribution.endswith("int") and not (
             float(self.low).is_integer() and float(self.high).is_integer()
         ):
-            return f"{self.kind} space needs integer bounds, got [{self.low}, {self.high}]"
+            return f"{self.distribution} space needs integer bounds, got [{self.low}, {self.high}]"
         return ""
+
+    @property
+    def kind(self) -> str:
+        """The former name of `distribution`, kept for contributor code."""
+        return self.distribution
 
 
 def log_uniform(low: float, high: float) -> Space:
@@ -97,7 +103,7 @@ class Param:
     low: float | None = None
     high: float | None = None
     choices: tuple[Any, ...] | None = None
-    kind: type = object  # filled in from the annotation by `collect_params`
+    value_type: type = object  # filled in from the annotation by `collect_params`
     space: Space | None = None  # how `bench tune` searches it; None: the default, always
 
     def describe(self) -> str:
@@ -109,7 +115,9 @@ class Param:
             hi = "inf" if self.high is None else self.high
             bounds = f" in [{lo}, {hi}]"
         searched = f"  [searched: {self.space.describe()}]" if self.space is not None else ""
-        return f"{self.kind.__name__} = {self.default!r}{bounds}  {self.help}{searched}".rstrip()
+        return (
+            f"{self.value_type.__name__} = {self.default!r}{bounds}  {self.help}{searched}".rstrip()
+        )
 
     def space_problem(self) -> str:
         """Why the declared space cannot be searched ('' when it can, or none is declared):
@@ -123,7 +131,9 @@ class Param:
             return problem
         if not space.contains(self.default):
             return f"the default {self.default!r} is outside its space {space.describe()}"
-        values = list(space.choices or ()) if space.kind == "choice" else [space.low, space.high]
+        values = (
+            list(space.choices or ()) if space.distribution == "choice" else [space.low, space.high]
+        )
         for value in values:
             if self.choices is not None and value not in self.choices:
                 return f"space value {value!r} is not one of the parameter's choices"
@@ -132,6 +142,11 @@ class Param:
             if self.high is not None and value is not None and value > self.high:
                 return f"space reaches {value!r}, above the parameter's maximum {self.high}"
         return ""
+
+    @property
+    def kind(self) -> type:
+        """The former name of `value_type`, kept for contributor code."""
+        return self.value_type
 
 
 def param(
@@ -161,12 +176,13 @@ def unbounded(params: dict[str, Param], owner: str) -> list[str]:
     every command and every test at import, instead of failing its own check by name."""
     problems: list[str] = []
     for name, spec in params.items():
-        numeric = spec.kind in (int, float) or (
-            spec.kind is object and type(spec.default) in (int, float)
+        numeric = spec.value_type in (int, float) or (
+            spec.value_type is object and type(spec.default) in (int, float)
         )
         if numeric and spec.choices is None and spec.low is None and spec.high is None:
+            what = f"{spec.value_type.__name__}, default {spec.default!r}"
             problems.append(
-                f"{owner}.{name} ({spec.kind.__name__}, default {spec.default!r}) declares no "
+                f"{owner}.{name} ({what}) declares no "
                 "bounds: give param(...) low= and/or high= (e.g. low=0.0 for a weight), "
                 "or choices="
             )
@@ -180,59 +196,62 @@ def collect_params(cls: type) -> dict[str, Param]:
     for klass in reversed(cls.__mro__):
         for name, value in vars(klass).items():
             if isinstance(value, Param):
-                kind = hints.get(name, type(value.default))
+                hint = hints.get(name, type(value.default))
                 found[name] = Param(
                     default=value.default,
                     help=value.help,
                     low=value.low,
                     high=value.high,
                     choices=value.choices,
-                    kind=kind if isinstance(kind, type) else type(value.default),
+                    value_type=hint if isinstance(hint, type) else type(value.default),
                     space=value.space,
                 )
     return found
 
 
-_KINDS: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
+_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
 
 
-def annotation_kind(annotation: object) -> type:
+def annotation_type(annotation: object) -> type:
     """The plain type behind a dataclass field annotation (a string under postponed
     evaluation); `object` (accept anything) for annotations that are not plain scalars."""
     if isinstance(annotation, type):
         return annotation
-    return _KINDS.get(str(annotation), object)
+    return _TYPES.get(str(annotation), object)
 
 
-def coerce(value: Any, kind: type, where: str) -> Any:
-    """Convert a YAML or command-line value to `kind`, or raise a one-line UserError."""
-    is_bool_as_int = kind is int and isinstance(value, bool)
-    if kind is object or (isinstance(value, kind) and not is_bool_as_int):
+annotation_kind = annotation_type  # the former name, kept for code written against it
+
+
+def coerce(value: Any, value_type: type, where: str) -> Any:
+    """Convert a YAML or command-line value to `value_type`, or raise a one-line UserError."""
+    is_bool_as_int = value_type is int and isinstance(value, bool)
+    if value_type is object or (isinstance(value, value_type) and not is_bool_as_int):
         return value
     try:
-        if kind is bool:
+        if value_type is bool:
             text = str(value).strip().lower()
             if text in _TRUE:
                 return True
             if text in _FALSE:
                 return False
             raise ValueError
-        if kind is int:
+        if value_type is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
             return int(str(value).strip()) if isinstance(value, str) else int(value)
-        if kind is float:
+        if value_type is float:
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
-        if kind is str:
+        if value_type is str:
             if isinstance(value, dict | list):  # YAML read `a: b` or `[a]`; str() hides it
                 shape = "mapping" if isinstance(value, dict) else "list"
                 raise UserError(f"{where}={value!r} is a YAML {shape}, not a str: quote it")
             return str(value)
-        return kind(value)
+        return value_type(value)
     except (TypeError, ValueError):
-        raise UserError(f"{where}={value!r} is not a valid {kind.__name__}") from None
+        raise UserError(f"{where}={value!r} is not a valid {value_type.__name__}") from None
 
 
 def validate(params: dict[str, Param], values: dict[str, Any], owner: str) -> dict[str, Any]:
@@ -244,7 +263,7 @@ def validate(params: dict[str, Param], values: dict[str, Any], owner: str) -> di
     resolved: dict[str, Any] = {}
     for name, spec in params.items():
         where = f"{owner}.{name}"
-        value = coerce(values.get(name, spec.default), spec.kind, where)
+        value = coerce(values.get(name, spec.default), spec.value_type, where)
         if isinstance(value, float) and not math.isfinite(value):
             raise UserError(f"{where}={value!r} must be a finite number")
         if spec.choices is not None and value not in spec.choices:

@@ -26,7 +26,7 @@ from benchmark.datasets.data_config import STANDARD_SPLIT, DataConfig
 from benchmark.datasets.world import WorldConfig, load_or_generate
 from benchmark.errors import UserError, did_you_mean
 from benchmark.kinds import CLASSIFICATION, SEGMENTATION
-from benchmark.params import annotation_kind, coerce
+from benchmark.params import annotation_type, coerce
 from benchmark.registry import Registry
 
 
@@ -166,7 +166,7 @@ def world_config(spec: TaskSpec, data: DataConfig, overrides: dict[str, Any]) ->
         if key not in known:
             raise UserError(f"unknown world knob 'world.{key}': {did_you_mean(key, known)}")
     values = {**spec.world, "image_size": data.image_size, **overrides}
-    types = {f.name: annotation_kind(f.type) for f in dataclasses.fields(WorldConfig)}
+    types = {f.name: annotation_type(f.type) for f in dataclasses.fields(WorldConfig)}
     values = {k: coerce(v, types[k], f"world.{k}") for k, v in values.items()}
     config = WorldConfig(**values)
     try:

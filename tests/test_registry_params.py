@@ -85,8 +85,9 @@ class _Declared:
 def test_params_collected_with_types() -> None:
     found = collect_params(_Declared)
     assert list(found) == ["weight", "mode", "steps", "flag"]
-    assert found["weight"].kind is float and found["steps"].kind is int
-    assert found["flag"].kind is bool and isinstance(found["mode"], Param)
+    assert found["weight"].value_type is float and found["steps"].value_type is int
+    assert found["flag"].value_type is bool and isinstance(found["mode"], Param)
+    assert found["steps"].kind is int  # the former name, kept for contributor code
     assert "in [0.0, inf]" in found["weight"].describe()
 
 

@@ -129,13 +129,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         tasks, absent = _reference_tasks(args, reference, tasks, tracks)
         cells, ref_seeds = plan_against(reference, tasks, methods, cfg, tracks, args.seeds)
         per_task = {task: list(ref_seeds[(task, tracks[0])]) for task in tasks}
-    own = {c.task: c.cfg for c in cells if c.track == tracks[0]}  # each task's settings
-    for task, task_cfg in own.items():
+    task_cfgs = {c.task: c.cfg for c in cells if c.track == tracks[0]}  # each task's settings
+    for task, task_cfg in task_cfgs.items():
         world_config(get_task(task), task_cfg.data, task_cfg.world)  # world knobs, up front
-    backbones = {b for c in own.values() for b in (c.teacher.backbone, c.student.backbone)}
+    backbones = {b for c in task_cfgs.values() for b in (c.teacher.backbone, c.student.backbone)}
     for backbone in sorted(backbones):
         check_backbone(backbone)
-    for task, task_cfg in own.items():  # a sequence backbone reads text targets only
+    for task, task_cfg in task_cfgs.items():  # a sequence backbone reads text targets only
         spec = get_task(task)
         check_backbone_fits(
             task_cfg.student.backbone, spec.sequence_target, task, "student.backbone"
@@ -143,7 +143,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         source_text = spec.source in SEQUENCE_MODALITIES
         check_backbone_fits(task_cfg.teacher.backbone, source_text, task, "teacher.backbone")
     # timm: weights downloaded now, or one line before any cell; once per distinct spec.
-    for recipe in {c.teacher.weights: c.teacher for c in own.values()}.values():
+    for recipe in {c.teacher.weights: c.teacher for c in task_cfgs.values()}.values():
         fetch_weights(recipe)
     pending = [c for c in cells if args.force or not is_done(args.out, c)]
 

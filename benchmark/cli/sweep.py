@@ -93,8 +93,8 @@ def check(args: argparse.Namespace, knob: str, values: list[str]) -> None:
     for value in values:
         cfg = resolve_config(_value_args(args, knob, value)).cfg
         for task in tasks:
-            own = cfg.for_task(task)
-            world_config(get_task(task), own.data, own.world)
+            task_cfg = cfg.for_task(task)
+            world_config(get_task(task), task_cfg.data, task_cfg.world)
 
 
 def run_sweep(args: argparse.Namespace, console: Console, run: RunCommand) -> int:

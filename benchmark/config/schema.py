@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmark.datasets.data_config import DataConfig
 from benchmark.errors import UserError, did_you_mean
-from benchmark.params import MAX_COUNT, annotation_kind, bounded, coerce
+from benchmark.params import MAX_COUNT, annotation_type, bounded, coerce
 
 MAX_SEEDS = 1000  # a bound on any seed count, so a typo cannot ask for a billion cells
 
@@ -113,12 +113,12 @@ class RunConfig:
 
     def for_task(self, task: str) -> RunConfig:
         """The settings `task`'s cells run with: the run's, under the task's own values."""
-        own = self.tasks.get(task)
-        if not own:
+        values = self.tasks.get(task)
+        if not values:
             return self
         config = copy.deepcopy(self)
         config.tasks = {}
-        merge(config, own, f"tasks.{task}")
+        merge(config, values, f"tasks.{task}")
         return config
 
 
@@ -159,4 +159,4 @@ def merge(config: RunConfig, overrides: dict[str, Any], origin: str) -> None:
                 raise UserError(
                     f"unknown setting '{section}.{key}' in {origin}: {did_you_mean(key, types)}"
                 )
-            setattr(target, key, coerce(value, annotation_kind(types[key]), f"{section}.{key}"))
+            setattr(target, key, coerce(value, annotation_type(types[key]), f"{section}.{key}"))

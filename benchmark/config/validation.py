@@ -12,7 +12,7 @@ from typing import Any
 from benchmark.config.schema import PRETRAIN_CHOICES, RunConfig
 from benchmark.datasets.data_config import SPLITS
 from benchmark.errors import UserError, did_you_mean
-from benchmark.params import Bound, annotation_kind
+from benchmark.params import Bound, annotation_type
 
 
 def bounds() -> list[tuple[str, str, bool, Bound]]:
@@ -25,7 +25,7 @@ def bounds() -> list[tuple[str, str, bool, Bound]]:
             continue
         for f in dataclasses.fields(schema):
             if "bound" in f.metadata:
-                is_int = annotation_kind(f.type) is int
+                is_int = annotation_type(f.type) is int
                 found.append((section.name, f.name, is_int, f.metadata["bound"]))
     return sorted(found, key=lambda knob: not knob[2])  # stable: field order kept
 

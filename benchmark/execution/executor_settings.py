@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import UserError, did_you_mean
-from benchmark.params import annotation_kind, coerce
+from benchmark.params import annotation_type, coerce
 
 EXECUTORS = ("inline", "local", "slurm")
 # Default torch threads per cell: the machine's cores (what `bench run` always used), but
@@ -94,8 +94,8 @@ def parse_settings(section: dict[str, Any] | str | None, flags: dict[str, Any]) 
                 merged[name] = value
     for name, value in merged.items():
         if name != "slurm":
-            kind = annotation_kind(str(_FIELDS[name].type).removesuffix(" | None"))
-            value = coerce(value, kind, f"executor.{name}")
+            value_type = annotation_type(str(_FIELDS[name].type).removesuffix(" | None"))
+            value = coerce(value, value_type, f"executor.{name}")
         setattr(settings, name, value)
     _validate(settings)
     return settings

@@ -63,14 +63,14 @@ def check_method_settings(cfg: RunConfig) -> None:
     """Every `methods.<name>` section, run-wide or in `tasks.<task>`, names a registered
     method with valid values."""
     registry = load_methods()
-    for where, own in [("", cfg), *((f"tasks.{t}.", cfg.for_task(t)) for t in cfg.tasks)]:
-        for name in own.methods:
+    for where, task_cfg in [("", cfg), *((f"tasks.{t}.", cfg.for_task(t)) for t in cfg.tasks)]:
+        for name in task_cfg.methods:
             if name not in registry:
                 raise UserError(
                     f"config names unknown method '{where}methods.{name}': "
                     f"{did_you_mean(name, registry.names())}"
                 )
-            method_params(own, registry.canonical(name))
+            method_params(task_cfg, registry.canonical(name))
 
 
 def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
@@ -79,9 +79,9 @@ def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
     The track enters through the teacher's settings, so supervised cells keep the hashes
     they had before tracks existed (`benchmark.hashing.LEGACY_RULES`: track-via-teacher).
     (A plan computes this once per cell: `plan_cell`.)"""
-    own = cell_run_config(cell, cfg)
-    params = None if cell.method == REFERENCE else method_params(own, cell.method, cell.track)
-    return _payload(cell, own, params)
+    task_cfg = cell_run_config(cell, cfg)
+    params = None if cell.method == REFERENCE else method_params(task_cfg, cell.method, cell.track)
+    return _payload(cell, task_cfg, params)
 
 
 def _payload(cell: Cell, cfg: RunConfig, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -152,13 +152,13 @@ class PlannedCell:
         return self.cell.record_path(out)
 
 
-def plan_cell(cell: Cell, cfg: RunConfig, own: RunConfig | None = None) -> PlannedCell:
-    """`cell` planned under the run's settings `cfg` (`own`: its task's settings in its
-    track, when the caller already has them)."""
-    own = own if own is not None else cell_run_config(cell, cfg)
-    params = None if cell.method == REFERENCE else method_params(own, cell.method, cell.track)
-    payload = _payload(cell, own, params)
-    return PlannedCell(cell, own, params, payload, config_hash(payload))
+def plan_cell(cell: Cell, cfg: RunConfig, task_cfg: RunConfig | None = None) -> PlannedCell:
+    """`cell` planned under the run's settings `cfg` (`task_cfg`: its task's settings in
+    its track, when the caller already has them)."""
+    task_cfg = task_cfg if task_cfg is not None else cell_run_config(cell, cfg)
+    params = None if cell.method == REFERENCE else method_params(task_cfg, cell.method, cell.track)
+    payload = _payload(cell, task_cfg, params)
+    return PlannedCell(cell, task_cfg, params, payload, config_hash(payload))
 
 
 def make_plan(
@@ -170,13 +170,13 @@ def make_plan(
 ) -> list[PlannedCell]:
     """Every cell of a run, planned: each (task, track)'s settings resolved once, each
     cell's parameters validated and its payload hashed once."""
-    owns = {(t, k): with_track(cfg.for_task(t), k) for t in tasks for k in tracks}
+    task_cfgs = {(t, k): with_track(cfg.for_task(t), k) for t in tasks for k in tracks}
     from benchmark.datasets.tasks import get_task
 
-    for (task, _), own in owns.items():  # a split the task has no loader for: before any cell
-        get_task(task).check_split(own.data)
+    for (task, _), task_cfg in task_cfgs.items():  # a split the task has no loader for: first
+        get_task(task).check_split(task_cfg.data)
     cells = expand(tasks, methods, seeds, tracks)
-    return [plan_cell(c, cfg, owns[(c.task, c.track)]) for c in cells]
+    return [plan_cell(c, cfg, task_cfgs[(c.task, c.track)]) for c in cells]
 
 
 def expand(

@@ -119,12 +119,12 @@ def search_space(method: str, params: dict[str, Any], distill: DistillConfig) ->
 def distribution(space: Space) -> optuna.distributions.BaseDistribution:
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    if space.kind == "choice":
+    if space.distribution == "choice":
         return CategoricalDistribution(list(space.choices or ()))
     assert space.low is not None and space.high is not None
-    if space.kind in ("int", "log-int"):
-        return IntDistribution(int(space.low), int(space.high), log=space.kind == "log-int")
-    return FloatDistribution(space.low, space.high, log=space.kind == "log-uniform")
+    if space.distribution in ("int", "log-int"):
+        return IntDistribution(int(space.low), int(space.high), log=space.distribution == "log-int")
+    return FloatDistribution(space.low, space.high, log=space.distribution == "log-uniform")
 
 
 def trial_seed(seed: int, number: int) -> int:

@@ -50,34 +50,34 @@ def is_trial(payload: dict[str, Any]) -> bool:
     return TUNE in payload
 
 
-def with_params(own: RunConfig, method: str, params: dict[str, Any]) -> RunConfig:
-    """A task's settings `own` with a trial's parameters: `distill.<field>` values into
+def with_params(task_cfg: RunConfig, method: str, params: dict[str, Any]) -> RunConfig:
+    """A task's settings `task_cfg` with a trial's parameters: `distill.<field>` values into
     the shared schedule, the others into the method's parameters."""
     schedule = {
         k.removeprefix("distill."): v for k, v in params.items() if k.startswith("distill.")
     }
-    own_params = {k: v for k, v in params.items() if not k.startswith("distill.")}
-    methods = {**own.methods, method: {**own.methods.get(method, {}), **own_params}}
+    method_values = {k: v for k, v in params.items() if not k.startswith("distill.")}
+    methods = {**task_cfg.methods, method: {**task_cfg.methods.get(method, {}), **method_values}}
     return dataclasses.replace(
-        own, distill=dataclasses.replace(own.distill, **schedule), methods=methods
+        task_cfg, distill=dataclasses.replace(task_cfg.distill, **schedule), methods=methods
     )
 
 
 def trial_cell(
-    cell: Cell, cfg: RunConfig, own: RunConfig, params: dict[str, Any], number: int
+    cell: Cell, cfg: RunConfig, task_cfg: RunConfig, params: dict[str, Any], number: int
 ) -> PlannedCell:
     """Trial `number` of `cell`'s (task, method) on its seed: the normal cell under the
     trial's parameters, with the `tune` entry in its payload and hash."""
-    planned = plan_cell(cell, cfg, with_params(own, cell.method, params))
+    planned = plan_cell(cell, cfg, with_params(task_cfg, cell.method, params))
     payload = {**planned.payload, TUNE: {"trial": number, "validation": VALIDATION}}
     return PlannedCell(cell, planned.cfg, planned.params, payload, config_hash(payload))
 
 
 def selected_cell(
-    cell: Cell, cfg: RunConfig, own: RunConfig, params: dict[str, Any]
+    cell: Cell, cfg: RunConfig, task_cfg: RunConfig, params: dict[str, Any]
 ) -> PlannedCell:
     """The selected trial's parameters on `cell`'s seed: exactly what `bench run` plans."""
-    return plan_cell(cell, cfg, with_params(own, cell.method, params))
+    return plan_cell(cell, cfg, with_params(task_cfg, cell.method, params))
 
 
 def selection_metric(kind: str) -> str:
