@@ -13,7 +13,7 @@ import torch
 
 from benchmark.config import RunConfig
 from benchmark.execution.jobs import record_cell
-from benchmark.execution.plan import Cell
+from benchmark.execution.plan import Cell, plan_cell
 from benchmark.execution.progress import Advance
 from benchmark.execution.runner import CellRunner
 from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path
@@ -67,7 +67,7 @@ def test_resumed_cell_equals_uninterrupted(
     """crd (memory banks, sampler counter) and cmcd-cmd (queue) carry state across
     epochs; killed after 2 of 4 epochs, or during evaluation, they resume to the same
     metrics and losses, in a new runner whose global RNG has moved on."""
-    cell = Cell("sketch-cls", method, 0)
+    cell = plan_cell(Cell("sketch-cls", method, 0), longer)
     whole = CellRunner(longer, cache_dir, CPU, out=tmp_path / "whole").run(cell)
     assert whole.ok, whole.reason
 
@@ -93,11 +93,11 @@ def test_resumed_cell_equals_uninterrupted(
 def test_checkpoint_of_other_settings_is_ignored(
     longer: RunConfig, cache_dir: Path, tmp_path: Path
 ) -> None:
-    cell = Cell("sketch-cls", "l2", 0)
+    cell = plan_cell(Cell("sketch-cls", "l2", 0), longer)
     with pytest.raises(_Killed):
         CellRunner(longer, cache_dir, CPU, _KillAfter("distill", 1), out=tmp_path).run(cell)
     other = dataclasses.replace(longer, distill=dataclasses.replace(longer.distill, lr=0.01))
-    record = CellRunner(other, cache_dir, CPU, out=tmp_path).run(cell)
+    record = CellRunner(other, cache_dir, CPU, out=tmp_path).run(plan_cell(cell.cell, other))
     assert record.ok and "resumed_epoch" not in record.config.get("run", {})
 
     path = checkpoint_path(tmp_path, cell.task, cell.method, cell.seed)
@@ -108,7 +108,7 @@ def test_checkpoint_of_other_settings_is_ignored(
 def test_record_cell_writes_once_and_removes_the_checkpoint(
     longer: RunConfig, cache_dir: Path, tmp_path: Path
 ) -> None:
-    cell = Cell("sketch-cls", "crd", 0)
+    cell = plan_cell(Cell("sketch-cls", "crd", 0), longer)
     with pytest.raises(_Killed):
         CellRunner(longer, cache_dir, CPU, _KillAfter("distill", 3), out=tmp_path).run(cell)
     runner = CellRunner(longer, cache_dir, CPU, out=tmp_path)
@@ -128,7 +128,7 @@ def test_finetune_resumes_from_its_own_checkpoint(
     """Killed during the few-label fine-tune: the distillation is not redone, the fine-tune
     continues from its last epoch, and the metrics are those of an uninterrupted run."""
     cfg = dataclasses.replace(longer, eval=dataclasses.replace(longer.eval, finetune_epochs=3))
-    cell = Cell("sketch-cls", "l2", 0)
+    cell = plan_cell(Cell("sketch-cls", "l2", 0), cfg)
     whole = CellRunner(cfg, cache_dir, CPU, out=tmp_path / "whole").run(cell)
     out = tmp_path / "killed"
     with pytest.raises(_Killed):
@@ -163,7 +163,7 @@ def test_teacher_and_reference_training_resume(
     to the cache entry, is logged as trained once, and ends in the uninterrupted weights."""
     teacher = dataclasses.replace(smoke.teacher, epochs=3, head_epochs=2, pretrain=pretrain)
     cfg = dataclasses.replace(smoke, teacher=teacher)
-    cell = Cell("depth-cls", "_reference", 0)
+    cell = plan_cell(Cell("depth-cls", "_reference", 0), cfg)
     whole = CellRunner(cfg, tmp_path / "cache-whole", CPU).run(cell)
     assert whole.ok, whole.reason
 

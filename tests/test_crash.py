@@ -19,7 +19,7 @@ import torch
 from benchmark.config import resolve
 from benchmark.execution.executors import watchers
 from benchmark.execution.jobs import cell_lock_path
-from benchmark.execution.plan import expand
+from benchmark.execution.plan import expand, make_plan
 from benchmark.execution.runner import CellRunner
 from benchmark.execution.status import cell_states
 from benchmark.locks import is_held
@@ -37,7 +37,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, s
     torch.set_num_threads(1)
     cfg = resolve("smoke", None, {"distill": {"epochs": 16}})
     runner = CellRunner(cfg, tmp_path_factory.mktemp("cache"), torch.device("cpu"))
-    records = [runner.run(c) for c in expand(["sketch-cls"], ["l2", "crd"], [0])]
+    records = [runner.run(c) for c in make_plan(["sketch-cls"], ["l2", "crd"], [0], cfg)]
     torch.set_num_threads(before)
     return {(r.task, r.method): r.metrics for r in records}
 

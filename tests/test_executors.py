@@ -25,7 +25,7 @@ from benchmark.execution.executor_settings import (
     parse_slurm_options,
 )
 from benchmark.execution.jobs import CellJob, WorkerSpec, cell_lock_path
-from benchmark.execution.plan import Cell
+from benchmark.execution.plan import Cell, PlannedCell, make_plan, plan_cell
 from benchmark.execution.runner import CellRunner
 from benchmark.locks import file_lock, read_holder
 from benchmark.protocol.checkpoint import checkpoint_path
@@ -45,7 +45,7 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 120.0) 
         time.sleep(0.05)
 
 
-def _record(out: Path, cell: Cell) -> Record:
+def _record(out: Path, cell: PlannedCell) -> Record:
     record = load_record(record_path(out, cell.task, cell.method, cell.seed))
     assert record is not None, f"no record for {cell.label}"
     return record
@@ -137,7 +137,7 @@ def test_cli_errors_are_one_line_and_write_nothing(
 def test_cell_job_under_debug_executor(smoke: RunConfig, cache_dir: Path, tmp_path: Path) -> None:
     """A CellJob is a plain submitit job: it runs in-process under DebugExecutor, records
     its job id, and its checkpoint resubmits the very same call (submitit's protocol)."""
-    cell = Cell("audio-cls", "l2", 0)
+    cell = plan_cell(Cell("audio-cls", "l2", 0), smoke)
     work = CellJob(_spec(smoke, tmp_path, cache_dir))
     job = submitit.DebugExecutor(folder=tmp_path / "jobs").submit(work, cell)
     assert job.result() == "ok"
@@ -161,7 +161,7 @@ def test_teacher_trained_exactly_once_by_concurrent_jobs(smoke: RunConfig, tmp_p
     """Two jobs on an empty cache need the same teacher (their tasks share the RGB source
     pool). The test holds the teacher's lock until both are blocked on it, so they reach
     it at the same moment: one trains, the other waits, then loads what it trained."""
-    cells = [Cell("sketch-cls", REFERENCE, 0), Cell("depth-cls", REFERENCE, 0)]
+    cells = make_plan(["sketch-cls", "depth-cls"], [], [0], smoke)  # their reference cells
     probe = CellRunner(smoke, tmp_path / "probe", CPU).run(cells[1])  # key and metrics
     cache, out = tmp_path / "cache", tmp_path / "out"
     lock = cache / "teachers" / f"teacher-{probe.teacher['key']}.lock"
@@ -194,7 +194,7 @@ def test_timeout_and_preemption_requeue_and_resume(
     20 s into every attempt): submitit checkpoints and requeues it. Attempt 2 computes,
     and once its first epochs are saved it gets the same signal, as from a preemption.
     Attempt 3 resumes from the saved epoch and ends with the uninterrupted record."""
-    cell = Cell("sketch-cls", "crd", 0)
+    cell = plan_cell(Cell("sketch-cls", "crd", 0), longer)
     whole = CellRunner(longer, cache_dir, CPU).run(cell)
     executor = submitit.LocalExecutor(folder=tmp_path / "jobs" / "%j", max_num_timeout=5)
     executor.update_parameters(timeout_min=0.5, signal_delay_s=10)
@@ -231,7 +231,6 @@ def test_local_order_is_longest_work_first() -> None:
     """References before method cells, segmentation before classification, then plan order."""
     from benchmark.execution.executors import _priority
     from benchmark.execution.plan import Cell
-    from benchmark.results.records import REFERENCE
 
     plan = [
         Cell(task, method, 0)

@@ -12,7 +12,7 @@ import torch
 
 from benchmark.cli.main import main
 from benchmark.config import RunConfig
-from benchmark.execution.plan import Cell
+from benchmark.execution.plan import Cell, plan_cell
 from benchmark.execution.runner import CellRunner
 from benchmark.storage import disk_full, full_disk_message
 
@@ -37,8 +37,9 @@ def test_a_full_disk_in_a_cell_is_raised_not_recorded(
         raise OSError(errno.ENOSPC, "No space left on device", "/full/seed0.pt")
 
     monkeypatch.setattr("benchmark.execution.runner.distill", no_space)
+    cell = plan_cell(Cell("sketch-cls", "l2", 0), smoke)
     with pytest.raises(OSError):
-        CellRunner(smoke, cache_dir, torch.device("cpu")).run(Cell("sketch-cls", "l2", 0))
+        CellRunner(smoke, cache_dir, torch.device("cpu")).run(cell)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from benchmark.backbones import Backbone, TaskModel, class_head
 from benchmark.cli.main import main
 from benchmark.config import DistillConfig, RunConfig
-from benchmark.execution.plan import Cell, cell_config
+from benchmark.execution.plan import Cell, plan_cell
 from benchmark.execution.runner import CellRunner
 from benchmark.method import METHODS, Batch, Context, Method, Outputs, create_method
 from benchmark.methods.c2kd import c2kd_terms
@@ -187,17 +187,18 @@ def test_c2kd_method_leaves_the_cross_entropy_to_the_track() -> None:
 
 
 def test_labelled_cells_hash_apart_and_leave_the_others_as_they_were(smoke: RunConfig) -> None:
-    plain = cell_config(Cell("sketch-cls", "kd", 0), smoke)
+    plain = plan_cell(Cell("sketch-cls", "kd", 0), smoke).payload
     assert "track" not in plain and "labelled" not in plain
-    own = cell_config(Cell("sketch-cls", "kd", 0, LABELLED), smoke)
-    assert own["track"] == LABELLED and own["labelled"] == {"ce_weight": 0.1}
-    assert own["method"]["params"]["weight"] == 0.9 and plain["method"]["params"]["weight"] == 1.0
-    assert set(own["eval"]) == {"probe_steps", "probe_weight_decay"}
-    assert own["teacher"] == plain["teacher"]  # the supervised teacher
-    ref = cell_config(Cell("sketch-cls", REFERENCE, 0, LABELLED), smoke)
+    labelled = plan_cell(Cell("sketch-cls", "kd", 0, LABELLED), smoke).payload
+    assert labelled["track"] == LABELLED and labelled["labelled"] == {"ce_weight": 0.1}
+    assert labelled["method"]["params"]["weight"] == 0.9
+    assert plain["method"]["params"]["weight"] == 1.0
+    assert set(labelled["eval"]) == {"probe_steps", "probe_weight_decay"}
+    assert labelled["teacher"] == plain["teacher"]  # the supervised teacher
+    ref = plan_cell(Cell("sketch-cls", REFERENCE, 0, LABELLED), smoke).payload
     assert ref["track"] == LABELLED
     user = dataclasses.replace(smoke, methods={"kd": {"weight": 0.5}})
-    assert cell_config(Cell("sketch-cls", "kd", 0, LABELLED), user)["method"]["params"] == {
+    assert plan_cell(Cell("sketch-cls", "kd", 0, LABELLED), user).payload["method"]["params"] == {
         "weight": 0.5,
         "temperature": 4.0,
     }
@@ -224,8 +225,8 @@ def test_labels_never_reach_a_method_in_the_other_tracks(
     """Poisoned paired labels leave every supervised and label-free method record as it
     was, and no method's `losses` is handed a label there; the labelled track hands them."""
     spy = _Spy(monkeypatch)
-    cells = [Cell("sketch-cls", m, 0) for m in ("dkd", "l2")] + [
-        Cell("sketch-cls", "l2", 0, LABEL_FREE)
+    cells = [plan_cell(Cell("sketch-cls", m, 0), smoke) for m in ("dkd", "l2")] + [
+        plan_cell(Cell("sketch-cls", "l2", 0, LABEL_FREE), smoke)
     ]
     runner = CellRunner(smoke, cache_dir, torch.device("cpu"))
     clean = [runner.run(c) for c in cells]
@@ -245,8 +246,9 @@ def test_labels_never_reach_a_method_in_the_other_tracks(
         assert a.ok and b.ok, (a.reason, b.reason)
         assert (a.metrics, a.losses, a.outcomes) == (b.metrics, b.losses, b.outcomes)
     # The labelled track does read them: out-of-range labels fail its cross-entropy.
-    assert "IndexError" in again.run(Cell("sketch-cls", "l2", 0, LABELLED)).reason
-    assert runner.run(Cell("sketch-cls", "l2", 0, LABELLED)).ok and all(spy.seen[-3:])
+    labelled_l2 = plan_cell(Cell("sketch-cls", "l2", 0, LABELLED), smoke)
+    assert "IndexError" in again.run(labelled_l2).reason
+    assert runner.run(labelled_l2).ok and all(spy.seen[-3:])
 
 
 @pytest.mark.parametrize("method", selected_methods())
@@ -255,7 +257,8 @@ def test_every_method_runs_in_the_labelled_track(
     method: str, task: str, smoke: RunConfig, cache_dir: Path
 ) -> None:
     """Every method runs on both task kinds, or is not applicable with its reason."""
-    record = CellRunner(smoke, cache_dir, torch.device("cpu")).run(Cell(task, method, 0, LABELLED))
+    cell = plan_cell(Cell(task, method, 0, LABELLED), smoke)
+    record = CellRunner(smoke, cache_dir, torch.device("cpu")).run(cell)
     assert record.track == LABELLED
     if record.status == NOT_APPLICABLE:
         assert record.reason
@@ -296,7 +299,7 @@ def test_a_killed_labelled_cell_resumes_to_the_same_record(
     """kd's head is the track's head (in the checkpoint under both names): killed after 2
     of 4 epochs, the cell resumes in a fresh runner to the uninterrupted record."""
     longer = dataclasses.replace(smoke, distill=dataclasses.replace(smoke.distill, epochs=4))
-    cell = Cell("sketch-cls", "kd", 0, LABELLED)
+    cell = plan_cell(Cell("sketch-cls", "kd", 0, LABELLED), longer)
     whole = CellRunner(longer, cache_dir, torch.device("cpu"), out=tmp_path / "whole").run(cell)
     assert whole.ok, whole.reason
     out = tmp_path / "killed"

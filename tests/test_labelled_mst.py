@@ -17,7 +17,7 @@ from benchmark.datasets.data_config import MST_SPLIT
 from benchmark.datasets.real.peer_splits import MST_SEED, mst_permutation, mst_split
 from benchmark.datasets.tasks import TASKS, get_task
 from benchmark.errors import UserError
-from benchmark.execution.plan import Cell, cell_config
+from benchmark.execution.plan import Cell, plan_cell
 from benchmark.execution.runner import CellRunner
 from benchmark.protocol.labelled import label_budget
 from benchmark.streams import IGNORE_INDEX
@@ -110,8 +110,8 @@ def test_a_labelled_cell_runs_under_the_avmnist_profile(data_root: Path, cache_d
         data__labels_per_class=2,
         eval__probe_steps=5,
     )
-    cell = Cell("avmnist-audio-cls", "kd", 0, "labelled")
-    payload = cell_config(cell, cfg)
+    cell = plan_cell(Cell("avmnist-audio-cls", "kd", 0, "labelled"), cfg)
+    payload = cell.payload
     assert payload["data"]["split"] == MST_SPLIT and payload["labelled"] == {"ce_weight": 0.5}
     runner = CellRunner(cfg, cache_dir, torch.device("cpu"), data_root=data_root)
     record = runner.run(cell)
@@ -132,10 +132,10 @@ def test_the_label_budget_keeps_a_seeded_fraction(smoke: RunConfig) -> None:
     low = dataclasses.replace(smoke, data=dataclasses.replace(smoke.data, labelled_fraction=0.5))
     for track in ("supervised", "label-free"):
         cell = Cell("sketch-cls", "l2", 0, track)
-        assert cell_config(cell, low) == cell_config(cell, smoke)
+        assert plan_cell(cell, low).payload == plan_cell(cell, smoke).payload
     cell = Cell("sketch-cls", "l2", 0, "labelled")
-    assert cell_config(cell, low)["data"]["labelled_fraction"] == 0.5
-    assert "labelled_fraction" not in cell_config(cell, smoke)["data"]
+    assert plan_cell(cell, low).payload["data"]["labelled_fraction"] == 0.5
+    assert "labelled_fraction" not in plan_cell(cell, smoke).payload["data"]
 
 
 @pytest.mark.parametrize(

@@ -62,3 +62,15 @@ def test_one_predicate_for_done() -> None:
     assert not counts(record("failed"), "h")
     assert not counts(record("ok", "other"), "h")
     assert not counts(None, "h")
+
+
+def test_the_runner_runs_only_planned_cells(smoke: RunConfig) -> None:
+    """A cell's settings have one path, the planner: the runner refuses a raw `Cell`
+    instead of re-deriving them."""
+    import torch
+
+    from benchmark.execution.runner import CellRunner
+
+    runner = CellRunner(smoke, None, torch.device("cpu"))
+    with pytest.raises(TypeError, match="plan_cell"):
+        runner.run(Cell("sketch-cls", "l2", 0))  # type: ignore[arg-type]

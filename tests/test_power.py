@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from benchmark.config import RunConfig
-from benchmark.execution.plan import REFERENCE, Cell
+from benchmark.execution.plan import REFERENCE, Cell, plan_cell
 from benchmark.execution.runner import CellRunner, initial_student
 from benchmark.protocol import outcomes
 from benchmark.protocol.evaluate import linear_probe
@@ -54,7 +54,7 @@ def test_a_cells_record_holds_the_outcomes_its_metrics_come_from(
         ("sketch-cls", "classification", "acc"),
         ("depth-seg", "segmentation", "miou"),
     ):
-        record = CellRunner(smoke, cache_dir, CPU).run(Cell(task, "l2", 0))
+        record = CellRunner(smoke, cache_dir, CPU).run(plan_cell(Cell(task, "l2", 0), smoke))
         assert record.ok, record.reason
         probe = outcomes.decode(record.outcomes["probe"])
         tuned = outcomes.decode(record.outcomes["finetune"])
@@ -70,7 +70,7 @@ def test_a_cells_record_holds_the_outcomes_its_metrics_come_from(
 
 def test_the_probe_is_deterministic(smoke: RunConfig, cache_dir: Path) -> None:
     runner = CellRunner(smoke, cache_dir, CPU)
-    data = runner.data(Cell("sketch-cls", REFERENCE, 0))
+    data = runner.data(plan_cell(Cell("sketch-cls", REFERENCE, 0), smoke))
     student = initial_student(smoke.student.backbone, data, 0)
     first = linear_probe(student, data, smoke.eval)
     assert np.array_equal(first, linear_probe(student, data, smoke.eval))

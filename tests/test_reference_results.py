@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.config import config_hash, resolve
+from benchmark.config import resolve
 from benchmark.datasets.tasks import list_tasks
-from benchmark.execution.plan import REFERENCE, Cell, cell_config
+from benchmark.execution.plan import REFERENCE, Cell, plan_cell
 from benchmark.method import create_method, list_methods
 from benchmark.results.leaderboard import _cell, render
 from benchmark.results.records import NOT_APPLICABLE, read_records
@@ -84,9 +84,7 @@ def test_committed_records_are_complete_current_and_ok() -> None:
 
     missing = [c.label for c in expected if key(c) not in found]
     assert not missing, f"no committed record for {missing[:5]}"
-    stale = [
-        c.label for c in expected if found[key(c)].config_hash != config_hash(cell_config(c, cfg))
-    ]
+    stale = [c.label for c in expected if found[key(c)].config_hash != plan_cell(c, cfg).hash]
     assert not stale, f"records made under another protocol, config or method version: {stale[:5]}"
     for c in expected:
         record = found[key(c)]

@@ -138,15 +138,15 @@ def test_coerce_keeps_bools_out_of_ints() -> None:
 def test_a_method_version_changes_only_its_own_records_hash(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from benchmark.config import config_hash, resolve
-    from benchmark.execution.plan import Cell, cell_config
+    from benchmark.config import resolve
+    from benchmark.execution.plan import Cell, plan_cell
     from benchmark.method import load_methods
 
     cfg = resolve("smoke")
     crd, l2 = Cell("sketch-cls", "crd", 0), Cell("sketch-cls", "l2", 0)
-    before = {c: config_hash(cell_config(c, cfg)) for c in (crd, l2)}
+    before = {c: plan_cell(c, cfg).hash for c in (crd, l2)}
     cls = load_methods().get("crd")
     monkeypatch.setattr(cls, "version", cls.version + 1)
-    assert config_hash(cell_config(crd, cfg)) != before[crd]
-    assert config_hash(cell_config(l2, cfg)) == before[l2]
-    assert "version" not in cell_config(l2, cfg)["method"]  # version 1: hashes as before
+    assert plan_cell(crd, cfg).hash != before[crd]
+    assert plan_cell(l2, cfg).hash == before[l2]
+    assert "version" not in plan_cell(l2, cfg).payload["method"]  # version 1: hashes as before

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import get_task, list_tasks
-from benchmark.execution.plan import Cell, expand
+from benchmark.execution.plan import Cell, make_plan, plan_cell
 from benchmark.execution.runner import CellRunner
 from benchmark.method import METHODS, Batch, Method, Outputs, create_method
 from benchmark.results.records import NOT_APPLICABLE, REFERENCE, Record
@@ -78,7 +78,8 @@ def check_record(record: Record, method: str, task: str) -> None:
 def test_every_method_on_one_task_of_each_kind(
     method: str, task: str, smoke: RunConfig, cache_dir: Path, data_root: Path
 ) -> None:
-    record = CellRunner(smoke, cache_dir, CPU, data_root=data_root).run(Cell(task, method, 0))
+    cell = plan_cell(Cell(task, method, 0), smoke)
+    record = CellRunner(smoke, cache_dir, CPU, data_root=data_root).run(cell)
     if get_task(task).sequence_target and create_method(method).needs_spatial_maps():
         assert record.status == NOT_APPLICABLE, (method, task, record.reason)
         assert "position by position" in record.reason and not record.metrics
@@ -97,7 +98,7 @@ def test_every_embedded_task_and_modality_is_exercised() -> None:
 
 
 def test_same_seed_gives_identical_metrics(smoke: RunConfig, tmp_path: Path) -> None:
-    cell = Cell("depth-cls", "l2", 0)
+    cell = plan_cell(Cell("depth-cls", "l2", 0), smoke)
     first = CellRunner(smoke, tmp_path / "a", CPU).run(cell)
     second = CellRunner(smoke, tmp_path / "b", CPU).run(cell)  # fresh caches: all retrained
     check_record(first, "l2", "depth-cls")
@@ -108,7 +109,7 @@ def test_same_seed_gives_identical_metrics(smoke: RunConfig, tmp_path: Path) -> 
 
 def test_teacher_trained_once_and_shared_by_methods(smoke: RunConfig, tmp_path: Path) -> None:
     runner = CellRunner(smoke, tmp_path, CPU)
-    records = [runner.run(c) for c in expand(["audio-cls"], ["scratch", "l2"], [0])]
+    records = [runner.run(c) for c in make_plan(["audio-cls"], ["scratch", "l2"], [0], smoke)]
     assert [r.method for r in records] == [REFERENCE, *OTHER_EMBEDDED_CELLS["audio-cls"]]
     for record in records[1:]:
         check_record(record, record.method, "audio-cls")
@@ -118,7 +119,7 @@ def test_teacher_trained_once_and_shared_by_methods(smoke: RunConfig, tmp_path: 
     keys = {r.teacher["key"] for r in records}
     assert len(keys) == 1
     # A new process (new runner) loads the cached teacher instead of retraining it.
-    again = CellRunner(smoke, tmp_path, CPU).run(Cell("audio-cls", "l2", 0))
+    again = CellRunner(smoke, tmp_path, CPU).run(plan_cell(Cell("audio-cls", "l2", 0), smoke))
     assert again.teacher["trained_now"] is False and again.teacher["key"] in keys
     assert again.metrics == records[2].metrics
     assert len(list((tmp_path / "teachers").glob("teacher-*.pt"))) == 1
@@ -130,13 +131,13 @@ def test_tasks_with_the_same_source_pool_share_one_teacher(
     """The teacher is keyed by its data, not by the task's name: the embedded
     classification tasks see the same RGB scenes, so they share one teacher."""
     runner = CellRunner(smoke, tmp_path, CPU)
-    sketch = runner.run(Cell("sketch-cls", "scratch", 0))
-    depth = runner.run(Cell("depth-cls", "scratch", 0))
+    sketch = runner.run(plan_cell(Cell("sketch-cls", "scratch", 0), smoke))
+    depth = runner.run(plan_cell(Cell("depth-cls", "scratch", 0), smoke))
     assert sketch.teacher["trained_now"] is True and depth.teacher["trained_now"] is False
     assert sketch.teacher["key"] == depth.teacher["key"]
-    other_seed = runner.run(Cell("depth-cls", "scratch", 1))
+    other_seed = runner.run(plan_cell(Cell("depth-cls", "scratch", 1), smoke))
     assert other_seed.teacher["key"] != depth.teacher["key"]
-    segmentation = runner.run(Cell("depth-seg", "scratch", 0))
+    segmentation = runner.run(plan_cell(Cell("depth-seg", "scratch", 0), smoke))
     assert segmentation.teacher["key"] != depth.teacher["key"]
 
 
@@ -151,7 +152,8 @@ def test_a_failing_method_becomes_a_failed_record(
     smoke: RunConfig, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(METHODS._entries, "exploding", _Exploding)
-    record = CellRunner(smoke, cache_dir, CPU).run(Cell("sketch-cls", "exploding", 0))
+    cell = plan_cell(Cell("sketch-cls", "exploding", 0), smoke)
+    record = CellRunner(smoke, cache_dir, CPU).run(cell)
     assert record.status == "failed"
     assert "loss 'boom' of method 'exploding' is nan" in record.reason
     assert "traceback" in record.config

@@ -9,10 +9,10 @@ import pytest
 
 from benchmark import config
 from benchmark.cli.main import main
-from benchmark.config import PROFILES, RunConfig, config_hash, parse_assignments
+from benchmark.config import PROFILES, RunConfig, parse_assignments
 from benchmark.datasets.tasks import TASKS
 from benchmark.errors import UserError
-from benchmark.execution.plan import REFERENCE, Cell, cell_config
+from benchmark.execution.plan import REFERENCE, Cell, plan_cell
 from benchmark.execution.provenance import default_device
 from benchmark.execution.runner import CellRunner
 
@@ -115,22 +115,22 @@ def test_hash_covers_the_settings_a_task_runs_with() -> None:
     base = resolve("smoke")
     per_task = resolve("smoke", {"tasks": {"sketch-cls": {"data": {"image_size": 24}}}})
     run_wide = resolve("smoke", {"data": {"image_size": 24}})
-    h = lambda c, cfg: config_hash(cell_config(c, cfg))  # noqa: E731
+    h = lambda c, cfg: plan_cell(c, cfg).hash  # noqa: E731
     assert h(cell, per_task) != h(cell, base)
     assert h(cell, per_task) == h(cell, run_wide)  # the same settings, however they are set
     assert h(other, per_task) == h(other, base)  # another task's values leave it valid
-    assert "tasks" not in cell_config(cell, per_task)
+    assert "tasks" not in plan_cell(cell, per_task).payload
 
 
 def test_cells_run_with_their_task_values(tmp_path: Path) -> None:
     cfg = resolve("smoke", {"tasks": {"sketch-cls": {"data": {"image_size": 16}}}})
     runner = CellRunner(cfg, tmp_path / "cache", default_device())
-    record = runner.run(Cell("sketch-cls", REFERENCE, 0))
+    record = runner.run(plan_cell(Cell("sketch-cls", REFERENCE, 0), cfg))
     assert record.ok, record.reason
     assert record.config["data"]["image_size"] == 16
-    data = runner.data(Cell("sketch-cls", REFERENCE, 0))
+    data = runner.data(plan_cell(Cell("sketch-cls", REFERENCE, 0), cfg))
     assert data.paired.target is not None and data.paired.target.shape[-1] == 16
-    other = runner.data(Cell("depth-cls", REFERENCE, 0))
+    other = runner.data(plan_cell(Cell("depth-cls", REFERENCE, 0), cfg))
     assert other.paired.target.shape[-1] == 32  # smoke's default
 
 

@@ -14,7 +14,7 @@ from benchmark.cli.main import main
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import get_task
 from benchmark.errors import UserError
-from benchmark.execution.plan import Cell, cell_config, cell_run_config, is_done, plan_cell
+from benchmark.execution.plan import Cell, cell_run_config, is_done, plan_cell
 from benchmark.execution.runner import CellRunner
 from benchmark.method import create_method
 from benchmark.protocol.teacher import get_teacher
@@ -48,21 +48,21 @@ def test_label_free_teacher_never_reads_a_label(smoke: RunConfig, cache_dir: Pat
 
 def test_supervised_cells_keep_their_hash_and_path(smoke: RunConfig, tmp_path: Path) -> None:
     plain, tracked = Cell("sketch-cls", "l2", 0), Cell("sketch-cls", "l2", 0, SUPERVISED)
-    assert cell_config(plain, smoke) == cell_config(tracked, smoke)
+    assert plan_cell(plain, smoke).payload == plan_cell(tracked, smoke).payload
     free = Cell("sketch-cls", "l2", 0, LABEL_FREE)
-    assert cell_config(free, smoke)["teacher"]["pretrain"] == "label-free"
-    assert cell_config(free, smoke) != cell_config(plain, smoke)
+    assert plan_cell(free, smoke).payload["teacher"]["pretrain"] == "label-free"
+    assert plan_cell(free, smoke).payload != plan_cell(plain, smoke).payload
     assert plain.record_path(tmp_path).name == "seed0.json"
     assert free.record_path(tmp_path).name == "seed0.label-free.json"
     assert free.label == "sketch-cls/l2/seed0.label-free"
 
 
 def test_label_free_is_set_by_the_track_only(smoke: RunConfig) -> None:
-    own = dataclasses.replace(
+    task_cfg = dataclasses.replace(
         smoke, teacher=dataclasses.replace(smoke.teacher, pretrain="label-free")
     )
     with pytest.raises(UserError, match="--tracks label-free"):
-        cell_config(Cell("sketch-cls", "l2", 0), own)
+        plan_cell(Cell("sketch-cls", "l2", 0), task_cfg)
     assert parse_tracks("all") == [SUPERVISED, LABEL_FREE, LABELLED]
     with pytest.raises(UserError, match="did you mean 'label-free'"):
         parse_tracks("supervised,labelfree")
@@ -77,7 +77,7 @@ def test_every_method_runs_or_is_not_applicable_in_the_label_free_track(
     method that reads them anyway fails here); one that needs them gets a not-applicable
     record with its reason, which the plan counts as done."""
     runner = CellRunner(smoke, cache_dir, torch.device("cpu"))
-    cell = Cell("sketch-cls", method, 0, LABEL_FREE)
+    cell = plan_cell(Cell("sketch-cls", method, 0, LABEL_FREE), smoke)
     record = runner.run(cell)
     cfg = cell_run_config(cell, smoke)
     needs = create_method(method).needs_teacher_logits()
@@ -141,7 +141,7 @@ def test_both_tracks_in_one_folder(tmp_path: Path) -> None:
 def test_a_record_of_another_track_is_not_this_cells(smoke: RunConfig, tmp_path: Path) -> None:
     """A label-free record never satisfies the supervised cell, even with its hash."""
     runner = CellRunner(smoke, None, torch.device("cpu"))
-    record = runner.run(Cell("sketch-cls", "kd", 0, LABEL_FREE))
+    record = runner.run(plan_cell(Cell("sketch-cls", "kd", 0, LABEL_FREE), smoke))
     write_record(tmp_path, record)
     assert not is_done(tmp_path, plan_cell(Cell("sketch-cls", "kd", 0), smoke))
     assert is_done(tmp_path, plan_cell(Cell("sketch-cls", "kd", 0, LABEL_FREE), smoke))

@@ -15,10 +15,10 @@ import torch
 
 from benchmark import timm_weights, weights
 from benchmark.cli.main import main
-from benchmark.config import RunConfig, TrainConfig, config_hash, resolve
+from benchmark.config import RunConfig, TrainConfig, resolve
 from benchmark.datasets.tasks import CLASSIFICATION, Split, TaskData
 from benchmark.errors import UserError
-from benchmark.execution.plan import Cell, cell_config
+from benchmark.execution.plan import Cell, plan_cell
 from benchmark.protocol.teacher import _key, get_teacher, recipe_key, reference_recipe
 from benchmark.results.records import REFERENCE
 
@@ -80,7 +80,7 @@ def test_scratch_keeps_the_teacher_key_and_record_hash_of_today(tmp_path: Path) 
     tensors = (pool.source, pool.labels, test.source, test.labels)
     assert trained.key == _key("teacher", data, old, 0, True, tensors)
     for cell in (Cell("sketch-cls", REFERENCE, 0), Cell("sketch-cls", "l2", 0)):
-        payload = cell_config(cell, cfg)
+        payload = plan_cell(cell, cfg).payload
         assert payload["teacher"] == _without_new_fields(cfg.teacher)
 
 
@@ -129,14 +129,14 @@ def test_a_changed_file_changes_the_key_and_a_moved_one_does_not(tmp_path: Path)
     cfg = config(weights=str(path))
     before = recipe_key(cfg.teacher)
     cell = Cell("sketch-cls", "l2", 0)
-    hash_before = config_hash(cell_config(cell, cfg))
+    hash_before = plan_cell(cell, cfg).hash
     assert before["weights"].startswith("file:sha256:") and before["adapt"] == "finetune"
     moved = tmp_path / "elsewhere.pt"
     shutil.copy(path, moved)
     assert recipe_key(config(weights=str(moved)).teacher) == before
     save_timm_state(path, seed=2)
     assert recipe_key(cfg.teacher) != before
-    assert config_hash(cell_config(cell, cfg)) != hash_before
+    assert plan_cell(cell, cfg).hash != hash_before
     assert recipe_key(config(weights=str(path), adapt="probe").teacher) != recipe_key(cfg.teacher)
 
 

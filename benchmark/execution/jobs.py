@@ -74,12 +74,11 @@ def _parse(stamp: str) -> dt.datetime:
 def record_cell(
     runner: CellRunner,
     out: Path,
-    cell: Cell | PlannedCell,
+    cell: PlannedCell,
     job: dict[str, Any],
     redo_before: str | None = None,
 ) -> Record | None:
     """Run `cell` unless it is finished and write its record; None when skipped."""
-    cell = runner.plan(cell)
 
     def waiting(holder: dict[str, Any]) -> None:
         log.warning("%s is being run by %s; waiting for it", cell.label, holder or "another job")

@@ -9,9 +9,10 @@ all-labels target score), which runs first and trains the teacher the method cel
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from benchmark.config import RunConfig
 from benchmark.datasets.data_config import hashed
@@ -23,6 +24,14 @@ from benchmark.params import validate
 from benchmark.results.records import REFERENCE, Record, load_record, record_path
 from benchmark.tracks import LABELLED, SUPERVISED, file_suffix, is_labelled, with_track
 from benchmark.weights import key_settings
+
+if TYPE_CHECKING:
+    from benchmark.backbones import Backbone
+    from benchmark.datasets.tasks import TaskData
+    from benchmark.execution.progress import Advance
+    from benchmark.protocol.checkpoint import EpochCheckpoint
+    from benchmark.protocol.evaluate import Evaluation
+    from benchmark.results.records import Record
 
 
 @dataclass(frozen=True)
@@ -73,23 +82,29 @@ def check_method_settings(cfg: RunConfig) -> None:
             method_params(task_cfg, registry.canonical(name))
 
 
-def cell_config(cell: Cell, cfg: RunConfig) -> dict[str, Any]:
-    """Exactly the settings that can change this cell's result (what the hash covers):
-    those its task runs with, so another task's `tasks.<name>` values never enter it.
-    The track enters through the teacher's settings, so supervised cells keep the hashes
-    they had before tracks existed (`benchmark.hashing.LEGACY_RULES`: track-via-teacher).
-    (A plan computes this once per cell: `plan_cell`.)"""
-    task_cfg = cell_run_config(cell, cfg)
-    params = None if cell.method == REFERENCE else method_params(task_cfg, cell.method, cell.track)
-    return _payload(cell, task_cfg, params)
+def with_values(task_cfg: RunConfig, method: str, values: dict[str, Any]) -> RunConfig:
+    """A task's settings with searched values overlaid (a `bench tune` trial's):
+    `distill.<field>` values into the shared schedule, the others into `method`'s
+    parameters."""
+    schedule = {
+        k.removeprefix("distill."): v for k, v in values.items() if k.startswith("distill.")
+    }
+    params = {k: v for k, v in values.items() if not k.startswith("distill.")}
+    methods = {**task_cfg.methods, method: {**task_cfg.methods.get(method, {}), **params}}
+    return dataclasses.replace(
+        task_cfg, distill=dataclasses.replace(task_cfg.distill, **schedule), methods=methods
+    )
 
 
 def _payload(cell: Cell, cfg: RunConfig, params: dict[str, Any] | None) -> dict[str, Any]:
-    """The hashed settings of `cell`, from its resolved settings and method parameters
-    (`benchmark.hashing.cell_payload`: the schema and its legacy rules). A labelled-track
-    cell adds `track` (its teacher is the supervised one, so nothing else would tell it
-    apart) and, for a method, its cross-entropy weight γ; its `eval` holds the probe's
-    settings only, as it has no fine-tune. The other tracks' payloads are as they were."""
+    """The hashed settings of `cell`: exactly those that can change its result, from its
+    resolved settings (its task's, so another task's `tasks.<name>` values never enter)
+    and method parameters (`benchmark.hashing.cell_payload`: the schema and its legacy
+    rules; the track enters through the teacher's settings, track-via-teacher). A
+    labelled-track cell adds `track` (its teacher is the supervised one, so nothing else
+    would tell it apart) and, for a method, its cross-entropy weight γ; its `eval` holds
+    the probe's settings only, as it has no fine-tune. The other tracks' payloads are as
+    they were."""
     sections = {
         "data": hashed(cfg.data, is_labelled(cell.track)),  # LEGACY_RULES: data-split, ...
         "world": hashed_world(cell.task, cfg.world),  # LEGACY_RULES: modality-knobs
@@ -114,6 +129,33 @@ def _payload(cell: Cell, cfg: RunConfig, params: dict[str, Any] | None) -> dict[
     return cell_payload(cell.task, cell.seed, sections, teacher, method, own)
 
 
+class EvaluationHook(Protocol):
+    """A method cell's evaluation when it is not the standard one (the test split's probe
+    and fine-tunes, then the gap estimates): `bench tune`'s trials also score the
+    validation split (`benchmark.execution.tune_trials.TrialEvaluation`). The planner
+    adds `payload` to the cell's payload, so the hook enters the cell's hash; the runner
+    calls `evaluate` in place of the standard evaluation, and measures the gaps only if
+    `gaps`. Picklable (a cell travels to workers and jobs)."""
+
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+    @property
+    def gaps(self) -> bool: ...
+
+    def evaluate(
+        self,
+        cell: PlannedCell,
+        student: Backbone,
+        data: TaskData,
+        record: Record,
+        progress: Advance,
+        checkpoints: Callable[[int], EpochCheckpoint | None],
+        cache_dir: Path | None,
+        data_root: Path | None,
+    ) -> Evaluation: ...
+
+
 @dataclass(frozen=True)
 class PlannedCell:
     """A cell with everything the run's settings decide about it, derived once when the
@@ -127,6 +169,7 @@ class PlannedCell:
     params: dict[str, Any] | None = field(compare=False, repr=False)  # None: reference
     payload: dict[str, Any] = field(compare=False, repr=False)
     hash: str = field(compare=False)
+    evaluation: EvaluationHook | None = field(default=None, compare=False, repr=False)
 
     @property
     def task(self) -> str:
@@ -152,13 +195,27 @@ class PlannedCell:
         return self.cell.record_path(out)
 
 
-def plan_cell(cell: Cell, cfg: RunConfig, task_cfg: RunConfig | None = None) -> PlannedCell:
-    """`cell` planned under the run's settings `cfg` (`task_cfg`: its task's settings in
-    its track, when the caller already has them)."""
+def plan_cell(
+    cell: Cell,
+    cfg: RunConfig,
+    task_cfg: RunConfig | None = None,
+    *,
+    values: dict[str, Any] | None = None,
+    evaluation: EvaluationHook | None = None,
+) -> PlannedCell:
+    """`cell` planned under the run's settings `cfg`: the one place a cell's settings,
+    parameters, payload and hash are derived (`task_cfg`: its task's settings in its
+    track, when the caller already has them). A `bench tune` trial or re-run is planned
+    here too: `values` overlays its searched settings (`with_values`), `evaluation`
+    replaces the standard evaluation and adds its payload entry (`EvaluationHook`)."""
     task_cfg = task_cfg if task_cfg is not None else cell_run_config(cell, cfg)
+    if values is not None:
+        task_cfg = with_values(task_cfg, cell.method, values)
     params = None if cell.method == REFERENCE else method_params(task_cfg, cell.method, cell.track)
     payload = _payload(cell, task_cfg, params)
-    return PlannedCell(cell, task_cfg, params, payload, config_hash(payload))
+    if evaluation is not None:
+        payload = {**payload, **evaluation.payload}
+    return PlannedCell(cell, task_cfg, params, payload, config_hash(payload), evaluation)
 
 
 def make_plan(

@@ -38,10 +38,9 @@ from benchmark.backbones import Backbone, TaskModel, build_backbone, is_sequence
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import TaskData, get_task
 from benchmark.execution.labelled_cell import run_labelled
-from benchmark.execution.plan import Cell, PlannedCell, plan_cell
+from benchmark.execution.plan import PlannedCell
 from benchmark.execution.progress import NullReporter, Reporter
 from benchmark.execution.provenance import git_commit, host, versions
-from benchmark.execution.tune_trials import evaluate_trial, is_trial, trial_validation
 from benchmark.hashing import config_hash
 from benchmark.locks import file_lock
 from benchmark.method import Context, Method, create_method
@@ -120,6 +119,15 @@ def data_facts(data: TaskData) -> dict[str, Any]:
     return facts
 
 
+def _planned(cell: object) -> None:
+    """Refuse a raw `Cell`: the runner runs what the plan derived, nothing else."""
+    if not isinstance(cell, PlannedCell):
+        raise TypeError(
+            f"CellRunner runs planned cells, got {cell!r}: plan it first "
+            "(benchmark.execution.plan.plan_cell(cell, cfg) or make_plan)"
+        )
+
+
 class CellRunner:
     """Runs cells in order, keeping the current (task, seed)'s data and teacher in memory
     so consecutive cells of one plan do not reload them."""
@@ -147,13 +155,9 @@ class CellRunner:
         self._teacher: tuple[tuple[str, int, str], Trained] | None = None
         self._input_gap: tuple[tuple[str, int, str], dict[str, float]] | None = None
 
-    def plan(self, cell: Cell | PlannedCell) -> PlannedCell:
-        """A cell as planned under this runner's settings (a planned one as it is)."""
-        return cell if isinstance(cell, PlannedCell) else plan_cell(cell, self.cfg)
-
-    def data(self, cell: Cell | PlannedCell) -> TaskData:
+    def data(self, cell: PlannedCell) -> TaskData:
         """The splits of the cell's (task, seed), which every track shares."""
-        cell = self.plan(cell)
+        _planned(cell)
         task, seed, cfg = cell.task, cell.seed, cell.cfg
         if self._data is None or self._data[0] != (task, seed):
             with self._data_lock(task, seed, cfg):
@@ -192,8 +196,10 @@ class CellRunner:
             self._input_gap = (which, input_gap(teacher.model, data, seed))
         return self._input_gap[1]
 
-    def run(self, cell: Cell | PlannedCell) -> Record:
-        cell = self.plan(cell)
+    def run(self, cell: PlannedCell) -> Record:
+        """The cell's record: its settings, payload and hash are the plan's
+        (`benchmark.execution.plan.plan_cell`), never re-derived here."""
+        _planned(cell)
         record = Record(
             task=cell.task,
             method=cell.method,
@@ -342,19 +348,18 @@ class CellRunner:
                 return EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
 
             noise = cfg.distill.training_noise
-            if is_trial(cell.payload):  # a `bench tune` trial: its validation split scored too
-                val = trial_validation(cell, self.cache_dir, self.data_root)
-                record.data["sizes"]["validation"] = len(val)
-                result = evaluate_trial(
-                    student, data, val, cfg.eval, cell.seed, noise, adv, checkpoints
+            hook = cell.evaluation  # a `bench tune` trial's: its validation split scored too
+            if hook is not None:
+                result = hook.evaluate(
+                    cell, student, data, record, adv, checkpoints, self.cache_dir, self.data_root
                 )
             else:
                 result = evaluate(student, data, cfg.eval, cell.seed, noise, adv, checkpoints)
         record.metrics = result.metrics
         record.outcomes = {name: outcomes.encode(o) for name, o in result.outcomes.items()}
         record.seconds["evaluate"] = time.perf_counter() - clock
-        if is_trial(cell.payload):
-            return  # selection reads validation scores; the selected re-runs get the gaps
+        if hook is not None and not hook.gaps:
+            return  # a trial: selection reads validation scores; the re-runs get the gaps
 
         # After evaluation, which leaves the student untouched (it fine-tunes a copy), so
         # measuring the gap cannot change any metric.

@@ -7,17 +7,19 @@ Trials run on their own data seed (`TRIAL_SEED`). A trial cell's payload is the 
 validation protocol). So its hash differs from every normal cell's (it computes more),
 its record sits in the trial's own folder, and
 everything a normal cell has — cell locks, epoch checkpoints, resume, every executor —
-applies to it unchanged: the runner only asks `is_trial` to know it should also score
-the validation split (`evaluate_trial`) and skip the gap estimates, which selection does
-not read. A selected trial's re-run carries no `tune` entry in its payload: it is the
-very cell `bench run` would plan for those settings, so where the defaults won, its hash
-is the defaults record's own.
+applies to it unchanged. Both are planned by the one planner (`plan_cell`, with the
+trial's values); a trial's evaluation hook (`TrialEvaluation`) makes the runner also
+score the validation split (`evaluate_trial`) and skip the gap estimates, which
+selection does not read. A selected trial's re-run carries no `tune` entry in its
+payload: it is the very cell `bench run` would plan for those settings, so where the
+defaults won, its hash is the defaults record's own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from benchmark.protocol import outcomes
 from benchmark.protocol.checkpoint import EpochCheckpoint
 from benchmark.protocol.evaluate import Evaluation, evaluate
 from benchmark.protocol.training import Progress
+from benchmark.results.records import Record
 
 TUNE = "tune"  # the payload entry that makes a cell a trial
 VALIDATION = {"split": "validation", "labels_per_class": "as the few-label set", "version": 1}
@@ -46,21 +49,37 @@ VAL_PREFIX = "val_"  # validation metrics and outcomes of a trial record
 TRIAL_SEED = MAX_SEEDS
 
 
-def is_trial(payload: dict[str, Any]) -> bool:
-    return TUNE in payload
+@dataclass(frozen=True)
+class TrialEvaluation:
+    """The evaluation hook of trial `number` (`benchmark.execution.plan.EvaluationHook`):
+    the `tune` payload entry, the test and validation splits scored together
+    (`evaluate_trial`), and no gap estimates (selection does not read them)."""
 
+    number: int
+    gaps: bool = False
 
-def with_params(task_cfg: RunConfig, method: str, params: dict[str, Any]) -> RunConfig:
-    """A task's settings `task_cfg` with a trial's parameters: `distill.<field>` values into
-    the shared schedule, the others into the method's parameters."""
-    schedule = {
-        k.removeprefix("distill."): v for k, v in params.items() if k.startswith("distill.")
-    }
-    method_values = {k: v for k, v in params.items() if not k.startswith("distill.")}
-    methods = {**task_cfg.methods, method: {**task_cfg.methods.get(method, {}), **method_values}}
-    return dataclasses.replace(
-        task_cfg, distill=dataclasses.replace(task_cfg.distill, **schedule), methods=methods
-    )
+    @property
+    def payload(self) -> dict[str, Any]:
+        return {TUNE: {"trial": self.number, "validation": VALIDATION}}
+
+    def evaluate(
+        self,
+        cell: PlannedCell,
+        student: Backbone,
+        data: TaskData,
+        record: Record,
+        progress: Progress,
+        checkpoints: Callable[[int], EpochCheckpoint | None],
+        cache_dir: Path | None,
+        data_root: Path | None,
+    ) -> Evaluation:
+        validation = trial_validation(cell, cache_dir, data_root)
+        record.data["sizes"]["validation"] = len(validation)
+        cfg = cell.cfg
+        noise = cfg.distill.training_noise
+        return evaluate_trial(
+            student, data, validation, cfg.eval, cell.seed, noise, progress, checkpoints
+        )
 
 
 def trial_cell(
@@ -68,16 +87,14 @@ def trial_cell(
 ) -> PlannedCell:
     """Trial `number` of `cell`'s (task, method) on its seed: the normal cell under the
     trial's parameters, with the `tune` entry in its payload and hash."""
-    planned = plan_cell(cell, cfg, with_params(task_cfg, cell.method, params))
-    payload = {**planned.payload, TUNE: {"trial": number, "validation": VALIDATION}}
-    return PlannedCell(cell, planned.cfg, planned.params, payload, config_hash(payload))
+    return plan_cell(cell, cfg, task_cfg, values=params, evaluation=TrialEvaluation(number))
 
 
 def selected_cell(
     cell: Cell, cfg: RunConfig, task_cfg: RunConfig, params: dict[str, Any]
 ) -> PlannedCell:
     """The selected trial's parameters on `cell`'s seed: exactly what `bench run` plans."""
-    return plan_cell(cell, cfg, with_params(task_cfg, cell.method, params))
+    return plan_cell(cell, cfg, task_cfg, values=params)
 
 
 def selection_metric(kind: str) -> str:

@@ -72,13 +72,12 @@ def plan_studies(
     from benchmark.execution.plan import Cell, plan_cell
     from benchmark.execution.tune_study import StudySpec, search_space
     from benchmark.execution.tune_trials import TRIAL_SEED, VALIDATION
-    from benchmark.tracks import with_track
 
     studies = []
     for task in tasks:
-        task_cfg = with_track(cfg.for_task(task), track)
         for method in methods:
-            base = plan_cell(Cell(task, method, TRIAL_SEED, track), cfg, task_cfg)
+            base = plan_cell(Cell(task, method, TRIAL_SEED, track), cfg)  # the planner's
+            task_cfg = base.cfg  # the task's settings in the track: every trial starts here
             assert base.params is not None  # a method cell
             knobs = tuple(search_space(method, base.params, task_cfg.distill))
             space = [(k.name, k.space.describe(), repr(k.default)) for k in knobs]
