@@ -79,7 +79,7 @@ LEGACY_RULES: tuple[LegacyRule, ...] = (
     ),
     LegacyRule(
         "track-via-teacher",
-        "execution.plan.cell_config, hashing.cell_payload",
+        "execution.plan._payload, hashing.cell_payload",
         "the payload has no `track` key: the track enters as teacher.pretrain, which the "
         "supervised track leaves as it was",
         "supervised cells keep the hashes they had before tracks existed",

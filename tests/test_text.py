@@ -120,13 +120,13 @@ def test_the_backbone_is_chosen_by_the_input() -> None:
 
 
 def test_the_knob_enters_only_text_tasks_hashes_and_not_at_its_default() -> None:
-    from benchmark.config import config_hash, resolve
-    from benchmark.execution.plan import Cell, cell_config
+    from benchmark.config import resolve
+    from benchmark.execution.plan import Cell, plan_cell
 
     def digest(task: str, **world: float) -> str:
         cfg = resolve("quick")
         cfg.world.update(world)
-        return config_hash(cell_config(Cell(task, "kd", 0), cfg))
+        return plan_cell(Cell(task, "kd", 0), cfg).hash
 
     for task in ("sketch-cls", "audio-cls"):
         assert digest(task) == digest(task, text_abstraction=0.9)
