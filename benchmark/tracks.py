@@ -85,7 +85,7 @@ def with_track(cfg: RunConfig, track: str) -> RunConfig:
 # not a parameter of the method; the other tracks never read it.
 GAMMA = "ce_weight"
 GAMMA_SPEC = Param(
-    1.0, help="the labelled track's cross-entropy weight", low=0.0, high=1000.0, kind=float
+    1.0, help="the labelled track's cross-entropy weight", low=0.0, high=1000.0, value_type=float
 )
 
 

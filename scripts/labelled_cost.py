@@ -62,7 +62,7 @@ def main() -> int:
             for method in args.methods.split(","):
                 for track in (SUPERVISED, LABELLED):
                     clock, cpu = time.perf_counter(), time.process_time()
-                    record = runner.run(Cell(task, method, args.seed, track))
+                    record = runner.run(plan_cell(Cell(task, method, args.seed, track), cfg))
                     wall = time.perf_counter() - clock
                     record.seconds["cpu"] = time.process_time() - cpu
                     if not record.ok:

@@ -115,18 +115,18 @@ def _payload(cell: Cell, cfg: RunConfig, params: dict[str, Any] | None) -> dict[
     method = None
     if params is not None:
         method = (cell.method, params, load_methods().get(cell.method).version)
-    own = None
+    track_sections = None
     if is_labelled(cell.track):
-        own = {"track": LABELLED}
+        track_sections = {"track": LABELLED}
         if params is not None:
             from benchmark.protocol.labelled import ce_weight
 
             gamma = ce_weight(load_methods().get(cell.method), params, cfg.methods.get(cell.method))
-            own["labelled"] = {"ce_weight": gamma}
+            track_sections["labelled"] = {"ce_weight": gamma}
             sections["eval"] = {k: v for k, v in sections["eval"].items() if k.startswith("probe")}
     # key_settings: LEGACY_RULES scratch-weights
     teacher = key_settings(cfg.teacher)
-    return cell_payload(cell.task, cell.seed, sections, teacher, method, own)
+    return cell_payload(cell.task, cell.seed, sections, teacher, method, track_sections)
 
 
 class EvaluationHook(Protocol):
