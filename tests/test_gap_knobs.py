@@ -49,8 +49,8 @@ def cfg() -> RunConfig:
 
 
 def _load(cfg: RunConfig, world: dict[str, float], cache: Path) -> TaskData:
-    own = cfg.for_task(TASK)
-    return get_task(TASK).load(own.data, world, SEED, cache)
+    task_cfg = cfg.for_task(TASK)
+    return get_task(TASK).load(task_cfg.data, world, SEED, cache)
 
 
 def test_sketch_ruling_keeps_the_ceiling_within_noise_and_widens_the_input_gap(
