@@ -18,11 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 
 from benchmark.kinds import get_kind
 from benchmark.params import Param, collect_params, validate
 from benchmark.registry import Registry
+from benchmark.streams import IGNORE_INDEX
 
 
 @dataclass
@@ -211,3 +213,14 @@ def list_methods(pattern: str = "*") -> list[str]:
 def create_method(name: str, **values: Any) -> Method:
     """Instantiate a registered method with validated hyperparameters."""
     return load_methods().get(name)(**values)
+
+
+def class_targets(labels: Tensor | None, teacher_rows: Tensor) -> Tensor:
+    """The class each row of `teacher_rows` [N, K] is taken to belong to by a method
+    whose paper uses the label: the ground truth where the row has one (`labels`, any
+    shape with N entries), else the teacher's argmax, the label-free reading."""
+    guess = teacher_rows.detach().argmax(dim=1)
+    if labels is None:
+        return guess
+    labels = labels.reshape(-1)
+    return torch.where(labels == IGNORE_INDEX, guess, labels)

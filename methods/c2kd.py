@@ -61,9 +61,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmark.backbones import class_head, head_logits
-from benchmark.method import Batch, Context, Method, Outputs, register_method
+from benchmark.method import Batch, Context, Method, Outputs, class_targets, register_method
 from benchmark.params import param
-from benchmark.protocol.labelled import targets
 
 KENDALL_CHUNK = 8192  # rows per block of pairwise signs: memory is chunk · K(K−1)/2 values
 
@@ -133,7 +132,7 @@ def c2kd_terms(
     proxies r_s, r_t and the teacher's logits z_t, the label being `labels` where given,
     else argmax z_t; `ce` unweighted."""
     z_t = z_t.detach()
-    target = targets(labels, z_t)
+    target = class_targets(labels, z_t)
     selected = (kendall_tau_b(r_t.detach(), r_s.detach()) > krc).to(r_s.dtype)
     return {
         "ce": F.cross_entropy(z_s, target),

@@ -60,9 +60,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from benchmark.backbones import class_head, head_logits
-from benchmark.method import Batch, Context, Method, Outputs, register_method
+from benchmark.method import Batch, Context, Method, Outputs, class_targets, register_method
 from benchmark.params import param
-from benchmark.protocol.labelled import targets
 
 
 def class_rows(logits: Tensor) -> Tensor:
@@ -103,7 +102,7 @@ def dkd_terms(
     argmax."""
     z_s = class_rows(student_logits) / temperature
     z_t = class_rows(teacher_logits.detach()) / temperature
-    target = targets(labels, z_t)
+    target = class_targets(labels, z_t)
     tckd = kl_rows(binary_log_probs(z_t, target), binary_log_probs(z_s, target))
     nckd = kl_rows(
         F.log_softmax(non_target_logits(z_t, target), dim=1),

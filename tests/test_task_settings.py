@@ -58,8 +58,10 @@ def test_each_source_puts_its_task_values_right_after_its_run_wide_ones() -> Non
 
 def test_for_task_without_own_values_is_the_run_config() -> None:
     cfg = resolve("quick")
-    assert set(cfg.tasks) == {"depth-seg"}  # its smaller test split (config.PROFILES)
-    assert cfg.for_task("sketch-cls") is cfg
+    # depth-seg's smaller test split, and each measured task's seed count (config.PROFILES)
+    assert set(cfg.tasks) == {"depth-seg", "sketch-cls", "depth-cls", "audio-cls"}
+    assert cfg.for_task("text-cls") is cfg
+    assert cfg.for_task("sketch-cls").data == cfg.data
     assert cfg.for_task("depth-seg").data.test == 2000 and cfg.data.test == 5000
 
 

@@ -6,11 +6,15 @@ fresh head and the method's modules trained on the labelled pairs
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
+
+import torch
 
 from benchmark.backbones import Backbone
 from benchmark.datasets.tasks import TaskData
 from benchmark.execution.plan import PlannedCell
+from benchmark.execution.progress import Reporter
 from benchmark.method import Context, Method
 from benchmark.protocol import outcomes
 from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
@@ -26,12 +30,19 @@ from benchmark.protocol.teacher_outputs import cached_teacher_outputs
 from benchmark.results.records import Record
 from benchmark.streams import IGNORE_INDEX
 
-if TYPE_CHECKING:
-    from benchmark.execution.runner import CellRunner
+
+class CellSite(Protocol):
+    """What a labelled cell reads of the runner that runs it (a protocol, so this module
+    does not import the runner that calls it)."""
+
+    device: torch.device
+    cache_dir: Path | None
+    out: Path | None
+    reporter: Reporter
 
 
 def run_labelled(
-    runner: CellRunner,
+    runner: CellSite,
     cell: PlannedCell,
     record: Record,
     data: TaskData,

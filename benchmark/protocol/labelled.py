@@ -87,17 +87,6 @@ def student_head(ctx: Context, seed: int, noise: int = 0) -> nn.Module:
     return class_head(ctx)
 
 
-def targets(labels: Tensor | None, teacher_rows: Tensor) -> Tensor:
-    """The class each row of `teacher_rows` [N, K] is taken to belong to by a method
-    whose paper uses the label: the ground truth where the row has one (`labels`, any
-    shape with N entries), else the teacher's argmax, the label-free reading."""
-    guess = teacher_rows.detach().argmax(dim=1)
-    if labels is None:
-        return guess
-    labels = labels.reshape(-1)
-    return torch.where(labels == IGNORE_INDEX, guess, labels)
-
-
 def share_head(method: Method, head: nn.Module) -> None:
     """Give a method that owns a student class head (`head`, as `class_head` builds it)
     the track's head in its place: one classifier for cross-entropy and distillation."""
