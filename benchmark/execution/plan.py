@@ -52,7 +52,23 @@ class Cell:
 
 def cell_run_config(cell: Cell, cfg: RunConfig) -> RunConfig:
     """The settings `cell` runs with: its task's, in its track."""
-    return with_track(cfg.for_task(cell.task), cell.track)
+    return task_track_config(cfg, cell.task, cell.track)
+
+
+def task_track_config(cfg: RunConfig, task: str, track: str) -> RunConfig:
+    """A task's settings in a track. A token-sequence target cannot take an image student,
+    so there `student.backbone` becomes the default sequence backbone unless it names a
+    sequence one: the record's settings name the model that is trained."""
+    from benchmark.datasets.tasks import get_task
+    from benchmark.sequence import DEFAULT_SEQUENCE_BACKBONE, SEQUENCE_BACKBONES
+
+    task_cfg = with_track(cfg.for_task(task), track)
+    if get_task(task).sequence_target and task_cfg.student.backbone not in SEQUENCE_BACKBONES:
+        task_cfg = dataclasses.replace(
+            task_cfg,
+            student=dataclasses.replace(task_cfg.student, backbone=DEFAULT_SEQUENCE_BACKBONE),
+        )
+    return task_cfg
 
 
 def method_params(cfg: RunConfig, method: str, track: str = SUPERVISED) -> dict[str, Any]:
@@ -227,7 +243,7 @@ def make_plan(
 ) -> list[PlannedCell]:
     """Every cell of a run, planned: each (task, track)'s settings resolved once, each
     cell's parameters validated and its payload hashed once."""
-    task_cfgs = {(t, k): with_track(cfg.for_task(t), k) for t in tasks for k in tracks}
+    task_cfgs = {(t, k): task_track_config(cfg, t, k) for t in tasks for k in tracks}
     from benchmark.datasets.tasks import get_task
 
     for (task, _), task_cfg in task_cfgs.items():  # a split the task has no loader for: first
