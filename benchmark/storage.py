@@ -9,6 +9,15 @@ writing, which the kernel drops when it dies, and a temp file younger than
 
 Before anything is written, `check_writable` turns an output folder that cannot be one
 (a file, a read-only or missing mount) into one line instead of a traceback half-way.
+
+Special files (the README's "Reliability" policy): an output path that exists and is not
+a regular file (a device such as /dev/null, a FIFO, a socket, a folder) is refused, never
+written through and never replaced: a write goes through a temp file renamed over its
+target, which would replace a device node with a regular file (as root, /dev/null
+itself), and writing through a FIFO blocks until someone reads it. `check_target` says so
+in one line before a command writes anything, and `atomic_write` refuses too, for any
+path a command did not check. Inputs are read through `read_input`, which refuses what is
+not a regular file (reading a FIFO would hang) or is larger than its reader's bound.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,8 +43,46 @@ TEMP_GLOB = ".*.tmp"
 STALE_TEMP_S = 60.0  # a temp file untouched this long, and unlocked, is a dead writer's
 
 
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in (
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def check_target(path: Path, what: str) -> None:
+    """An output file may be written at `path`: it is absent, or a regular file (links
+    followed). Anything else is refused in one line (module docstring: special files)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        if err.errno in (errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG):
+            return  # the folder checks (`check_writable`) or the write itself name it
+        raise UserError(f"{what} '{path}' cannot be checked: {err.strerror or err}") from None
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{what} '{path}' is a folder: name the file to write")
+    raise UserError(
+        f"{what} '{path}' is a {_kind(mode)}, not a regular file: bench never writes over "
+        "special files; name a regular file or a new path"
+    )
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write through a temp file in the same folder, fsync it, then rename over `path`."""
+    """Write through a temp file in the same folder, fsync it, then rename over `path`.
+    A target that is not a regular file is refused (`check_target`); a full disk is
+    raised as an `OSError(ENOSPC)` naming `path` (torch's zip writer names no file)."""
+    check_target(path, "output file")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -44,9 +92,38 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, Exception) and disk_full(err) and not _names_file(err):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from err
         raise
+
+
+def _names_file(err: BaseException) -> bool:
+    return isinstance(err, OSError) and bool(err.filename)
+
+
+def read_input(path: Path, what: str, max_bytes: int) -> bytes:
+    """The bytes of an input file, or one line saying why not: missing, a folder or any
+    other non-regular file (a FIFO would block the read forever, a device never ends), or
+    larger than `max_bytes` (a bound, so a huge file cannot exhaust memory)."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore it).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise UserError(f"{what} '{path}' is a {_kind(mode)}, not a regular file")
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise UserError(f"{what} '{path}' does not exist") from None
+    except IsADirectoryError:
+        raise UserError(f"{what} '{path}' is a folder, not a file") from None
+    except OSError as err:
+        raise UserError(f"cannot read {what} '{path}': {err.strerror or err}") from None
+    if len(data) > max_bytes:
+        raise UserError(f"{what} '{path}' is larger than {max_bytes:,} bytes")
+    return data
 
 
 def write_text(path: Path, text: str) -> None:

@@ -35,6 +35,7 @@ from benchmark.execution.plan import Cell, PlannedCell, counts, is_done
 from benchmark.locks import file_lock
 from benchmark.protocol.checkpoint import remove_cell_checkpoints
 from benchmark.results.records import Record, load_record, write_record
+from benchmark.storage import disk_full
 from benchmark.tracks import file_suffix
 
 if TYPE_CHECKING:
@@ -86,9 +87,14 @@ def record_cell(
     with file_lock(cell_lock_path(out, cell), holder={"cell": cell.label, **job}, on_wait=waiting):
         if finished(out, cell, redo_before):
             return None
-        record = runner.run(cell)
-        record.config.setdefault("run", {}).update(job)
-        write_record(out, record)
+        try:
+            record = runner.run(cell)
+            record.config.setdefault("run", {}).update(job)
+            write_record(out, record)
+        except Exception as err:
+            if disk_full(err):  # its checkpoint would leave the next attempt no space
+                remove_cell_checkpoints(out, cell.task, cell.method, cell.seed, cell.track)
+            raise
         # Its folder stays: removing emptied folders could race another job creating its
         # checkpoint there.
         remove_cell_checkpoints(out, cell.task, cell.method, cell.seed, cell.track)

@@ -279,3 +279,32 @@ def counts(record: Record | None, config_hash: str) -> bool:
 def is_done(out: Path, cell: PlannedCell) -> bool:
     path = cell.record_path(out)
     return path.is_file() and counts(load_record(path), cell.hash)
+
+
+def check_records(out: Path, cells: list[PlannedCell], force: bool) -> None:
+    """Before a run writes anything: each cell's record can be written there (no special
+    file, `storage.check_target`), and no finished record made with other settings (another
+    config hash: another profile, `--set`, protocol version) would be replaced, unless
+    `force`. Records of other settings are never replaced silently: the run is refused in
+    one line naming the first conflict, so a folder's records answer one question."""
+    from benchmark.storage import check_target
+
+    conflicts: list[tuple[Path, Record, PlannedCell]] = []
+    for cell in cells:
+        path = cell.record_path(out)
+        check_target(path, "record")
+        if force or not path.is_file():
+            continue
+        record = load_record(path, [])  # a malformed file is no finished record: re-run
+        if record is not None and record.done and record.config_hash != cell.hash:
+            conflicts.append((path, record, cell))
+    if not conflicts:
+        return
+    path, record, cell = conflicts[0]
+    more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+    raise UserError(
+        f"'{path}'{more} holds a finished record made with other settings (profile "
+        f"{record.profile[:40]}, hash {record.config_hash[:12]}) than this run's (profile "
+        f"{cell.cfg.profile}, hash {cell.hash[:12]}): pass another --out to keep both, or "
+        "--force to replace them"
+    )

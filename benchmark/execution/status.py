@@ -35,7 +35,7 @@ from benchmark.execution.jobs import cell_lock_path
 from benchmark.execution.plan import Cell, PlannedCell, counts
 from benchmark.locks import file_lock, is_held, read_holder
 from benchmark.results.records import load_record
-from benchmark.storage import write_json
+from benchmark.storage import read_input, write_json
 from benchmark.tracks import SUPERVISED
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 MANIFEST = "plan.json"
 SCHEMA = 1
+MAX_MANIFEST_BYTES = 256 << 20  # ~300 bytes a cell: far beyond any plan's size
 # squeue states of a job that will still run (or is running).
 QUEUED = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "SUSPENDED", "RESIZING"}
 ACTIVE = {"RUNNING", "CONFIGURING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
@@ -55,12 +56,12 @@ def manifest_path(out: Path) -> Path:
 
 def read_manifest(out: Path) -> dict[str, Any]:
     path = manifest_path(out)
-    try:
-        loaded = json.loads(path.read_text())
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return {"schema": SCHEMA, "runs": [], "cells": [], "jobs": {}}
-    except (OSError, ValueError) as err:
-        raise UserError(f"cannot read the plan manifest '{path}': {err}") from None
+    try:  # read_input: a FIFO or device here would block or never end
+        loaded = json.loads(read_input(path, "the plan manifest", MAX_MANIFEST_BYTES))
+    except ValueError as err:
+        raise UserError(f"cannot read the plan manifest '{path}': {str(err)[:120]}") from None
     except RecursionError:
         raise UserError(f"the plan manifest '{path}' is nested too deeply") from None
     problem = manifest_problem(loaded)
@@ -258,6 +259,9 @@ def _state(
     if job_ended:
         detail = f"job ended without a record; log {job.get('log', '-')}"
         return CellState(label, "failed", job_id, detail)
+    if record is not None and record.done:  # judged by its hash: not this plan's answer
+        other = f"its record was made with other settings (profile {record.profile[:40]})"
+        return CellState(label, "pending", job_id, other)
     return CellState(label, "pending", job_id, "")
 
 

@@ -52,7 +52,7 @@ from benchmark.protocol.checkpoint import EpochCheckpoint, fingerprint
 from benchmark.protocol.loop import LoopSettings, steps_per_epoch
 from benchmark.protocol.pretrain import simclr_pretrain
 from benchmark.protocol.training import Progress, fit, predict, score
-from benchmark.storage import file_digest, quarantine, save_tensors, write_json
+from benchmark.storage import disk_full, file_digest, quarantine, save_tensors, write_json
 from benchmark.tracks import LABEL_FREE_PRETRAIN
 from benchmark.weights import SCRATCH, key_settings, probing, teacher_backbone
 
@@ -182,7 +182,12 @@ def _get_or_train(
         # Epoch checkpoints of a training in progress, next to the entry it will become:
         # whoever holds the lock next (a requeued job, a re-run) resumes from them.
         partial = weights.with_suffix(".partial") if weights is not None else None
-        _train(model, recipe, role, x_train, y_train, seed, flip, progress, partial, key)
+        try:
+            _train(model, recipe, role, x_train, y_train, seed, flip, progress, partial, key)
+        except Exception as err:
+            if partial is not None and disk_full(err):  # else the next attempt has no space
+                shutil.rmtree(partial, ignore_errors=True)
+            raise
         metrics = (  # a label-free teacher has no head, hence no score
             score(predict(model, x_test), data.test.labels, data.kind, data.num_classes)
             if labelled

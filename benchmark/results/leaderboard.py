@@ -29,7 +29,7 @@ from benchmark.results.crosstask import Interval
 from benchmark.results.ranks import ALPHA, MARGIN
 from benchmark.results.records import NOT_APPLICABLE, REFERENCE, Record, records_frame
 from benchmark.results.stats import mean_ci, t975
-from benchmark.storage import write_text
+from benchmark.storage import check_target, write_text
 from benchmark.tracks import LABEL_FREE, LABELLED, SUPERVISED, TRACKS
 
 __all__ = [
@@ -377,6 +377,22 @@ def _cell(value: object) -> str:
     return " ".join(text.splitlines())
 
 
+def output_paths(out: Path, leaderboard: Path | None = None) -> list[Path]:
+    """The files `write_outputs` may write: the table, the leaderboard, the tuned board."""
+    from benchmark.results.tune_board import tuned_board_path
+
+    target = leaderboard or out / "LEADERBOARD.md"
+    return [out / "results.csv", target, tuned_board_path(target)]
+
+
+def check_outputs(out: Path, leaderboard: Path | None = None) -> None:
+    """One line, before a command writes anything, if one of `output_paths` exists and is
+    not a regular file (`storage.check_target`)."""
+    what = ("the table", "--output" if leaderboard else "the leaderboard", "the tuned board")
+    for name, path in zip(what, output_paths(out, leaderboard), strict=True):
+        check_target(path, name)
+
+
 def write_outputs(
     records: list[Record],
     out: Path,
@@ -390,6 +406,7 @@ def write_outputs(
     equivalence margin (metric units)."""
     from benchmark.results.tune_board import link_line, render_tuned, tuned_board_path
 
+    check_outputs(out, leaderboard)
     target = leaderboard or out / "LEADERBOARD.md"
     table = records_frame(records).to_csv(index=False)
     board = render(records, str(out / "runs"), margin=margin)

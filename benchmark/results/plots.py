@@ -32,7 +32,7 @@ from benchmark.results.leaderboard import metric_suffix, primary_metrics
 from benchmark.results.records import REFERENCE, Record, read_records, records_frame
 from benchmark.results.stats import mean_ci, spearman
 from benchmark.results.sweeps import find_sweeps, sweep_frame
-from benchmark.storage import check_writable, write_text
+from benchmark.storage import atomic_write, check_target, check_writable, write_text
 from benchmark.tracks import SUPERVISED
 
 FORMATS = ("png", "svg")
@@ -127,14 +127,31 @@ def sweep_points(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _save(fig: Any, stem: Path, data: pd.DataFrame) -> list[Path]:
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    """The figure in every format and its data as CSV, each written atomically."""
     paths = []
     for fmt in FORMATS:
         path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=150 if fmt == "png" else None, bbox_inches="tight")
+        dpi = 150 if fmt == "png" else None
+        atomic_write(
+            path,
+            lambda handle, fmt=fmt, dpi=dpi: fig.savefig(
+                handle, format=fmt, dpi=dpi, bbox_inches="tight"
+            ),
+        )
         paths.append(path)
     write_text(stem.with_suffix(".csv"), data.to_csv(index=False))
     return [*paths, stem.with_suffix(".csv")]
+
+
+def check_figures(figures: Path) -> None:
+    """Every file a plot may replace in `figures` (`task-*`, `sweep-*` in each format and
+    as CSV) is a regular file, checked before the first figure is written."""
+    if not figures.is_dir():
+        return
+    suffixes = {f".{fmt}" for fmt in FORMATS} | {".csv"}
+    for path in figures.iterdir():
+        if path.suffix in suffixes and path.name.startswith(("task-", "sweep-")):
+            check_target(path, "figure")
 
 
 def plot_tasks(records: list[Record], figures: Path) -> list[Path]:
@@ -253,6 +270,7 @@ def plot_command(out: Path, sweeps: list[Path], figures: Path | None) -> list[Pa
     for path, problem in skipped:
         log.warning("skipping record %s: %s", path, problem)
     check_writable(figures, "--figures")
+    check_figures(figures)
     written: list[Path] = []
     if drawable:
         written += plot_tasks(records, figures)

@@ -11,15 +11,18 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmark.storage import write_json
+from benchmark.errors import UserError
+from benchmark.storage import read_input, write_json
 from benchmark.tracks import SUPERVISED, TRACKS, file_suffix
 
+MAX_RECORD_BYTES = 64 << 20  # a record is ~200 KB at most; a larger file is not one of ours
 SCHEMA_VERSION = 2  # 2: per-sample test outcomes (benchmark.protocol.outcomes)
 REFERENCE = "_reference"  # the method slot of a (task, seed)'s teacher/all-labels record
 OK, FAILED, NOT_APPLICABLE = "ok", "failed", "not_applicable"
@@ -93,7 +96,11 @@ def record_path(out: Path, task: str, method: str, seed: int, track: str = SUPER
 
 
 def write_record(out: Path, record: Record) -> Path:
+    """Write `record` atomically at its path; its non-finite metrics and losses are stored
+    as None (`finite_or_none`), so every record this writes is one its readers accept."""
     path = record_path(out, record.task, record.method, record.seed, record.track)
+    record.metrics = finite_or_none(record.metrics)
+    record.losses = finite_or_none(record.losses)
     write_json(path, dataclasses.asdict(record))
     return path
 
@@ -104,8 +111,10 @@ def load_record(path: Path, skipped: list[tuple[Path, str]] | None = None) -> Re
     Each skipped file is logged as a warning naming it, or appended to `skipped`."""
     problem = ""
     try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
+        raw = json.loads(read_input(path, "record", MAX_RECORD_BYTES))
+    except UserError as err:  # not a regular file, or too large to be one of ours
+        raw, problem = None, f"unreadable: {err}"
+    except ValueError as err:
         raw, problem = None, f"unreadable: {err}"
     except RecursionError:
         raw, problem = None, "unreadable: nested too deeply"
@@ -134,6 +143,16 @@ def _number(value: Any, none_ok: bool) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def finite_or_none(values: dict[str, float | None]) -> dict[str, float | None]:
+    """Metrics as a record stores them: a value that is not a finite number (a CKA of
+    constant features is NaN) becomes None, "undefined", which every reader handles; a
+    non-finite number in a record on disk marks the file as malformed (`schema_problem`)."""
+    return {
+        k: v if v is None or not isinstance(v, float) or math.isfinite(v) else None
+        for k, v in values.items()
+    }
+
+
 def schema_problem(raw: dict[str, Any]) -> str:
     """What is wrong with a record's fields ('' when nothing): every field the tables and
     the leaderboard read must have its type, so a hand-edited or foreign file is skipped
@@ -143,17 +162,17 @@ def schema_problem(raw: dict[str, Any]) -> str:
             return f"no '{name}' field"
     for name in ("task", "method", "status", "config_hash", "profile"):
         if not isinstance(raw[name], str) or not raw[name]:
-            return f"{name}={raw[name]!r} is not a non-empty string"
+            return f"{name}={_short(raw[name])} is not a non-empty string"
     for name in ("reason", "git", "host", "device", "created"):
         if name in raw and not isinstance(raw[name], str):
-            return f"{name}={raw[name]!r} is not a string"
+            return f"{name}={_short(raw[name])} is not a string"
     if raw["status"] not in STATUSES:
-        return f"status={raw['status']!r} is not one of {', '.join(STATUSES)}"
+        return f"status={_short(raw['status'])} is not one of {', '.join(STATUSES)}"
     if raw.get("track", SUPERVISED) not in TRACKS:
-        return f"track={raw.get('track')!r} is not one of {', '.join(TRACKS)}"
+        return f"track={_short(raw.get('track'))} is not one of {', '.join(TRACKS)}"
     seed = raw.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        return f"seed={seed!r} is not a non-negative int"
+        return f"seed={_short(seed)} is not a non-negative int"
     for name in ("config", "teacher", "data", "versions"):
         if name in raw and not isinstance(raw[name], dict):
             return f"{name} is a {type(raw[name]).__name__}, not a mapping"
@@ -163,13 +182,22 @@ def schema_problem(raw: dict[str, Any]) -> str:
             return f"{name} is a {type(values).__name__}, not a mapping"
         for key, value in values.items():
             if not _number(value, none_ok):
-                return f"{name}.{key}={value!r} is not a number"
+                return f"{name}.{str(key)[:60]}={_short(value)} is not a number"
+            if value is not None and not math.isfinite(value):
+                return f"{name}.{str(key)[:60]}={value!r} is not a finite number"
             if name == "metrics" and key in IDENTITY:
                 return f"metrics.{key} would hide the record's own '{key}' column"
     outcomes = raw.get("outcomes", {})
     if not isinstance(outcomes, dict) or not all(isinstance(v, str) for v in outcomes.values()):
         return "outcomes is not a mapping of encoded strings"
     return ""
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """`repr` of a value from a file, cut to `limit` characters: a message never carries
+    an unbounded value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def read_records(out: Path, skipped: list[tuple[Path, str]] | None = None) -> list[Record]:

@@ -39,7 +39,7 @@ from benchmark.results.leaderboard import (
 )
 from benchmark.results.records import REFERENCE, Record, read_records, records_frame
 from benchmark.results.report_figures import Figures, seeds_figure, sweep_figure
-from benchmark.storage import check_writable, write_text
+from benchmark.storage import check_target, check_writable, write_text
 
 e = html.escape
 
@@ -284,8 +284,7 @@ def report_command(out: Path, target: Path | None) -> Path:
         bad = f"; {len(skipped)} file(s) skipped, e.g. {skipped[0][0]}" if skipped else ""
         raise UserError(f"no finished record under '{out / 'runs'}'{bad}")
     target = target if target is not None else out / "report.html"
-    if target.is_dir():
-        raise UserError(f"--html '{target}' is a folder: name the file to write")
+    check_target(target, "--html")
     check_writable(target.parent, "the folder of --html")
     text = render_report(records, str(out), find_sweeps(out))
     write_text(target, text)

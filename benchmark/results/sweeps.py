@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from benchmark.results.records import read_records, records_frame
-from benchmark.storage import write_text
+from benchmark.storage import check_target, write_text
 
 SWEEPS = "sweeps"
 TABLE = "sweep.csv"
@@ -68,6 +68,7 @@ def sweep_frame(folder: Path) -> pd.DataFrame:
 def write_table(folder: Path) -> Path:
     """`sweep.csv` in the sweep folder, regenerated from the records every time."""
     path = folder / TABLE
+    check_target(path, "the sweep table")
     write_text(path, sweep_frame(folder).to_csv(index=False))
     return path
 

@@ -19,7 +19,7 @@ from benchmark.errors import UserError
 
 from . import avmnist, crisismmd, mnist_fsdd, nyuv2, pairs, sketchy, voxceleb
 from .common import FOUND, MALFORMED, MISSING, UNUSABLE, RealCheck, few_shortfall
-from .deep import BadFile
+from .deep import BadFile, Verdicts
 from .deep import check as deep_check
 
 
@@ -43,6 +43,7 @@ __all__ = [
     "UNUSABLE",
     "BadFile",
     "Row",
+    "Verdicts",
     "avmnist",
     "check_all",
     "crisismmd",
@@ -52,6 +53,7 @@ __all__ = [
     "pairs",
     "real_tasks",
     "resolve_tasks",
+    "save_verdicts",
     "sketchy",
     "voxceleb",
 ]
@@ -91,10 +93,12 @@ def inspect(
     *,
     deep: bool = False,
     cache_dir: Path | None = None,
+    pending: list[Verdicts] | None = None,
 ) -> Row:
     """A real task's data: the scan (found / missing / malformed); with `cfg`, whether its
     splits can be drawn at the sizes `cfg` gives this task (else unusable); with `deep`,
-    every file its loader reads decoded (verdicts cached under `cache_dir`)."""
+    every file its loader reads decoded (verdicts cached under `cache_dir`, or left in
+    `pending` for the caller to save: `deep.check`)."""
     check = TASKS.get(name).check
     assert check is not None, f"{name} is not a real-data task"
     if not isinstance(check, RealCheck):
@@ -105,7 +109,7 @@ def inspect(
     bad: list[BadFile] = []
     problems = []
     if deep:
-        total, bad = deep_check(survey, cache_dir, name)
+        total, bad = deep_check(survey, cache_dir, name, pending)
         if bad:
             more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
             problems.append(f"{len(bad)} of {total:,} files fail to decode: {bad[0]}{more}")
@@ -127,6 +131,7 @@ def resolve_tasks(
     cfg: TaskSizes | None = None,
     *,
     cache_dir: Path | None = None,
+    pending: list[Verdicts] | None = None,
 ) -> tuple[list[str], list[str]]:
     """`--tasks` → (tasks to run, real tasks that `all` left out for want of data).
 
@@ -136,7 +141,12 @@ def resolve_tasks(
     is decoded first (once, given `cache_dir`: verdicts are cached there by size and
     mtime); with `cfg`, the task's splits must also be drawable
     at the sizes `cfg` gives it.
+
+    Nothing is written on a refusal: the decoding verdicts are cached only once every
+    task is accepted, or, given `pending`, left there for the caller to save
+    (`save_verdicts`) once the rest of its inputs are accepted too.
     """
+    own: list[Verdicts] = [] if pending is None else pending
     names = TASKS.resolve(spec)
     explicit = spec.strip() != "all"
     run, skipped = [], []
@@ -145,7 +155,7 @@ def resolve_tasks(
         if not task.needs_data_root:
             run.append(name)
             continue
-        row = inspect(name, data_root, cfg, deep=True, cache_dir=cache_dir)
+        row = inspect(name, data_root, cfg, deep=True, cache_dir=cache_dir, pending=own)
         if row.status == FOUND:
             run.append(name)
         elif row.status == MISSING and not explicit:
@@ -156,4 +166,13 @@ def resolve_tasks(
             raise UserError(f"{name}: malformed {first.path}: {first.problem}{listed}")
         else:
             raise UserError(f"{name}: {row.reason}")
+    if pending is None:
+        save_verdicts(own)
     return run, skipped
+
+
+def save_verdicts(pending: list[Verdicts]) -> None:
+    """Write the verdict caches a check left pending (`resolve_tasks`)."""
+    for verdicts in pending:
+        verdicts.save()
+    pending.clear()

@@ -135,10 +135,14 @@ def _why(err: BaseException) -> str:
 # --- checking with a verdict cache --------------------------------------------------------------
 
 
-def check(survey: Survey, cache_dir: Path | None, label: str = "") -> tuple[int, list[BadFile]]:
+def check(
+    survey: Survey, cache_dir: Path | None, label: str = "", pending: list[Verdicts] | None = None
+) -> tuple[int, list[BadFile]]:
     """Decode every file of `survey` not already judged at its current size and mtime:
-    (files checked, the bad ones in the survey's order)."""
-    cache = _Cache(cache_dir, survey.root)
+    (files checked, the bad ones in the survey's order). The new verdicts are saved at
+    the end (even when interrupted), or, given `pending`, left there for the caller to
+    `save` once every input of its command is accepted: a refused run writes nothing."""
+    cache = Verdicts(cache_dir, survey.root)
     todo = sum(1 for g in survey.files for p in g.paths if cache.get(g, p) is None)
     if todo >= ANNOUNCE:
         where = f" (verdicts cached in {cache.path})" if cache.path else ""
@@ -164,7 +168,10 @@ def check(survey: Survey, cache_dir: Path | None, label: str = "") -> tuple[int,
             if group.uniform:
                 bad += _odd_ones(group, signatures)
     finally:
-        cache.save()
+        if pending is None:
+            cache.save()
+        else:
+            pending.append(cache)
     return total, bad
 
 
@@ -194,8 +201,9 @@ def _odd_ones(group: FileGroup, signatures: dict[Path, str]) -> list[BadFile]:
     ]
 
 
-class _Cache:
-    """Verdicts of one dataset folder: key → [size, mtime_ns, problem or None, signature]."""
+class Verdicts:
+    """The verdict cache of one dataset folder:
+    key → [size, mtime_ns, problem or None, signature]."""
 
     def __init__(self, cache_dir: Path | None, root: Path) -> None:
         self.root = Path(os.path.abspath(root))
@@ -206,12 +214,21 @@ class _Cache:
             return
         digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
         self.path = Path(cache_dir) / "data-check" / f"{self.root.name or 'root'}-{digest}.json"
+        self.entries = self._saved()
+
+    def _saved(self) -> dict[str, list[Any]]:
+        """The verdicts on disk; none for a missing, foreign or corrupt file (rebuilt)."""
+        if self.path is None or not self.path.is_file():
+            return {}
         try:
             saved = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return
+        except (OSError, ValueError, RecursionError):
+            return {}
+        if not isinstance(saved, dict) or not isinstance(saved.get("files"), dict):
+            return {}
         if saved.get("version") == CACHE_VERSION and saved.get("root") == str(self.root):
-            self.entries = saved.get("files", {})
+            return saved["files"]
+        return {}
 
     def _key(self, group: FileGroup, path: Path) -> str:
         absolute = Path(os.path.abspath(path))
@@ -231,7 +248,11 @@ class _Cache:
     def get(self, group: FileGroup, path: Path) -> tuple[str | None, str] | None:
         entry = self.entries.get(self._key(group, path))
         stamp = self._stamp(path)
-        if entry is None or stamp is None or tuple(entry[:2]) != stamp:
+        if not isinstance(entry, list) or len(entry) != 4 or stamp is None:
+            return None  # absent, or a corrupt entry: decoded again
+        if tuple(entry[:2]) != stamp or not isinstance(entry[3], str):
+            return None
+        if entry[2] is not None and not isinstance(entry[2], str):
             return None
         return entry[2], entry[3]
 
@@ -245,7 +266,11 @@ class _Cache:
     def save(self) -> None:
         if self.path is None or not self.dirty:
             return
-        body = {"version": CACHE_VERSION, "root": str(self.root), "files": self.entries}
+        if self.path.exists() and not self.path.is_file():
+            return  # never written over a special file (README, "Reliability")
+        # Verdicts saved meanwhile (another check of the same folder) are kept.
+        files = {**self._saved(), **self.entries}
+        body = {"version": CACHE_VERSION, "root": str(self.root), "files": files}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(f".tmp{os.getpid()}")
