@@ -229,3 +229,70 @@ class Studies:
         """Each trial's state and value, as the journal has them."""
         study = self._study(spec)
         return {t.number: (t.state.name, t.value) for t in study.get_trials(deepcopy=False)}
+
+
+MAX_JOURNAL_BYTES = 1 << 30  # ~300 bytes an operation: millions of trials
+
+
+def check_journal(folder: Path, specs: list[StudySpec]) -> None:
+    """`folder`'s study journal, if any, replayed read-only before `bench tune` writes
+    anything: every line a JSON operation Optuna can apply, and each of `specs`' studies
+    in it maximising, with trials drawn from the spaces this tune draws from. A journal
+    that fails says so in one line naming the file (move it aside to start the studies
+    afresh; the trial records are kept and are not re-run)."""
+    import json
+
+    import optuna
+    from optuna.distributions import check_distribution_compatibility
+    from optuna.storages.journal import BaseJournalBackend
+
+    from benchmark.storage import read_input
+
+    path = folder / JOURNAL
+    if not path.exists() and not path.is_symlink():
+        return
+    data = read_input(path, "the study journal", MAX_JOURNAL_BYTES)
+    fix = "move it aside to start the studies afresh"
+    lines = data.splitlines(keepends=True)
+    logs = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            if not line.endswith(b"\n"):
+                raise ValueError("an unfinished last line")
+            log = json.loads(line)
+            if not isinstance(log, dict) or not isinstance(log.get("op_code"), int):
+                raise ValueError("not an operation")
+        except (ValueError, RecursionError) as err:
+            why = str(err)[:80] or type(err).__name__
+            raise UserError(
+                f"the study journal '{path}' is corrupt at line {number} ({why}): {fix}"
+            ) from None
+        logs.append(log)
+
+    class Replay(BaseJournalBackend):
+        def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
+            return logs[log_number_from:]
+
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            raise RuntimeError("a read-only replay")
+
+    try:
+        storage = optuna.storages.JournalStorage(Replay())
+        studies = {s.study_name: s for s in storage.get_all_studies()}
+        for spec in specs:
+            study = studies.get(spec.name)
+            if study is None:
+                continue
+            if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
+                raise ValueError(f"study {spec.name} does not maximise")
+            wanted = {k.name: distribution(k.space) for k in spec.knobs}
+            for trial in storage.get_all_trials(
+                storage.get_study_id_from_name(spec.name), deepcopy=False
+            ):
+                for name, dist in trial.distributions.items():
+                    if name not in wanted:
+                        raise ValueError(f"study {spec.name} draws '{name}', not a knob here")
+                    check_distribution_compatibility(dist, wanted[name])
+    except Exception as err:  # whatever Optuna's replay raises: the journal is not ours
+        why = " ".join(str(err).split())[:120] or type(err).__name__
+        raise UserError(f"the study journal '{path}' cannot be replayed ({why}): {fix}") from None
