@@ -35,8 +35,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import torch
-
 from benchmark.errors import UserError
 
 TEMP_GLOB = ".*.tmp"
@@ -135,7 +133,10 @@ def write_json(path: Path, payload: Any) -> None:
 
 
 def save_tensors(path: Path, payload: Any) -> None:
-    """torch.save, atomically; load back with `torch.load(path, weights_only=True)`."""
+    """torch.save, atomically; load back with `torch.load(path, weights_only=True)`.
+    (torch is imported here, so that readers of configs and records stay torch-free.)"""
+    import torch
+
     atomic_write(path, lambda handle: torch.save(payload, handle))
 
 

@@ -61,6 +61,10 @@ def cmd_data(args: argparse.Namespace, console: Console) -> int:
                 "name real tasks or pairs:<path>"
             )
     cache_dir = args.cache_dir or default_cache_dir()
+    if args.deep:  # where the verdicts go: one line now, not a silent loss later
+        from benchmark.storage import check_writable
+
+        check_writable(cache_dir, "the cache folder (--cache-dir or $XMD_CACHE)")
     rows = check_all(data_root, cfg, deep=args.deep, cache_dir=cache_dir, tasks=tasks)
     how = " · every file decoded" if args.deep else ""
     table = Table(

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
-    from benchmark.results.leaderboard import write_outputs
+    from benchmark.results.leaderboard import check_outputs, write_outputs
     from benchmark.results.records import read_records
     from benchmark.storage import check_writable
 
@@ -38,9 +38,8 @@ def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
             f"{args.out}' first or pass --out"
         )
     check_writable(args.out, "--out")
+    check_outputs(args.out, args.output)  # no special file (README, "Reliability")
     if args.output is not None:
-        if args.output.is_dir():
-            raise UserError(f"--output '{args.output}' is a folder: name the file to write")
         check_writable(args.output.parent, "the folder of --output")
     skipped: list[tuple[Path, str]] = []
     records = read_records(args.out, skipped)

@@ -33,9 +33,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def reject_empty(argv: Sequence[str]) -> None:
+    """An empty (or blank) value for any option, `--profile ''` or `--out=`, and an empty
+    argument are errors, never "the default": argparse would take them (and `Path('')` is
+    the working folder). Checked here once, for every option of every command."""
+    previous = ""
+    for token in argv:
+        if token.startswith("--") and "=" in token:
+            name, _, value = token.partition("=")
+            if not value.strip():
+                raise UserError(f"{name} '{value}' is empty: give a value or leave {name} out")
+        elif not token.strip():
+            if previous.startswith("-") and "=" not in previous:
+                raise UserError(
+                    f"{previous} '{token}' is empty: give a value or leave {previous} out"
+                )
+            raise UserError(f"an empty argument '{token}': give a value (see 'bench --help')")
+        previous = token
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     try:
+        reject_empty(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
         handle = {command.name: command.handle for command in COMMANDS}[args.command]
         return handle(args, console)

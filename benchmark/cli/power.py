@@ -46,16 +46,23 @@ def cmd_power(args: argparse.Namespace, console: Console) -> int:
     if args.seeds_plan:
         return _seeds_plan(args.out)
     # One track at a time: methods are only ever compared within their track.
-    records = [r for r in read_records(args.out) if r.track == args.track]
+    skipped: list[tuple[Path, str]] = []
+    records = [r for r in read_records(args.out, skipped) if r.track == args.track]
     replicate = (
-        [r for r in read_records(args.replicate) if r.track == args.track]
+        [r for r in read_records(args.replicate, skipped) if r.track == args.track]
         if args.replicate is not None
         else None
     )
     kinds = {r.task: r.data.get("kind") or kind_of_columns(r.metrics).name for r in records}
     components = decompose(records, kinds, replicate, progress=_progress)
     if not components:
-        raise UserError(f"no method records with per-sample outcomes under '{args.out}'")
+        first = f"; {len(skipped)} file(s) skipped, e.g. {skipped[0][0]}: {skipped[0][1]}"
+        raise UserError(
+            f"no method records with per-sample outcomes under '{args.out}'"
+            + (first if skipped else "")
+        )
+    for path, problem in skipped:  # malformed records, named as every reader names them
+        print(f"skipping record {path}: {problem}", file=sys.stderr)
     print(power_table(components))
     return 0
 

@@ -27,6 +27,7 @@ from benchmark.errors import UserError
 
 if TYPE_CHECKING:  # imported lazily at run time, so `bench --help` stays fast
     from benchmark.config import RunConfig
+    from benchmark.datasets.real import Verdicts
     from benchmark.results.records import Record
     from benchmark.results.with_reference import Reference
 
@@ -75,28 +76,53 @@ def seed_text(per_task: dict[str, list[int]]) -> str:
 
 
 def check_folders(out: Path, cache_dir: Path) -> None:
-    """The output folder and the cache can be written, and the output folder's plan
-    manifest (if any) can be read: checked before anything is written."""
-    from benchmark.execution.status import read_manifest
-    from benchmark.storage import check_writable
+    """The output folder and the cache can be written, the output folder's plan manifest
+    (if any) can be read, and its tables are regular files or absent: checked before
+    anything is written."""
+    from benchmark.execution.status import manifest_path, read_manifest
+    from benchmark.results.leaderboard import check_outputs
+    from benchmark.storage import check_target, check_writable
 
     check_writable(out, "--out")
     check_writable(cache_dir, "the cache folder (--cache-dir or $XMD_CACHE)")
     if out.is_dir():
+        check_target(manifest_path(out), "the plan manifest")
         read_manifest(out)
+        check_outputs(out)
+
+
+def check_run_outputs(
+    args: argparse.Namespace,
+    cfg: RunConfig,
+    seeds: list[int] | dict[str, list[int]],
+    tasks: list[str],
+    cache_dir: Path,
+) -> None:
+    """What `bench run` checks of its output folder before writing, for a command that
+    runs it later (a sweep's points, a tune's defaults) and must check every input before
+    its own first write: the folders, the manifest, the tables, and no finished record of
+    other settings (`plan.check_records`)."""
+    from benchmark.execution.plan import check_records, make_plan
+    from benchmark.method import load_methods
+    from benchmark.tracks import parse_tracks
+
+    check_folders(args.out, cache_dir)
+    methods = load_methods().resolve(args.methods)
+    tracks = tuple(parse_tracks(args.tracks))
+    check_records(args.out, make_plan(tasks, methods, seeds, cfg, tracks), args.force)
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     import torch
 
     from benchmark.backbones import check_backbone, check_backbone_fits
-    from benchmark.datasets.real import resolve_tasks
+    from benchmark.datasets.real import resolve_tasks, save_verdicts
     from benchmark.datasets.tasks import SEQUENCE_MODALITIES, get_task, world_config
     from benchmark.execution.against_reference import finish_against, plan_against
     from benchmark.execution.executor_settings import from_args
     from benchmark.execution.executors import create_executor, preflight
     from benchmark.execution.jobs import PlanRun
-    from benchmark.execution.plan import is_done, make_plan
+    from benchmark.execution.plan import check_records, is_done, make_plan
     from benchmark.execution.progress import RichReporter
     from benchmark.execution.provenance import default_device
     from benchmark.execution.status import add_run, plan_cells, run_entry
@@ -119,7 +145,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     methods = load_methods().resolve(args.methods)
     data_root = args.data_root or default_data_root()
     # Real data checked up front: files decoded, sizes checked at this run's settings.
-    tasks, skipped = resolve_tasks(args.tasks, data_root, cfg, cache_dir=cache_dir)
+    verdicts: list[Verdicts] = []  # the data check's cache, written once all is accepted
+    tasks, skipped = resolve_tasks(
+        args.tasks, data_root, cfg, cache_dir=cache_dir, pending=verdicts
+    )
     # The plan, made once: every cell's settings resolved, parameters validated, hashed.
     absent: list[str] = []  # under --tasks all, the tasks the reference has no records of
     if reference is None:
@@ -129,6 +158,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         tasks, absent = _reference_tasks(args, reference, tasks, tracks)
         cells, ref_seeds = plan_against(reference, tasks, methods, cfg, tracks, args.seeds)
         per_task = {task: list(ref_seeds[(task, tracks[0])]) for task in tasks}
+    check_records(args.out, cells, args.force)  # no finished record of other settings
     task_cfgs = {c.task: c.cfg for c in cells if c.track == tracks[0]}  # each task's settings
     for task, task_cfg in task_cfgs.items():
         world_config(get_task(task), task_cfg.data, task_cfg.world)  # world knobs, up front
@@ -146,6 +176,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     for recipe in {c.teacher.weights: c.teacher for c in task_cfgs.values()}.values():
         fetch_weights(recipe)
     pending = [c for c in cells if args.force or not is_done(args.out, c)]
+    save_verdicts(verdicts)  # every input accepted: the first write
 
     threads = settings.resolved_threads()
     torch.set_num_threads(threads)

@@ -81,20 +81,33 @@ def _value_args(args: argparse.Namespace, knob: str, value: str) -> argparse.Nam
 def check(args: argparse.Namespace, knob: str, values: list[str]) -> None:
     """Resolve every point's config before any runs, so a bad knob or value stops the
     sweep with one line before anything is written."""
-    from benchmark.cli.run import default_cache_dir, default_data_root, resolve_config
-    from benchmark.datasets.real import resolve_tasks
+    from benchmark.cli.run import (
+        check_run_outputs,
+        default_cache_dir,
+        default_data_root,
+        resolve_config,
+    )
+    from benchmark.datasets.real import Verdicts, resolve_tasks, save_verdicts
     from benchmark.datasets.tasks import get_task, world_config
-    from benchmark.storage import check_writable
+    from benchmark.results.sweeps import TABLE, sweep_dir
+    from benchmark.storage import check_target, check_writable
 
     check_writable(args.out, "--out")
+    check_target(sweep_dir(args.out, knob) / TABLE, "the sweep table")
+    cache_dir = args.cache_dir or default_cache_dir()
+    verdicts: list[Verdicts] = []
     tasks, _ = resolve_tasks(
-        args.tasks, args.data_root or default_data_root(), cache_dir=default_cache_dir()
+        args.tasks, args.data_root or default_data_root(), cache_dir=cache_dir, pending=verdicts
     )
     for value in values:
-        cfg = resolve_config(_value_args(args, knob, value)).cfg
+        point = _value_args(args, knob, value)
+        request = resolve_config(point)
         for task in tasks:
-            task_cfg = cfg.for_task(task)
+            task_cfg = request.cfg.for_task(task)
             world_config(get_task(task), task_cfg.data, task_cfg.world)
+        seeds = {task: list(range(request.task_seeds(task))) for task in tasks}
+        check_run_outputs(point, request.cfg, seeds, tasks, cache_dir)
+    save_verdicts(verdicts)
 
 
 def run_sweep(args: argparse.Namespace, console: Console, run: RunCommand) -> int:

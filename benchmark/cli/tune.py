@@ -120,17 +120,18 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
 
     from benchmark.cli.run import (
         check_folders,
+        check_run_outputs,
         cmd_run,
         default_cache_dir,
         default_data_root,
         resolve_config,
     )
-    from benchmark.datasets.real import resolve_tasks
+    from benchmark.datasets.real import Verdicts, resolve_tasks, save_verdicts
     from benchmark.execution.executor_settings import from_args
     from benchmark.execution.executors import preflight
     from benchmark.execution.progress import RichReporter
     from benchmark.execution.provenance import default_device
-    from benchmark.execution.tune_study import Studies
+    from benchmark.execution.tune_study import Studies, check_journal
     from benchmark.execution.tuning import (
         TuneRun,
         check_validation,
@@ -159,14 +160,24 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
     check_folders(args.out, cache_dir)
     methods = load_methods().resolve(args.methods)
     data_root = args.data_root or default_data_root()
-    tasks, _ = resolve_tasks(args.tasks, data_root, cfg, cache_dir=cache_dir)
+    verdicts: list[Verdicts] = []
+    tasks, _ = resolve_tasks(args.tasks, data_root, cfg, cache_dir=cache_dir, pending=verdicts)
     check_validation(tasks, cfg, data_root)
     studies = plan_studies(tasks, methods, cfg, tracks[0], args.sampler, args.sampler_seed)
-
-    # Nothing is written before this line: every input has been checked.
+    root = args.out / "tune" / f"{args.sampler}-seed{args.sampler_seed}"
+    check_journal(args.out / "tune", [s.spec for s in studies])
+    for folder in [root / f"trial{k}" for k in range(args.trials)] + [
+        root / f"selected-{args.selection}"
+    ]:
+        if folder.is_dir():  # each trial folder's plan manifest, read before any write
+            check_folders(folder, cache_dir)
     defaults = copy.copy(args)
     defaults.seeds = seeds
     defaults.tracks = tracks[0]
+    check_run_outputs(defaults, cfg, list(range(seeds)), tasks, cache_dir)
+
+    # Nothing is written before this line: every input has been checked.
+    save_verdicts(verdicts)
     console.print(f"[bold]bench tune[/] · the defaults: {len(methods)} method(s) × {seeds} seed(s)")
     cmd_run(defaults, console)
     threads = settings.resolved_threads()

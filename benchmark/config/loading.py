@@ -100,8 +100,45 @@ class _DuplicateKey(yaml.YAMLError):
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+# What a config may expand to. YAML aliases share one object per anchor, so a document of
+# a few hundred bytes can stand for 10^9 values ("billion laughs"): whatever later walks,
+# copies, hashes or prints it would never end. Every profile is far below these bounds.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_VALUES = 10_000
+MAX_CONFIG_DEPTH = 32
+
+
+def _check_size(loaded: Any, what: str) -> None:
+    """One line if `loaded`, counted as the tree its aliases expand to, holds more than
+    `MAX_CONFIG_VALUES` values or is nested deeper than `MAX_CONFIG_DEPTH`. The count
+    stops at the bound, so the check itself is cheap whatever the document stands for."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(loaded, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise UserError(
+                f"{what} expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases "
+                "repeat what they name): write the settings out"
+            )
+        if depth > MAX_CONFIG_DEPTH:
+            raise UserError(f"{what} is nested too deeply to be a config")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for pair in node.items() for v in pair)
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
 def _safe_load(text: str, what: str) -> Any:
-    """YAML text as plain data, or a one-line UserError saying what is wrong and where."""
+    """YAML text as plain data, or a one-line UserError saying what is wrong and where;
+    what it expands to is bounded (`_check_size`)."""
+    loaded = _parse(text, what)
+    _check_size(loaded, what)
+    return loaded
+
+
+def _parse(text: str, what: str) -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no code runs
     except _DuplicateKey as err:
@@ -129,19 +166,23 @@ def _safe_load(text: str, what: str) -> Any:
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
+    """A config file's top-level mapping. The file must be a regular file (a FIFO or a
+    device would block or never end) of at most `MAX_CONFIG_BYTES`, and what it expands to
+    is bounded (`_check_size`)."""
+    from benchmark.storage import read_input
+
     if path.is_dir():
         raise UserError(f"config file '{path}' is a directory: pass a YAML file")
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"config file '{path}' does not exist")
+    data = read_input(path, "config file", MAX_CONFIG_BYTES)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise UserError(
             f"config file '{path}' is not a text file (not UTF-8 at byte {err.start}): "
             "pass a YAML file"
         ) from None
-    except OSError as err:
-        raise UserError(f"cannot read config file '{path}': {err.strerror or err}") from None
     loaded = _safe_load(text, f"config file '{path}'")
     if loaded is None:
         return {}
@@ -167,7 +208,9 @@ def resolve(
     or `--set` without it, resolution stops rather than keep names it cannot check (the
     profiles' own sections use canonical names)."""
     file_overrides = file_overrides or {}
-    name = profile or file_overrides.get("profile") or "quick"
+    # An empty name is an error, never "the default" (`profile: ''` in a file).
+    name = profile if profile is not None else file_overrides.get("profile", "quick")
+    name = "quick" if name is None else name
     if not isinstance(name, str) or name not in PROFILES:
         raise UserError(f"unknown profile '{name}': {did_you_mean(name, PROFILES)}")
     config = RunConfig(profile=name)
