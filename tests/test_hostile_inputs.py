@@ -100,6 +100,9 @@ def _pairs(bad: str, data: bytes) -> Callable[[Path], None]:
                     pixels = (rng.random((8, 8, 3)) * 255).astype("uint8")
                     Image.fromarray(pixels).save(folder / f"{i}.png")
         content = data
+        if data == b"fifo":  # a sample that is not a regular file is never opened
+            os.mkfifo(tmp / f"p-{tmp.name}" / bad)
+            return
         if data == b"16x16":
             buffer = io.BytesIO()
             Image.fromarray(np.zeros((16, 16, 3), "uint8")).save(buffer, format="png")
@@ -135,14 +138,25 @@ OTHER = _record("out/runs/sketch-cls/l2/seed0.json")  # a quick-profile record: 
 
 CASES: list[tuple[str, list[str], str, Setup]] = [
     # resource exhaustion: aliases, depth, size, long names, every command taking a config
-    ("bomb-run", [*RUN, "--config", "{tmp}/c.yaml"], "expands to more than", BOMB),
-    ("bomb-validate", VALIDATE, "expands to more than", BOMB),
-    ("bomb-sweep", [*SWEEP, "--config", "{tmp}/c.yaml"], "expands to more than", BOMB),
-    ("bomb-tune", [*TUNE, "--config", "{tmp}/c.yaml"], "expands to more than", BOMB),
-    ("bomb-data", [*DATA, "--config", "{tmp}/c.yaml"], "expands to more than", BOMB),
-    ("bomb-set", [*RUN, "--set", "teacher.epochs=" + _flow_laughs(7)], "expands to more", None),
+    ("bomb-run", [*RUN, "--config", "{tmp}/c.yaml"], "more than 10,000 values", BOMB),
+    ("bomb-validate", VALIDATE, "more than 10,000 values", BOMB),
+    ("bomb-sweep", [*SWEEP, "--config", "{tmp}/c.yaml"], "more than 10,000 values", BOMB),
+    ("bomb-tune", [*TUNE, "--config", "{tmp}/c.yaml"], "more than 10,000 values", BOMB),
+    ("bomb-data", [*DATA, "--config", "{tmp}/c.yaml"], "more than 10,000 values", BOMB),
+    (
+        "bomb-set",
+        [*RUN, "--set", "teacher.epochs=" + _flow_laughs(7)],
+        "more than 10,000 values",
+        None,
+    ),
     ("bomb-deep", VALIDATE, "nested too deeply", DEEP_ALIAS),
     ("config-huge", [*RUN, "--config", "{tmp}/c.yaml"], "larger than", HUGE),
+    (
+        "config-long-list",
+        VALIDATE,
+        "more than 10,000",
+        _write("c.yaml", "a: [" + "1," * 300_000 + "1]"),
+    ),
     ("config-long-name", VALIDATE, "unknown profile 'kkk", LONG_NAME),
     ("config-long-value", VALIDATE, "teacher.backbone=", LONG_VALUE),
     ("config-fifo", [*RUN, "--config", "{tmp}/c.yaml"], "FIFO", _fifo("c.yaml")),
@@ -278,6 +292,12 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         [*RUN[:-4], "--tasks", "pairs:{tmp}/p-{name}", "--out", "{out}"],
         "not a readable image",
         _pairs("target/test/b/1.png", b"hello\n"),
+    ),
+    (
+        "pairs-fifo",
+        [*RUN[:-4], "--tasks", "pairs:{tmp}/p-{name}", "--out", "{out}"],
+        "not a regular file",
+        _pairs("source/train/a/9.png", b"fifo"),
     ),
     (
         "pairs-odd-size",

@@ -69,9 +69,31 @@ def parse_assignments(items: list[str], method_names: list[str]) -> dict[str, An
     return nested
 
 
+# What a config may expand to. YAML aliases share one object per anchor, so a document of
+# a few hundred bytes can stand for 10^9 values ("billion laughs"): whatever later walks,
+# copies, hashes or prints it would never end. Every profile is far below these bounds.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_VALUES = 10_000
+MAX_CONFIG_DEPTH = 32
+
+
 class _StrictLoader(yaml.SafeLoader):
     """`yaml.safe_load` that rejects a key written twice in one mapping (YAML's own rule,
-    which PyYAML does not enforce: there the last one silently wins)."""
+    which PyYAML does not enforce: there the last one silently wins), and stops composing
+    after `MAX_CONFIG_VALUES` nodes, so a long document costs no more than that to refuse
+    (PyYAML parses as it composes)."""
+
+    nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_CONFIG_VALUES:
+            raise _TooLarge()
+        return super().compose_node(parent, index)
+
+
+class _TooLarge(yaml.YAMLError):
+    """More than `MAX_CONFIG_VALUES` nodes written out."""
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
@@ -100,12 +122,11 @@ class _DuplicateKey(yaml.YAMLError):
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-# What a config may expand to. YAML aliases share one object per anchor, so a document of
-# a few hundred bytes can stand for 10^9 values ("billion laughs"): whatever later walks,
-# copies, hashes or prints it would never end. Every profile is far below these bounds.
-MAX_CONFIG_BYTES = 1 << 20
-MAX_CONFIG_VALUES = 10_000
-MAX_CONFIG_DEPTH = 32
+def _too_many(what: str) -> str:
+    return (
+        f"{what} holds more than {MAX_CONFIG_VALUES:,} values once its YAML aliases are "
+        "expanded: no config needs that many; write the settings out"
+    )
 
 
 def _check_size(loaded: Any, what: str) -> None:
@@ -118,10 +139,7 @@ def _check_size(loaded: Any, what: str) -> None:
         node, depth = stack.pop()
         count += 1
         if count > MAX_CONFIG_VALUES:
-            raise UserError(
-                f"{what} expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases "
-                "repeat what they name): write the settings out"
-            )
+            raise UserError(_too_many(what))
         if depth > MAX_CONFIG_DEPTH:
             raise UserError(f"{what} is nested too deeply to be a config")
         if isinstance(node, dict):
@@ -143,6 +161,8 @@ def _parse(text: str, what: str) -> Any:
         return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no code runs
     except _DuplicateKey as err:
         raise UserError(f"{what}: {err}") from None
+    except _TooLarge:
+        raise UserError(_too_many(what)) from None
     except yaml.constructor.ConstructorError as err:
         mark = err.problem_mark
         where = f" at line {mark.line + 1}" if mark else ""

@@ -155,8 +155,10 @@ def _scan_side(path: Path, classes: list[str]) -> Side:
             if class_dir.name not in classes:
                 raise malformed(class_dir, "unknown class folder (not in source/train)")
             for file in sorted(class_dir.iterdir()):
-                if file.name.startswith(".") or not file.is_file():
+                if file.name.startswith("."):
                     continue
+                if not file.is_file():  # a folder, FIFO, device or socket: never opened
+                    raise malformed(file, "not a regular file (a sample is one file)")
                 kind = KINDS.get(file.suffix.lower())
                 if kind is None:
                     raise malformed(file, "unsupported file type (use images, .npy or .wav)")
