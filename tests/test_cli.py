@@ -41,11 +41,14 @@ def test_run_writes_records_tables_and_skips_on_rerun(tmp_path: Path) -> None:
     assert _run(out, "--methods", METHODS, "--tasks", "sketch-cls,depth-seg") == 0
     assert {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*.json")} == stamps
 
-    # A changed setting changes the hash of the cells it touches, and only those re-run.
-    assert _run(out, "--methods", "l2", "--tasks", "sketch-cls", "--set", "l2.weight=2") == 0
-    changed = [p for p, t in stamps.items() if p.stat().st_mtime_ns != t]
-    assert [p.relative_to(out).as_posix() for p in changed] == ["runs/sketch-cls/l2/seed0.json"]
-    assert json.loads(changed[0].read_text())["config"]["method"]["params"]["weight"] == 2.0
+    # A changed setting changes the hash of the cells it touches: their finished records
+    # are never replaced silently (one line names the first), only with --force.
+    other = ["--methods", "l2", "--tasks", "sketch-cls", "--set", "l2.weight=2"]
+    assert _run(out, *other) == 2
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*.json")} == stamps
+    assert _run(out, *other, "--force") == 0
+    path = out / "runs" / "sketch-cls" / "l2" / "seed0.json"
+    assert json.loads(path.read_text())["config"]["method"]["params"]["weight"] == 2.0
 
 
 def test_force_recomputes(tmp_path: Path) -> None:
