@@ -166,6 +166,12 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
     ("tune-journal-op", TUNE, "cannot be replayed", _write(JOURNAL, '{"op_code": 99}\n')),
     ("tune-journal-fifo", TUNE, "FIFO", _fifo(JOURNAL)),
     (
+        "tune-journal-orphan",
+        TUNE,
+        "names study 3",
+        _write(JOURNAL, '{"op_code": 4, "worker_id": "w", "study_id": 3}\n'),
+    ),
+    (
         "sweep-point-plan",
         SWEEP,
         "plan.json' is malformed",

@@ -279,6 +279,20 @@ def check_journal(folder: Path, specs: list[StudySpec]) -> None:
     try:
         storage = optuna.storages.JournalStorage(Replay())
         studies = {s.study_name: s for s in storage.get_all_studies()}
+        # Optuna's replay skips an operation on a study or trial it does not know (a race
+        # it resolves that way); no process of ours writes one, so here it means damage.
+        live = {storage.get_study_id_from_name(name) for name in studies}
+        for number, log in enumerate(logs, start=1):
+            study_id, trial_id = log.get("study_id"), log.get("trial_id")
+            if log["op_code"] != 0 and study_id is not None and study_id not in live:
+                raise ValueError(f"line {number} names study {study_id!r}, which none creates")
+            if trial_id is not None:
+                try:
+                    storage.get_trial(trial_id)
+                except (KeyError, TypeError):
+                    raise ValueError(
+                        f"line {number} names trial {trial_id!r}, which none creates"
+                    ) from None
         for spec in specs:
             study = studies.get(spec.name)
             if study is None:
@@ -294,5 +308,6 @@ def check_journal(folder: Path, specs: list[StudySpec]) -> None:
                         raise ValueError(f"study {spec.name} draws '{name}', not a knob here")
                     check_distribution_compatibility(dist, wanted[name])
     except Exception as err:  # whatever Optuna's replay raises: the journal is not ours
-        why = " ".join(str(err).split())[:120] or type(err).__name__
+        text = " ".join(str(err).split())[:120]
+        why = text if isinstance(err, ValueError) else f"{type(err).__name__}: {text}"
         raise UserError(f"the study journal '{path}' cannot be replayed ({why}): {fix}") from None
