@@ -250,8 +250,16 @@ def coerce(value: Any, value_type: type, where: str) -> Any:
                 raise UserError(f"{where}={value!r} is a YAML {shape}, not a str: quote it")
             return str(value)
         return value_type(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{where}={value!r} is not a valid {value_type.__name__}") from None
+    except (TypeError, ValueError, OverflowError):  # a 400-digit int overflows a float
+        raise UserError(f"{where}={_shown(value)} is not a valid {value_type.__name__}") from None
+
+
+def _shown(value: Any) -> str:
+    """`repr`, or a stand-in where Python refuses one (an int of over 4,300 digits)."""
+    try:
+        return repr(value)
+    except ValueError:
+        return f"<a {type(value).__name__} too long to show>"
 
 
 def validate(params: dict[str, Param], values: dict[str, Any], owner: str) -> dict[str, Any]:

@@ -150,6 +150,8 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         None,
     ),
     ("bomb-deep", VALIDATE, "nested too deeply", DEEP_ALIAS),
+    ("set-400-digits", [*RUN, "--set", "distill.lr=1" + "0" * 400], "is not a valid float", None),
+    ("set-5000-digits", [*RUN, "--set", "l2.weight=1" + "0" * 5000], "not valid YAML", None),
     ("config-huge", [*RUN, "--config", "{tmp}/c.yaml"], "larger than", HUGE),
     (
         "config-long-list",
@@ -261,6 +263,12 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         ["leaderboard", "--out", "{out}"],
         "is not a finite number",
         _record("out/runs/sketch-cls/l2/seed0.json", _metric("1e400")),
+    ),
+    (
+        "board-400-digit-int",
+        ["leaderboard", "--out", "{out}"],
+        "is not a finite number",
+        _record("out/runs/sketch-cls/l2/seed0.json", _metric("1" + "0" * 400)),
     ),
     (
         "power-nan",

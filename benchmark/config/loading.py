@@ -183,6 +183,8 @@ def _parse(text: str, what: str) -> Any:
         ) from None
     except RecursionError:
         raise UserError(f"{what} is nested too deeply to be a config") from None
+    except (ValueError, OverflowError) as err:  # a constructor's own: an int of 5,000 digits
+        raise UserError(f"{what} is not valid YAML: {err}") from None
 
 
 def load_yaml(path: Path) -> dict[str, Any]:

@@ -143,6 +143,14 @@ def _number(value: Any, none_ok: bool) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _finite(value: float) -> bool:
+    """Finite, and representable as a float (a JSON integer can have 400 digits)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def finite_or_none(values: dict[str, float | None]) -> dict[str, float | None]:
     """Metrics as a record stores them: a value that is not a finite number (a CKA of
     constant features is NaN) becomes None, "undefined", which every reader handles; a
@@ -183,8 +191,8 @@ def schema_problem(raw: dict[str, Any]) -> str:
         for key, value in values.items():
             if not _number(value, none_ok):
                 return f"{name}.{str(key)[:60]}={_short(value)} is not a number"
-            if value is not None and not math.isfinite(value):
-                return f"{name}.{str(key)[:60]}={value!r} is not a finite number"
+            if value is not None and not _finite(value):
+                return f"{name}.{str(key)[:60]}={_short(value)} is not a finite number"
             if name == "metrics" and key in IDENTITY:
                 return f"metrics.{key} would hide the record's own '{key}' column"
     outcomes = raw.get("outcomes", {})
