@@ -169,13 +169,7 @@ def check_writable(folder: Path, what: str) -> None:
     """One line now, rather than a traceback later, if `folder` cannot be written to: it
     is a file, it lies under a file, or its nearest existing folder refuses a new file
     (permissions, a read-only mount, /proc). Leaves nothing behind."""
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"{what} '{folder}' is a file, not a folder: pass a folder")
-    probe = folder
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise UserError(f"{what} '{folder}' cannot be made: '{probe}' is a file, not a folder")
+    probe = check_folder(folder, what)
     try:
         fd, tmp = tempfile.mkstemp(dir=probe, prefix=".bench-write-check.", suffix=".tmp")
     except OSError as err:
@@ -187,6 +181,21 @@ def check_writable(folder: Path, what: str) -> None:
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(tmp)
+
+
+def check_folder(folder: Path, what: str) -> Path:
+    """One line if `folder` is not a folder, or cannot be made because something on its
+    way is not one (a file, a FIFO); writes nothing. Returns its nearest existing folder."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{what} '{folder}' is a file, not a folder: pass a folder")
+    if folder.is_symlink() and not folder.exists():
+        raise UserError(f"{what} '{folder}' is a dangling link: remove it or pass a folder")
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{what} '{folder}' cannot be made: '{probe}' is a file, not a folder")
+    return probe
 
 
 def disk_full(err: BaseException) -> bool:

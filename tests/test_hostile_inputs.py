@@ -232,6 +232,13 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "seed0.json' is a folder",
         _write("out/runs/sketch-cls/l2/seed0.json/x", ""),
     ),
+    ("run-locks-fifo", RUN, "locks' is a file, not a folder", _fifo("out/locks")),
+    (
+        "run-task-folder-file",
+        RUN,
+        "'{out}/runs/sketch-cls' is a file",
+        _write("out/runs/sketch-cls", ""),
+    ),
     (
         "sweep-table-fifo",
         SWEEP,

@@ -81,10 +81,12 @@ def check_folders(out: Path, cache_dir: Path) -> None:
     anything is written."""
     from benchmark.execution.status import manifest_path, read_manifest
     from benchmark.results.leaderboard import check_outputs
-    from benchmark.storage import check_target, check_writable
+    from benchmark.storage import check_folder, check_target, check_writable
 
     check_writable(out, "--out")
     check_writable(cache_dir, "the cache folder (--cache-dir or $XMD_CACHE)")
+    for name in ("runs", "locks", "checkpoints", "jobs"):  # what a run writes inside
+        check_folder(out / name, "the run's folder")
     if out.is_dir():
         check_target(manifest_path(out), "the plan manifest")
         read_manifest(out)
