@@ -287,7 +287,6 @@ def check_records(out: Path, cells: list[PlannedCell], force: bool) -> None:
     config hash: another profile, `--set`, protocol version) would be replaced, unless
     `force`. Records of other settings are never replaced silently: the run is refused in
     one line naming the first conflict, so a folder's records answer one question."""
-    from benchmark.execution.jobs import cell_lock_path
     from benchmark.protocol.checkpoint import checkpoint_path
     from benchmark.storage import check_folder, check_target
 
@@ -297,7 +296,8 @@ def check_records(out: Path, cells: list[PlannedCell], force: bool) -> None:
         path = cell.record_path(out)
         check_target(path, "record")
         ckpt = checkpoint_path(out, cell.task, cell.method, cell.seed, track=cell.track)
-        for folder in (path.parent, ckpt.parent, cell_lock_path(out, cell).parent):
+        locks = out / "locks" / cell.task / cell.method  # `jobs.cell_lock_path`'s folder
+        for folder in (path.parent, ckpt.parent, locks):
             if folder not in folders:  # each once: a task's folders serve many cells
                 folders.add(folder)
                 check_folder(folder, "a folder of the run")
