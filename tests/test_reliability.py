@@ -96,9 +96,6 @@ class _FullDisk:
     def __init__(self, cfg: RunConfig, out: Path) -> None:
         self.cfg, self.out = cfg, out
 
-    def plan(self, cell: Cell):
-        return plan_cell(cell, self.cfg)
-
     def run(self, cell: object) -> Record:
         path = checkpoint_path(self.out, "sketch-cls", "l2", 0)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +108,8 @@ class _FullDisk:
 
 def test_a_full_disk_removes_the_cells_checkpoint(smoke: RunConfig, tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
-        record_cell(_FullDisk(smoke, tmp_path), tmp_path, Cell("sketch-cls", "l2", 0), {})  # type: ignore[arg-type]
+        cell = plan_cell(Cell("sketch-cls", "l2", 0), smoke)
+        record_cell(_FullDisk(smoke, tmp_path), tmp_path, cell, {})  # type: ignore[arg-type]
     assert not checkpoint_path(tmp_path, "sketch-cls", "l2", 0).exists()
 
 
