@@ -88,6 +88,8 @@ def test_resumed_cell_equals_uninterrupted(
     assert resumed.config["run"]["resumed_epoch"] == expected_epoch
     assert resumed.metrics == whole.metrics
     assert resumed.losses == whole.losses
+    assert resumed.curves == whole.curves  # the epochs before the kill came from the checkpoint
+    assert len(whole.curves["distill"]["lr"]) == longer.distill.epochs
 
 
 def test_checkpoint_of_other_settings_is_ignored(
@@ -139,6 +141,8 @@ def test_finetune_resumes_from_its_own_checkpoint(
     resumed = CellRunner(cfg, cache_dir, CPU, out=out).run(cell)
     assert resumed.ok, resumed.reason
     assert resumed.metrics == whole.metrics
+    assert resumed.curves == whole.curves
+    assert [len(whole.curves[s]["ce"]) for s in ("finetune", "finetune1")] == [3, 3]
 
 
 @pytest.mark.parametrize(

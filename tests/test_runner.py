@@ -72,6 +72,23 @@ def check_record(record: Record, method: str, task: str) -> None:
     assert {f"probe_{prefix}", f"finetune_{prefix}"} <= set(record.metrics), where
     assert all(math.isfinite(v) for v in record.losses.values()), (where, record.losses)
     assert METHODS.get(method).distills == bool(record.losses), where
+    check_curves(record, where)
+
+
+def check_curves(record: Record, where: str) -> None:
+    """The per-epoch curves (`benchmark.protocol.curves`): a distillation curve per loss
+    term whose last epoch is the record's `losses`, and the learning rate, decaying; a
+    training-loss and a learning-rate curve per fine-tune restart, all of one length."""
+    distill = record.curves.get("distill", {})
+    assert {k: v[-1] for k, v in distill.items() if k != "lr"} == record.losses, where
+    assert bool(distill) == bool(record.losses), where
+    tunes = [s for s in record.curves if s.startswith("finetune")]
+    assert tunes == ["finetune", *(f"finetune{r}" for r in range(1, len(tunes)))], where
+    assert tunes and all(set(record.curves[s]) == {"ce", "lr"} for s in tunes), where
+    for stage, series in record.curves.items():
+        assert len({len(v) for v in series.values()}) == 1, (where, stage)
+        assert all(v is not None and math.isfinite(v) for v in series["lr"]), (where, stage)
+        assert series["lr"] == sorted(series["lr"], reverse=True), (where, stage)
 
 
 @pytest.mark.parametrize(("method", "task"), CELLS)

@@ -46,6 +46,7 @@ from benchmark.locks import file_lock
 from benchmark.method import Context, Method, create_method
 from benchmark.protocol import outcomes
 from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
+from benchmark.protocol.curves import collect
 from benchmark.protocol.distill import distill
 from benchmark.protocol.evaluate import evaluate
 from benchmark.protocol.gaps import gap_metrics, input_gap
@@ -316,7 +317,10 @@ class CellRunner:
                     self.out, cell.task, cell.method, cell.seed, track=cell.track
                 )
                 ckpt = EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
-            with self.reporter.stage(f"{cell.label} distill", cfg.distill.epochs) as advance:
+            with (
+                self.reporter.stage(f"{cell.label} distill", cfg.distill.epochs) as advance,
+                collect(record.curves, "distill"),
+            ):
                 record.losses = distill(
                     student,
                     method,
@@ -334,9 +338,11 @@ class CellRunner:
 
         clock = time.perf_counter()
         restarts = cfg.eval.finetune_restarts
-        with self.reporter.stage(
-            f"{cell.label} evaluate", restarts * cfg.eval.finetune_epochs
-        ) as adv:
+        epochs = restarts * cfg.eval.finetune_epochs
+        with (
+            self.reporter.stage(f"{cell.label} evaluate", epochs) as adv,
+            collect(record.curves, "finetune"),  # one stage per restart: finetune, finetune1, ...
+        ):
 
             def checkpoints(restart: int) -> EpochCheckpoint | None:
                 if self.out is None:

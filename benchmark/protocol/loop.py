@@ -4,7 +4,8 @@ distillation and the few-label fine-tune all run their epochs through `train_loo
 What every loop shares, written once: SGD with Nesterov momentum and a per-step cosine
 decay over the whole run, seeded index batches from the loop's own generator, the sum of
 the step's named loss terms (a non-finite term stops the loop with its name), the mean of
-each term over the last epoch, progress reports, and a checkpoint of the loop's whole
+each term over the last epoch and its history over every epoch (`benchmark.protocol.curves`),
+progress reports, and a checkpoint of the loop's whole
 state after every epoch that a requeued or re-run job resumes from, ending in exactly the
 state an uninterrupted run ends in. What differs between loops is only what one step
 computes from a batch of indices, which the caller passes in as `step`.
@@ -21,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from benchmark.protocol.checkpoint import EpochCheckpoint, restore_rng, rng_state
+from benchmark.protocol.curves import LR, loop_history
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ def train_loop(
     `state` holds every module the loop changes (what the checkpoint saves and restores);
     `params` are the parameters it optimises; `generator` draws the batch order (and
     whatever else `step` draws from it). The caller sets the modules' train/eval modes.
+    Every epoch's term means and learning rate go to the open curve stage, if any
+    (`benchmark.protocol.curves`).
     """
     opt, sched = sgd_cosine(
         params,
@@ -93,6 +97,7 @@ def train_loop(
         settings.epochs * steps_per_epoch(n, settings.batch_size),
     )
     start, last = 0, {}
+    history = loop_history()
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
         state.load_state_dict(saved["model"])
@@ -100,12 +105,13 @@ def train_loop(
         sched.load_state_dict(saved["scheduler"])
         restore_rng(saved["rng"], generator)
         start, last = int(saved["epoch"]), dict(saved["losses"])
+        history[:] = [dict(epoch) for epoch in saved.get("history", [])]
         log.info("%s: resuming at epoch %d of %d", name, start, settings.epochs)
         if progress is not None:
             progress(start)
     for epoch in range(start, settings.epochs):
         sums: dict[str, float] = {}
-        count = 0
+        count, lr = 0, 0.0
         for idx in batches(n, settings.batch_size, generator):
             terms = step(idx)
             total = torch.stack(list(terms.values())).sum()
@@ -117,9 +123,11 @@ def train_loop(
             count += 1
             opt.zero_grad(set_to_none=True)
             total.backward()
+            lr += float(opt.param_groups[0]["lr"])
             opt.step()
             sched.step()
         last = {term: s / max(1, count) for term, s in sums.items()}
+        history.append({**last, LR: lr / max(1, count)})
         if checkpoint is not None:
             checkpoint.save(
                 {
@@ -129,6 +137,7 @@ def train_loop(
                     "scheduler": sched.state_dict(),
                     "rng": rng_state(generator),
                     "losses": last,
+                    "history": history,
                 }
             )
         if progress is not None:

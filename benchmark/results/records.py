@@ -19,11 +19,14 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import UserError
+from benchmark.protocol.curves import Curves, curve_problem
 from benchmark.storage import read_input, write_json
 from benchmark.tracks import SUPERVISED, TRACKS, file_suffix
 
 MAX_RECORD_BYTES = 64 << 20  # a record is ~200 KB at most; a larger file is not one of ours
-SCHEMA_VERSION = 2  # 2: per-sample test outcomes (benchmark.protocol.outcomes)
+# 2: per-sample test outcomes (benchmark.protocol.outcomes); 3: per-epoch training curves
+# (benchmark.protocol.curves). Older records read as they are, without curves.
+SCHEMA_VERSION = 3
 REFERENCE = "_reference"  # the method slot of a (task, seed)'s teacher/all-labels record
 OK, FAILED, NOT_APPLICABLE = "ok", "failed", "not_applicable"
 STATUSES = (OK, FAILED, NOT_APPLICABLE)
@@ -69,6 +72,9 @@ class Record:
     # Per-sample test outcomes the metrics were computed from, by protocol ("probe",
     # "finetune"), encoded by `benchmark.protocol.outcomes.encode`.
     outcomes: dict[str, str] = field(default_factory=dict)
+    # Per stage (distill, finetune, finetune1, ...), each loss term's mean and the learning
+    # rate per epoch (`benchmark.protocol.curves`); empty in records of schema < 3.
+    curves: Curves = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     git: str = "unknown"
     host: str = ""
@@ -198,7 +204,7 @@ def schema_problem(raw: dict[str, Any]) -> str:
     outcomes = raw.get("outcomes", {})
     if not isinstance(outcomes, dict) or not all(isinstance(v, str) for v in outcomes.values()):
         return "outcomes is not a mapping of encoded strings"
-    return ""
+    return curve_problem(raw.get("curves", {}))
 
 
 def _short(value: Any, limit: int = 60) -> str:
