@@ -1,0 +1,181 @@
+"""Exports beside the Markdown board and `results.csv`: LaTeX tables to paste into a paper,
+and a parquet file of the records to load into pandas, polars or DuckDB.
+
+`latex` renders the board's own per-method rows (`benchmark.results.leaderboard.summarize`),
+one booktabs table per task and track, with the numbers as the board prints them (percent,
+one decimal, ± the half-width of the 95% interval, * where the board marks a resolved
+difference) and the board's ranks. Nothing is computed here that the board does not
+compute. Every name from a record is escaped for LaTeX.
+
+`records_table` is one row per record: the identity and metric columns of `results.csv`
+(`records_frame`), then the reason and provenance, `loss.<term>` (the last epoch's means),
+`seconds.<stage>`, `curve.<stage>.<series>` (the per-epoch lists of
+`benchmark.protocol.curves`), and the free-form mappings (`config`, `teacher`, `data`,
+`versions`) as JSON text. The per-sample outcomes are left out: they are what the records
+are for, not a table. `write_parquet` needs pyarrow (`pip install 'xmd-bench[parquet]'`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.errors import UserError
+from benchmark.results.leaderboard import BASELINE, short_commit, summarize
+from benchmark.results.records import Record, records_frame
+from benchmark.storage import atomic_write
+from benchmark.tracks import TRACKS
+
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "–": "--",
+}
+
+
+def tex(value: object) -> str:
+    """A name or text from a record as inert LaTeX on one line."""
+    text = " ".join(str(value).splitlines())
+    return "".join(_LATEX.get(ch, ch) for ch in text)
+
+
+def _pct(mean: float, ci: float = math.nan, signed: bool = False, mark: bool = False) -> str:
+    """The board's number format: percent, one decimal, `± half-width`, `*` if resolved."""
+    if pd.isna(mean):
+        return "--"
+    text = f"{100 * mean:+.1f}" if signed else f"{100 * mean:.1f}"
+    text = text.replace("-", "$-$")  # a minus sign, not a hyphen
+    if not pd.isna(ci):
+        text += rf" $\pm$ {100 * ci:.1f}"
+    return text + ("$^{*}$" if mark else "")
+
+
+def _order(group: pd.DataFrame) -> pd.DataFrame:
+    """The board's order: by rank (the lower bound of a rank set, where the rows have
+    one), then by mean, then by name."""
+    key = "rank_lo" if "rank_lo" in group else "rank"
+    return group.assign(_neg=-group["mean"]).sort_values([key, "_neg", "method"])
+
+
+def latex_table(group: pd.DataFrame, track: str, task: str) -> str:
+    """One (task, track)'s rows as a booktabs table (a `table` float)."""
+    metric, probe = str(group["metric"].iloc[0]), str(group["probe_metric"].iloc[0])
+    head = [
+        "Rank",
+        "Method",
+        f"{tex(metric)} (\\%)",
+        f"$\\Delta$ vs {tex(BASELINE)}",
+        "$\\Delta$ vs best other",
+        f"{tex(probe)} (\\%)",
+        "Seeds",
+    ]
+    lines = [
+        r"\begin{table}[htbp]",
+        r"\centering",
+        r"\small",
+        r"\setlength{\tabcolsep}{4pt}",
+        rf"\caption{{{tex(task)} ({tex(track)} track): {tex(metric)}, mean $\pm$ half-width "
+        r"of the 95\% interval over seeds; $^{*}$ marks a difference the board resolves.}",
+        rf"\label{{tab:xmd-{_label(track)}-{_label(task)}}}",
+        r"\begin{tabular}{rlrrlrr}",
+        r"\toprule",
+        " & ".join(head) + r" \\",
+        r"\midrule",
+    ]
+    for _, row in _order(group).iterrows():
+        best = f" ({tex(row['best_other'])})" if row["best_other"] else ""
+        cells = [
+            tex(row["rank"]),
+            tex(row["method"]),
+            _pct(row["mean"], row["ci"]),
+            _pct(row["gain"], row["gain_ci"], True, bool(row["gain_sig"])),
+            _pct(row["vs_best"], row["vs_best_ci"], True, bool(row["vs_best_sig"])) + best,
+            _pct(row["probe_mean"], row["probe_ci"]),
+            str(int(row["seeds"])),
+        ]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def _label(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in name)
+
+
+def latex(records: list[Record], source: str) -> str:
+    """Every (task, track)'s table, supervised track first; `\\usepackage{booktabs}` is
+    the one package they need."""
+    table = summarize(records)
+    commits = ", ".join(sorted({short_commit(r.git) for r in records})) or "-"
+    lines = [
+        f"% XMD-Bench leaderboard: {len(records)} records in {' '.join(source.splitlines())}",
+        f"% commit {' '.join(commits.splitlines())}; written by bench leaderboard --format "
+        "latex. Needs \\usepackage{booktabs}.",
+        "",
+    ]
+    if not len(table):
+        return "\n".join([*lines, "% no finished cells yet", ""])
+    tracks = [t for t in TRACKS if t in set(table.track)]
+    tracks += sorted(set(table.track) - set(tracks))
+    for track in tracks:
+        for task, group in table[table.track == track].groupby("task", sort=True):
+            lines.append(latex_table(group, str(track), str(task)))
+    return "\n".join(lines)
+
+
+def records_table(records: list[Record]) -> pd.DataFrame:
+    """One row per record (`records_frame`'s columns first), per-sample outcomes left out."""
+    base = records_frame(records)
+    if not len(base):
+        return base
+    by_key: dict[tuple[str, str, str, int], list[Record]] = {}
+    for r in records:
+        by_key.setdefault((r.task, r.track, r.method, r.seed), []).append(r)
+    keys = zip(base.task, base.track, base.method, base.seed, strict=True)
+    extra = [_extra_columns(by_key[key].pop(0)) for key in keys]
+    extras = pd.DataFrame(extra, index=base.index)
+    extras = extras[[c for c in extras.columns if c not in base.columns]]
+    return pd.concat([base, extras], axis=1)
+
+
+def _extra_columns(r: Record) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "reason": r.reason,
+        "host": r.host,
+        "device": r.device,
+        "schema": r.schema,
+    }
+    row.update({f"loss.{k}": v for k, v in r.losses.items()})
+    row.update({f"seconds.{k}": v for k, v in r.seconds.items()})
+    for stage, series in r.curves.items():
+        for name, values in series.items():
+            row[f"curve.{stage}.{name}"] = [math.nan if v is None else float(v) for v in values]
+    for name in ("config", "teacher", "data", "versions"):
+        row[name] = json.dumps(getattr(r, name), sort_keys=True, default=str)
+    return row
+
+
+def write_parquet(records: list[Record], path: Path) -> None:
+    """`records_table` as one parquet file (pandas' pyarrow engine), written atomically."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise UserError(
+            "--format parquet needs pyarrow: pip install 'xmd-bench[parquet]'"
+        ) from None
+    frame = records_table(records)
+    atomic_write(path, lambda f: frame.to_parquet(f, engine="pyarrow", index=False))
