@@ -10,6 +10,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -106,3 +107,23 @@ def test_older_records_read_without_curves(tmp_path: Path) -> None:
     assert committed, "the committed reference records are part of the checkout"
     old = load_record(committed[0])
     assert old is not None and old.schema == 2 and old.curves == {} and old.losses
+
+
+def test_report_bands_are_the_seeds_mean_and_t_interval_per_epoch() -> None:
+    from benchmark.results.report_curves import band, distill_bands
+    from benchmark.results.stats import mean_ci
+
+    b = band([[3.0, 2.0, 1.0], [5.0, 2.5], [4.0, None, 2.0]])
+    assert b.epochs == [1, 2, 3] and b.seeds == [3, 2, 2]
+    for epoch, values in enumerate(([3.0, 5.0, 4.0], [2.0, 2.5], [1.0, 2.0])):
+        mean, half = mean_ci(pd.Series(values))
+        assert (b.mean[epoch], b.half[epoch]) == (mean, half)
+    records = [
+        Record("t", m, s, st, "h", "smoke", curves={"distill": {m: [1.0, 0.5], "lr": [0.1, 0.0]}})
+        for m, s, st in (("kd", 0, "ok"), ("kd", 1, "failed"), ("l2", 0, "ok"))
+    ]
+    records.append(Record("t", "scratch", 0, "ok", "h", "smoke"))  # no curves: no panel
+    bands = distill_bands(records, "t", "supervised")
+    assert list(bands) == ["kd", "l2"] and list(bands["kd"]) == ["kd"]  # no lr panel
+    assert bands["kd"]["kd"].seeds == [2, 2]  # the failed cell's curve counts
+    assert distill_bands(records, "t", "label-free") == {}

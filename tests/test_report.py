@@ -19,8 +19,20 @@ HOSTILE = "<img src=x onerror=alert(1)>"  # a method name a folder can hold (no 
 METHODS = ("scratch", "l2", "kd", HOSTILE)
 
 
+def _curves(task: str, method: str, seed: int) -> dict:
+    """Distillation curves for the classification task's distilling methods (two terms
+    for one of them), none elsewhere: the report draws one curve figure."""
+    if task != "sketch-cls" or method in ("scratch", REFERENCE):
+        return {}
+    terms = {"l2": [2.0 - 0.3 * e + 0.05 * seed for e in range(4)]}
+    if method == "kd":
+        terms["ce"] = [1.0, 0.8, 0.7, 0.6 + 0.01 * seed]
+    return {"distill": {**terms, "lr": [0.05, 0.04, 0.02, 0.005]}}
+
+
 def _rec(task: str, method: str, seed: int, status: str = "ok", **metrics: float) -> Record:
     return Record(
+        curves=_curves(task, method, seed),
         task=task,
         method=method,
         seed=seed,
@@ -74,6 +86,7 @@ class _Dom(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__()
+        self.classes: list[str] = []
         self.tags: list[str] = []
         self.body: dict[str, str] = {}
         self.rows: set[tuple[str, str]] = set()
@@ -81,6 +94,7 @@ class _Dom(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = {k: v or "" for k, v in attrs}
         self.tags.append(tag)
+        self.classes.append(found.get("class", ""))
         if tag == "body":
             self.body = found
         if "data-task" in found and "data-method" in found:
@@ -114,8 +128,12 @@ def test_the_page_loads_in_headless_chromium(tmp_path: Path) -> None:
     assert parsed.body.get("data-ready") == "ok", parsed.body
     assert parsed.body["data-errors"] == "0"
     assert (
-        int(parsed.body["data-figures"]) == 3 == int(parsed.body["data-drawn"])
-    )  # 2 tasks, 1 sweep
+        int(parsed.body["data-figures"]) == 4 == int(parsed.body["data-drawn"])
+    )  # 2 tasks, the classification task's curves, 1 sweep
+    # the curves: a panel per distilling method (l2, kd, the hostile one, and the failed
+    # crd cell's), a band drawn per loss term (kd has two); no other figure fills an area
+    assert parsed.classes.count("figure curves") == 1
+    assert parsed.classes.count("js-fill") == 5
     assert parsed.tags.count("svg") >= 2  # Plotly drew into the page
     assert "img" not in parsed.tags  # the hostile name stayed text
     assert parsed.rows == {(t, m) for t in ("sketch-cls", "depth-seg") for m in METHODS}

@@ -4,7 +4,8 @@ results folder's records, to open in a browser (no server, nothing fetched).
 What it shows, per track and task: the leaderboard (`benchmark.results.aggregate.summarize`:
 means, 95% t intervals, paired Δs marked when resolved after Holm, rank sets), its
 resolution line and input gap, the headroom table (`headroom_lines`), each method's
-per-seed results as a figure and a table, the not-applicable and failed cells, and the
+per-seed results as a figure and a table, how each method's distillation loss went per
+epoch (`benchmark.results.report_curves`), the not-applicable and failed cells, and the
 sweep figures of `DIR/sweeps`. Every per-seed value carries its record's provenance
 (git, created, host, device, threads, config hash): on hover, and in a panel on click.
 Nothing is computed here that the leaderboard does not compute.
@@ -38,6 +39,7 @@ from benchmark.results.leaderboard import (
     summarize,
 )
 from benchmark.results.records import REFERENCE, Record, read_records, records_frame
+from benchmark.results.report_curves import curves_figure, distill_bands
 from benchmark.results.report_figures import Figures, seeds_figure, sweep_figure
 from benchmark.storage import check_target, check_writable, write_text
 
@@ -186,6 +188,9 @@ class Page:
         fig = seeds_figure(task, metric, points, board, self.hover)
         self.parts.append(self.figures.html(fig, "seeds"))
         self.parts.append(self.seed_table(own, board, suffix, metric))
+        curves = curves_figure(task, track, distill_bands(own, task, track))
+        if curves is not None:
+            self.parts.append(self.figures.html(curves, "curves"))
         self.parts.append("</section>")
 
     def seed_table(self, own: list[Record], board: pd.DataFrame, suffix: str, metric: str) -> str:
