@@ -4,6 +4,7 @@ parquet file is one row per record and reads back through pandas to the same val
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 import shutil
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 
 from benchmark.results.export import latex, records_table, tex, write_parquet
-from benchmark.results.leaderboard import summarize
+from benchmark.results.leaderboard import VERDICT_TEXT, summarize
 from benchmark.results.records import REFERENCE, Record
 
 HOSTILE = "a_b & c%$#{}~^\\"  # every character LaTeX treats specially
@@ -87,9 +88,10 @@ def test_latex_tables_carry_the_boards_numbers() -> None:
         own = board[(board.task == task) & (board.track == track)].set_index("method")
         by_mean = own.sort_values("mean", ascending=False).index
         assert [r[1] for r in rows] == [tex(m) for m in by_mean]  # the board's order
-        for rank, method, score, gain, vs_best, probe, seeds in rows:
+        for rank, method, score, gain, vs_best, verdict, probe, seeds in rows:
             row = own.loc[next(m for m in own.index if tex(m) == method)]
-            assert rank == str(row["rank"]) and int(seeds) == row["seeds"] == 3
+            assert rank == tex(row["rank"]) and int(seeds) == row["seeds"] == 3
+            assert verdict == tex(VERDICT_TEXT.get(row["vs_best_verdict"], "--"))
             for cell, name in ((score, ""), (gain, "gain"), (vs_best, "vs_best")):
                 mean = row["mean"] if not name else row[name]
                 half = row["ci"] if not name else row[f"{name}_ci"]
@@ -155,3 +157,38 @@ def test_parquet_round_trips_through_pandas(tmp_path: Path) -> None:
     assert list(kd["curve.distill.l2"]) == [2.0, 2.0] and kd["loss.l2"] == 2.0
     assert kd["finetune_acc"] == pytest.approx(0.3 + 0.1 + 0.026)
     assert kd["seconds.distill"] == 1.5 and kd["config"] == '{"distill": {"epochs": 2}}'
+
+
+def test_bench_leaderboard_formats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmark.cli.main import main
+    from benchmark.results.records import write_record
+
+    out = tmp_path / "out"
+    for record in records():
+        write_record(out, record)
+    formats = ["--format", "latex"]
+    if importlib.util.find_spec("pyarrow") is not None:
+        formats += ["--format", "parquet"]
+    assert main(["leaderboard", "--out", str(out), *formats]) == 0
+    assert (out / "LEADERBOARD.tex").read_text() == latex(records(), str(out / "runs"))
+    assert not (out / "LEADERBOARD.md").exists()  # only what was asked for
+    if "parquet" in formats:
+        assert len(pd.read_parquet(out / "results.parquet")) == len(records())
+    capsys.readouterr()
+
+    bad = [
+        (["--format", "pdf"], "invalid choice: 'pdf'"),
+        (["--format", "latex", "--format", "parquet", "--output", "x"], "--output names one"),
+    ]
+    real = importlib.util.find_spec
+    monkeypatch.setattr(  # no pyarrow, whether or not it is installed here
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a)
+    )
+    bad.append((["--format", "parquet", "--output", str(tmp_path / "r.parquet")], "[parquet]'"))
+    for extra, message in bad:
+        assert main(["leaderboard", "--out", str(out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "r.parquet").exists() and not (out / "LEADERBOARD.md").exists()

@@ -204,3 +204,54 @@ def test_bad_names_and_missing_packages_are_user_errors(
     monkeypatch.setitem(loggers.BUILDERS, "wandb", missing)
     with pytest.raises(UserError, match=r"pip install 'xmd-bench\[wandb\]'"):
         Loggers(["wandb"], tmp_path)
+
+
+def test_bench_run_log_tensorboard_writes_each_cell_as_a_run(tmp_path: Path) -> None:
+    """The issue's check: a smoke run with --log tensorboard, opened in TensorBoard's reader."""
+    pytest.importorskip("tensorboard", reason="tensorboard is the extra xmd-bench[tensorboard]")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from benchmark.cli.main import main
+    from benchmark.results.records import read_records
+
+    out = tmp_path / "out"
+    args = ["run", "--profile", "smoke", "--out", str(out), "--seeds", "1"]
+    args += ["--methods", "l2", "--tasks", "sketch-cls", "--log", "tensorboard"]
+    assert main(args) == 0
+    (record,) = [r for r in read_records(out) if r.method == "l2"]
+    events = EventAccumulator(str(cell_folder(out, record)))
+    events.Reload()
+    want = {f"{stage}/{name}" for stage, series in record.curves.items() for name in series}
+    assert want >= {"distill/l2", "distill/lr", "finetune/ce", "finetune/lr"}
+    assert set(events.Tags()["scalars"]) == want | {f"metrics/{m}" for m in record.metrics}
+    last = events.Scalars("distill/l2")[-1]
+    assert (last.step, last.value) == (
+        len(record.curves["distill"]["l2"]),
+        _float32(record.losses["l2"]),
+    )
+    hash_text = events.Tensors("config_hash/text_summary")[0].tensor_proto.string_val[0]
+    assert hash_text.decode() == record.config_hash
+
+
+@pytest.mark.parametrize(
+    ("log", "message"),
+    [("tensorbord", "did you mean 'tensorboard'"), ("wandb", "pip install 'xmd-bench[wandb]'")],
+)
+def test_bench_run_bad_log_is_one_line_and_writes_nothing(
+    log: str,
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmark.cli.main import main
+
+    real = loggers.importlib.util.find_spec
+    monkeypatch.setattr(  # wandb missing, whether or not it is installed here
+        loggers.importlib.util, "find_spec", lambda name: None if name == "wandb" else real(name)
+    )
+    out = tmp_path / "out"
+    args = ["run", "--profile", "smoke", "--out", str(out), "--methods", "l2"]
+    assert main([*args, "--tasks", "sketch-cls", "--log", log]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and not out.exists()

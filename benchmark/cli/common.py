@@ -92,4 +92,12 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         default=None,
         help="torch threads per cell, the same under every executor (default: cores, ≤ 8)",
     )
+    run.add_argument(
+        "--log",
+        action="append",
+        default=None,
+        metavar="LOGGER",
+        help="also write each cell this run finishes as a run of tensorboard, wandb (offline) "
+        "or mlflow (local store), under OUT/logs; repeatable (default none)",
+    )
     add_executor_arguments(run)

@@ -124,6 +124,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from benchmark.execution.executor_settings import from_args
     from benchmark.execution.executors import create_executor, preflight
     from benchmark.execution.jobs import PlanRun
+    from benchmark.execution.loggers import Loggers, check_installed
+    from benchmark.execution.loggers import parse_names as parse_log_names
     from benchmark.execution.plan import check_records, is_done, make_plan
     from benchmark.execution.progress import RichReporter
     from benchmark.execution.provenance import default_device
@@ -144,6 +146,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     preflight(settings)
     cache_dir = args.cache_dir or default_cache_dir()
     check_folders(args.out, cache_dir)
+    log_names = parse_log_names(getattr(args, "log", None))
+    check_installed(log_names)
     methods = load_methods().resolve(args.methods)
     data_root = args.data_root or default_data_root()
     # Real data checked up front: files decoded, sizes checked at this run's settings.
@@ -204,15 +208,26 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if note:
         console.print(note)
     if not executor.waits:
+        if log_names:
+            console.print("--log: nothing is logged with --no-wait (a waiting run logs each cell)")
         console.print(f"not waiting: follow with 'bench status --out {args.out}'")
         return 0
+
+    def say(message: str) -> None:
+        console.print(f"bench: {message}", highlight=False, markup=False)
+
+    loggers = Loggers(log_names, args.out, say)
     with RichReporter(len(pending)) as reporter:
 
         def done(record: Record) -> None:
             finished.append(record)
             reporter.cell_done()
+            loggers.log(record)
 
-        executor.run(pending, done, reporter)
+        try:
+            executor.run(pending, done, reporter)
+        finally:
+            loggers.close()
     board = write_outputs(read_records(args.out), args.out)
     _summary(console, finished)
     failed = [r for r in finished if not r.done]

@@ -23,6 +23,7 @@ being tried on the next cells without another word. `Loggers.close` ends the run
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -235,6 +236,16 @@ def parse_names(values: list[str] | None) -> list[str]:
             if name not in names:
                 names.append(name)
     return names
+
+
+def check_installed(names: list[str]) -> None:
+    """A UserError naming the extra to install for the first logger whose package is
+    missing; checked without importing it (cheap, before anything is written)."""
+    for name in names:
+        if importlib.util.find_spec(name) is None:
+            raise UserError(
+                f"--log {name} needs the {name} package: pip install 'xmd-bench[{EXTRA[name]}]'"
+            )
 
 
 class Loggers:

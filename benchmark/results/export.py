@@ -1,11 +1,11 @@
 """Exports beside the Markdown board and `results.csv`: LaTeX tables to paste into a paper,
 and a parquet file of the records to load into pandas, polars or DuckDB.
 
-`latex` renders the board's own per-method rows (`benchmark.results.leaderboard.summarize`),
+`latex` renders the board's own per-method rows (`benchmark.results.aggregate.summarize`),
 one booktabs table per task and track, with the numbers as the board prints them (percent,
-one decimal, ± the half-width of the 95% interval, * where the board marks a resolved
-difference) and the board's ranks. Nothing is computed here that the board does not
-compute. Every name from a record is escaped for LaTeX.
+one decimal, ± the half-width of the 95% interval, * where the board marks a difference
+resolved after Holm) and the board's rank sets and verdicts. Nothing is computed here
+that the board does not compute. Every name from a record is escaped for LaTeX.
 
 `records_table` is one row per record: the identity and metric columns of `results.csv`
 (`records_frame`), then the reason and provenance, `loss.<term>` (the last epoch's means),
@@ -17,6 +17,7 @@ are for, not a table. `write_parquet` needs pyarrow (`pip install 'xmd-bench[par
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -25,7 +26,9 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import UserError
-from benchmark.results.leaderboard import BASELINE, short_commit, summarize
+from benchmark.results.aggregate import BASELINE, short_commit, summarize
+from benchmark.results.leaderboard import VERDICT_TEXT
+from benchmark.results.ranks import MARGIN
 from benchmark.results.records import Record, records_frame
 from benchmark.storage import atomic_write
 from benchmark.tracks import TRACKS
@@ -64,22 +67,19 @@ def _pct(mean: float, ci: float = math.nan, signed: bool = False, mark: bool = F
     return text + ("$^{*}$" if mark else "")
 
 
-def _order(group: pd.DataFrame) -> pd.DataFrame:
-    """The board's order: by rank (the lower bound of a rank set, where the rows have
-    one), then by mean, then by name."""
-    key = "rank_lo" if "rank_lo" in group else "rank"
-    return group.assign(_neg=-group["mean"]).sort_values([key, "_neg", "method"])
-
-
-def latex_table(group: pd.DataFrame, track: str, task: str) -> str:
-    """One (task, track)'s rows as a booktabs table (a `table` float)."""
+def latex_table(group: pd.DataFrame, track: str, task: str, margin: float = MARGIN) -> str:
+    """One (task, track)'s rows as a booktabs table (a `table` float), in the board's
+    order (summarize's: by mean) and with its columns: the rank set, the mean, the Δs
+    (* where resolved after Holm), the verdict against the best other method at ±margin,
+    the probe and the seeds."""
     metric, probe = str(group["metric"].iloc[0]), str(group["probe_metric"].iloc[0])
     head = [
-        "Rank",
+        "Rank set",
         "Method",
         f"{tex(metric)} (\\%)",
         f"$\\Delta$ vs {tex(BASELINE)}",
         "$\\Delta$ vs best other",
+        f"vs best other, $\\pm${100 * margin:g} pts",
         f"{tex(probe)} (\\%)",
         "Seeds",
     ]
@@ -89,14 +89,16 @@ def latex_table(group: pd.DataFrame, track: str, task: str) -> str:
         r"\small",
         r"\setlength{\tabcolsep}{4pt}",
         rf"\caption{{{tex(task)} ({tex(track)} track): {tex(metric)}, mean $\pm$ half-width "
-        r"of the 95\% interval over seeds; $^{*}$ marks a difference the board resolves.}",
+        r"of the 95\% interval over seeds; $^{*}$ marks a difference resolved after Holm's "
+        r"correction over the task's pairwise hypotheses; a rank set holds every rank the "
+        r"resolved differences allow.}",
         rf"\label{{tab:xmd-{_label(track)}-{_label(task)}}}",
-        r"\begin{tabular}{rlrrlrr}",
+        r"\begin{tabular}{rlrrllrr}",
         r"\toprule",
         " & ".join(head) + r" \\",
         r"\midrule",
     ]
-    for _, row in _order(group).iterrows():
+    for _, row in group.iterrows():  # summarize's order, the board's
         best = f" ({tex(row['best_other'])})" if row["best_other"] else ""
         cells = [
             tex(row["rank"]),
@@ -104,6 +106,7 @@ def latex_table(group: pd.DataFrame, track: str, task: str) -> str:
             _pct(row["mean"], row["ci"]),
             _pct(row["gain"], row["gain_ci"], True, bool(row["gain_sig"])),
             _pct(row["vs_best"], row["vs_best_ci"], True, bool(row["vs_best_sig"])) + best,
+            tex(VERDICT_TEXT.get(str(row["vs_best_verdict"]), "--")),
             _pct(row["probe_mean"], row["probe_ci"]),
             str(int(row["seeds"])),
         ]
@@ -116,10 +119,10 @@ def _label(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in name)
 
 
-def latex(records: list[Record], source: str) -> str:
+def latex(records: list[Record], source: str, margin: float = MARGIN) -> str:
     """Every (task, track)'s table, supervised track first; `\\usepackage{booktabs}` is
-    the one package they need."""
-    table = summarize(records)
+    the one package they need. `margin` is the board's equivalence margin (`--margin`)."""
+    table = summarize(records, margin=margin)
     commits = ", ".join(sorted({short_commit(r.git) for r in records})) or "-"
     lines = [
         f"% XMD-Bench leaderboard: {len(records)} records in {' '.join(source.splitlines())}",
@@ -133,7 +136,7 @@ def latex(records: list[Record], source: str) -> str:
     tracks += sorted(set(table.track) - set(tracks))
     for track in tracks:
         for task, group in table[table.track == track].groupby("task", sort=True):
-            lines.append(latex_table(group, str(track), str(task)))
+            lines.append(latex_table(group, str(track), str(task), margin))
     return "\n".join(lines)
 
 
@@ -169,13 +172,14 @@ def _extra_columns(r: Record) -> dict[str, Any]:
     return row
 
 
+def check_parquet() -> None:
+    """A UserError when pandas' pyarrow engine is missing (checked before writing)."""
+    if importlib.util.find_spec("pyarrow") is None:
+        raise UserError("--format parquet needs pyarrow: pip install 'xmd-bench[parquet]'")
+
+
 def write_parquet(records: list[Record], path: Path) -> None:
     """`records_table` as one parquet file (pandas' pyarrow engine), written atomically."""
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise UserError(
-            "--format parquet needs pyarrow: pip install 'xmd-bench[parquet]'"
-        ) from None
+    check_parquet()
     frame = records_table(records)
     atomic_write(path, lambda f: frame.to_parquet(f, engine="pyarrow", index=False))
