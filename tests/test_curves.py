@@ -73,6 +73,18 @@ def test_a_failing_loop_leaves_the_epochs_it_finished() -> None:
     assert [len(v) for v in curves["distill"].values()] == [2, 2, 2]
 
 
+def test_a_loss_term_named_lr_is_refused() -> None:
+    model = nn.Linear(3, 1)
+    x = torch.ones(8, 3)
+
+    def step(idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"lr": model(x[idx]).pow(2).mean()}
+
+    settings = LoopSettings(1, 4, 0.1, 0.0)
+    with pytest.raises(ValueError, match="named 'lr'"):
+        train_loop(model, list(model.parameters()), 8, settings, torch.Generator(), step)
+
+
 def test_columns_fill_missing_and_non_finite_values_with_none() -> None:
     rows = [{"a": 1.0, "lr": 0.1}, {"a": math.inf, "b": 2.0, "lr": 0.05}]
     assert columns(rows) == {"a": [1.0, None], "b": [None, 2.0], "lr": [0.1, 0.05]}

@@ -127,6 +127,8 @@ def train_loop(
             opt.step()
             sched.step()
         last = {term: s / max(1, count) for term, s in sums.items()}
+        if LR in last:
+            raise ValueError(f"a loss term of {name} is named '{LR}', the learning rate's curve")
         history.append({**last, LR: lr / max(1, count)})
         if checkpoint is not None:
             checkpoint.save(
