@@ -45,6 +45,7 @@ from tests.test_equations_logit import (
     logits_pair,
     mdistiller_forward_train,
 )
+from tests.test_runner import check_curves
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -270,6 +271,7 @@ def test_every_method_runs_in_the_labelled_track(
     assert not any(k.startswith("finetune") for k in record.metrics)
     assert set(record.outcomes) == {"head", "probe"}
     assert CE_TERM in record.losses
+    check_curves(record, f"method '{method}' on {task}, labelled")
 
 
 def test_bench_run_tracks_labelled(tmp_path: Path) -> None:
@@ -311,3 +313,4 @@ def test_a_killed_labelled_cell_resumes_to_the_same_record(
     resumed = CellRunner(longer, cache_dir, torch.device("cpu"), out=out).run(cell)
     assert resumed.config["run"]["resumed_epoch"] == 2
     assert (resumed.metrics, resumed.losses) == (whole.metrics, whole.losses)
+    assert resumed.curves == whole.curves and len(whole.curves["distill"]["lr"]) == 4

@@ -78,13 +78,15 @@ def check_record(record: Record, method: str, task: str) -> None:
 def check_curves(record: Record, where: str) -> None:
     """The per-epoch curves (`benchmark.protocol.curves`): a distillation curve per loss
     term whose last epoch is the record's `losses`, and the learning rate, decaying; a
-    training-loss and a learning-rate curve per fine-tune restart, all of one length."""
+    training-loss and a learning-rate curve per fine-tune restart (none in the labelled
+    track, which trains its head with the distillation), all of one length."""
     distill = record.curves.get("distill", {})
     assert {k: v[-1] for k, v in distill.items() if k != "lr"} == record.losses, where
     assert bool(distill) == bool(record.losses), where
     tunes = [s for s in record.curves if s.startswith("finetune")]
-    assert tunes == ["finetune", *(f"finetune{r}" for r in range(1, len(tunes)))], where
-    assert tunes and all(set(record.curves[s]) == {"ce", "lr"} for s in tunes), where
+    assert tunes == [f"finetune{r or ''}" for r in range(len(tunes))], where
+    assert all(set(record.curves[s]) == {"ce", "lr"} for s in tunes), where
+    assert bool(tunes) != (record.track == "labelled"), where  # its head is trained jointly
     for stage, series in record.curves.items():
         assert len({len(v) for v in series.values()}) == 1, (where, stage)
         assert all(v is not None and math.isfinite(v) for v in series["lr"]), (where, stage)

@@ -18,6 +18,7 @@ from benchmark.execution.progress import Reporter
 from benchmark.method import Context, Method
 from benchmark.protocol import outcomes
 from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
+from benchmark.protocol.curves import collect
 from benchmark.protocol.evaluate_labelled import evaluate_labelled
 from benchmark.protocol.labelled import (
     label_budget,
@@ -73,7 +74,10 @@ def run_labelled(
     record.data["sizes"]["labelled"] = int(
         (labels.reshape(len(labels), -1) != IGNORE_INDEX).any(dim=1).sum()
     )
-    with runner.reporter.stage(f"{cell.label} train", cfg.distill.epochs) as advance:
+    with (
+        runner.reporter.stage(f"{cell.label} train", cfg.distill.epochs) as advance,
+        collect(record.curves, "distill"),  # the joint training: CE and the method's terms
+    ):
         record.losses = train_labelled(
             student,
             head,
