@@ -34,24 +34,25 @@ from benchmark.storage import atomic_write
 from benchmark.tracks import TRACKS
 
 _LATEX = {
-    "\\": r"\textbackslash{}",
+    "\\": r"$\backslash$",
     "&": r"\&",
     "%": r"\%",
-    "$": r"\$",
+    "$": r"$\$$",
     "#": r"\#",
     "_": r"\_",
     "{": r"\{",
     "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
+    "~": r"$\sim$",
+    "^": r"\^{}",
+    "<": r"$<$",
+    ">": r"$>$",
     "–": "--",
 }
 
 
 def tex(value: object) -> str:
-    """A name or text from a record as inert LaTeX on one line."""
+    """A name or text from a record as inert LaTeX on one line (math-mode forms for the
+    symbols the default font encoding lacks, so no extra font is needed)."""
     text = " ".join(str(value).splitlines())
     return "".join(_LATEX.get(ch, ch) for ch in text)
 
@@ -86,8 +87,8 @@ def latex_table(group: pd.DataFrame, track: str, task: str, margin: float = MARG
     lines = [
         r"\begin{table}[htbp]",
         r"\centering",
-        r"\small",
-        r"\setlength{\tabcolsep}{4pt}",
+        r"\footnotesize",
+        r"\setlength{\tabcolsep}{3pt}",
         rf"\caption{{{tex(task)} ({tex(track)} track): {tex(metric)}, mean $\pm$ half-width "
         r"of the 95\% interval over seeds; $^{*}$ marks a difference resolved after Holm's "
         r"correction over the task's pairwise hypotheses; a rank set holds every rank the "
