@@ -51,3 +51,19 @@ def test_no_top_level_datasets_or_methods_in_the_distribution() -> None:
     dist = distribution("xmd-bench")
     top = {f.parts[0] for f in dist.files or []}
     assert "datasets" not in top and "methods" not in top
+
+
+def test_every_package_folder_is_in_the_distribution() -> None:
+    """A non-editable install ships only the packages pyproject.toml lists: a new
+    subpackage folder that is not listed would import here and be missing there."""
+    import tomllib
+
+    setup = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setup["packages"])
+    folders = {name: REPO / path for name, path in setup["package-dir"].items()}
+    found = set()
+    for name, root in folders.items():
+        for init in root.rglob("__init__.py"):
+            rel = init.parent.relative_to(root).parts
+            found.add(".".join([name, *rel]))
+    assert found - listed == set(), sorted(found - listed)
