@@ -217,11 +217,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"bench: {message}", highlight=False, markup=False)
 
     loggers = Loggers(log_names, args.out, say)
-    with RichReporter(len(pending)) as reporter:
+    with RichReporter(len(pending), clock=_clock(pending, settings, args.out)) as reporter:
 
         def done(record: Record) -> None:
             finished.append(record)
-            reporter.cell_done()
+            reporter.cell_done(record)
             loggers.log(record)
 
         try:
@@ -287,6 +287,18 @@ def _reference_tasks(
             f"{', '.join(tracks)} track(s)"
         )
     return kept, [t for t in tasks if t not in kept]
+
+
+def _clock(pending: list, settings: Any, out: Path) -> Any:
+    """The plan bar's ETA: the committed reference's per-cell seconds (`results/`), over
+    the cells that run at once (`benchmark.execution.estimate`)."""
+    from benchmark.execution.estimate import PlanClock, priors
+    from benchmark.results.compare import reference_folder
+
+    parallel = {"inline": 1, "local": settings.resolved_workers()}.get(
+        settings.kind, settings.array_parallelism or len(pending)
+    )
+    return PlanClock(pending, priors(reference_folder(out), pending), parallel)
 
 
 def _summary(console: Console, records: list) -> None:

@@ -26,7 +26,6 @@ EXECUTORS = ("inline", "local", "slurm")
 # Default torch threads per cell: the machine's cores (what `bench run` always used), but
 # at most this many, so a default run on a big login node does not ask SLURM for 128 CPUs.
 MAX_DEFAULT_THREADS = 8
-LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # local jobs have no scheduler limit; submitit's is 2 min
 SLURM_TIMEOUT_MIN = 60  # short jobs schedule sooner; longer cells resume after requeue
 
 

@@ -1,5 +1,6 @@
-"""Where a plan's cells run: `inline` (this process), `local` (worker processes through
-submitit's LocalExecutor) or `slurm` (job arrays through submitit's AutoExecutor).
+"""Where a plan's cells run: `inline` (this process), `local` (long-lived worker processes
+that each run many cells: `benchmark.execution.workers`) or `slurm` (job arrays through
+submitit's AutoExecutor).
 
 Each is an `Executor` registered by name: `bench run` creates the one its settings name
 and calls `submit`, then `run`; `bench status` asks the registered executors about their
@@ -42,7 +43,6 @@ from benchmark.config import RunConfig
 from benchmark.datasets.tasks import get_task
 from benchmark.errors import UserError
 from benchmark.execution.executor_settings import (
-    LOCAL_TIMEOUT_MIN,
     SLURM_TIMEOUT_MIN,
     ExecutorSettings,
     mem_gb,
@@ -98,53 +98,26 @@ def _entry(executor: str, job: submitit.Job[Any]) -> dict[str, Any]:
 def run_local(
     plan: PlanRun, cells: list[PlannedCell], settings: ExecutorSettings, on_record: OnRecord
 ) -> None:
-    """Up to `workers` cells at once, each in its own submitit local job (a process that
-    ends with this one), method cells of a (task, seed) after its reference cell."""
-    executor = submitit.LocalExecutor(
-        folder=plan.out / "jobs" / "%j", max_num_timeout=settings.max_requeues
-    )
-    timeout = minutes(settings.time) if settings.time else LOCAL_TIMEOUT_MIN
-    executor.update_parameters(timeout_min=timeout, signal_delay_s=settings.signal_delay_s or 30)
-    work = CellJob(plan.spec("local", owner_pid=os.getpid()))
-    waiting_refs = {(c.task, c.seed, c.track) for c in cells if c.method == REFERENCE}
-    queue = list(cells)
-    running: list[tuple[PlannedCell, submitit.Job[Any], dict[str, Any]]] = []
-    workers = settings.resolved_workers()
-    while queue or running:
-        while len(running) < workers:
-            ready = [
-                c
-                for c in queue
-                if c.method == REFERENCE or (c.task, c.seed, c.track) not in waiting_refs
-            ]
-            if not ready:
-                break
-            cell = min(ready, key=lambda c: _priority(c, cells))
-            queue.remove(cell)
-            job = executor.submit(work, cell)
-            entry = _entry("local", job)
-            add_jobs(plan.out, {cell.label: entry})
-            running.append((cell, job, entry))
-        time.sleep(0.25)
-        still = []
-        for cell, job, entry in running:
-            if not job.done():
-                still.append((cell, job, entry))
-                continue
-            on_record(settle(cell, plan.out, entry, plan.started))
-            if cell.method == REFERENCE:
-                waiting_refs.discard((cell.task, cell.seed, cell.track))
-        running = still
+    """Up to `workers` cells at once on long-lived worker processes that each run many
+    cells (`benchmark.execution.workers`), method cells of a (task, seed) after its
+    reference cell, longest work first (`_priority`)."""
+    from benchmark.execution.workers import run_pool
+
+    index = {cell: i for i, cell in enumerate(cells)}
+    run_pool(plan, cells, settings, on_record, lambda c: _priority(c, index))
 
 
-def _priority(cell: PlannedCell, plan: list[PlannedCell]) -> tuple[int, int, int]:
+def _priority(
+    cell: PlannedCell, plan: list[PlannedCell] | dict[PlannedCell, int]
+) -> tuple[int, int, int]:
     """Longest work first, so no worker idles at the end while one long cell finishes:
     reference cells (teacher and all-labels training) before method cells, segmentation
     (dense heads, the costliest cells of every profile) before classification, then plan
     order. Starting the segmentation reference beside a classification one also keeps the
     two first workers off each other's teacher lock (classification tasks share a teacher)."""
     dense = get_kind(get_task(cell.task).kind).dense
-    return (cell.method != REFERENCE, not dense, plan.index(cell))
+    position = plan[cell] if isinstance(plan, dict) else plan.index(cell)
+    return (cell.method != REFERENCE, not dense, position)
 
 
 def preflight(settings: ExecutorSettings) -> None:
@@ -320,7 +293,8 @@ class InlineExecutor(Executor):
 
 @register_executor("local")
 class LocalExecutor(Executor):
-    """Worker processes on this machine; a job is over when its controller process is."""
+    """Long-lived worker processes on this machine; a cell's job is over when its worker
+    process is."""
 
     def run(self, cells: list[PlannedCell], on_record: OnRecord, reporter: Reporter) -> None:
         run_local(self.plan, cells, self.settings, on_record)
