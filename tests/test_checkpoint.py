@@ -125,10 +125,12 @@ def test_record_cell_writes_once_and_removes_the_checkpoint(
 
 
 def test_finetune_resumes_from_its_own_checkpoint(
-    longer: RunConfig, cache_dir: Path, tmp_path: Path
+    longer: RunConfig, cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Killed during the few-label fine-tune: the distillation is not redone, the fine-tune
-    continues from its last epoch, and the metrics are those of an uninterrupted run."""
+    continues from its last epoch, and the metrics are those of an uninterrupted run. (A
+    fine-tune this short checkpoints only with the interval at zero: every epoch.)"""
+    monkeypatch.setattr("benchmark.execution.runner.FINETUNE_EVERY_S", 0.0)
     cfg = dataclasses.replace(longer, eval=dataclasses.replace(longer.eval, finetune_epochs=3))
     cell = plan_cell(Cell("sketch-cls", "l2", 0), cfg)
     whole = CellRunner(cfg, cache_dir, CPU, out=tmp_path / "whole").run(cell)
@@ -143,6 +145,18 @@ def test_finetune_resumes_from_its_own_checkpoint(
     assert resumed.metrics == whole.metrics
     assert resumed.curves == whole.curves
     assert [len(whole.curves[s]["ce"]) for s in ("finetune", "finetune1")] == [3, 3]
+
+
+def test_short_finetunes_write_no_checkpoint(
+    longer: RunConfig, cache_dir: Path, tmp_path: Path
+) -> None:
+    """At the runner's interval a fine-tune of a few seconds saves nothing (the
+    distillation still saves every epoch), and the metrics do not depend on it."""
+    cell = plan_cell(Cell("sketch-cls", "l2", 0), longer)
+    with pytest.raises(_Killed):
+        CellRunner(longer, cache_dir, CPU, _KillAfter("evaluate", 1), out=tmp_path).run(cell)
+    assert checkpoint_path(tmp_path, cell.task, cell.method, cell.seed).is_file()
+    assert not checkpoint_path(tmp_path, cell.task, cell.method, cell.seed, "finetune").exists()
 
 
 @pytest.mark.parametrize(

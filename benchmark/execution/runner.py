@@ -16,8 +16,9 @@ label-free track: `benchmark.tracks`) gets a `not_applicable` record saying why.
 Any exception inside a cell becomes a `failed` record with its reason, so one broken
 cell never stops the rest of the plan.
 
-Given an output folder, a method cell checkpoints its distillation after every epoch and
-resumes from a matching checkpoint (`benchmark.protocol.checkpoint`), so a killed or requeued cell
+Given an output folder, a method cell checkpoints its distillation after every epoch (its
+fine-tunes only when they run longer than `FINETUNE_EVERY_S`) and resumes from a matching
+checkpoint (`benchmark.protocol.checkpoint`), so a killed or requeued cell
 continues instead of restarting; the shared data and teacher caches are built under file
 locks, so concurrent jobs build each entry once (`benchmark.locks`).
 """
@@ -43,13 +44,13 @@ from benchmark.execution.progress import NullReporter, Reporter
 from benchmark.execution.provenance import git_commit, host, versions
 from benchmark.hashing import config_hash
 from benchmark.locks import file_lock
-from benchmark.method import Context, Method, create_method
+from benchmark.method import Context, Method, Outputs, create_method
 from benchmark.protocol import outcomes
 from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
 from benchmark.protocol.curves import collect
 from benchmark.protocol.distill import distill
 from benchmark.protocol.evaluate import evaluate
-from benchmark.protocol.gaps import gap_metrics, input_gap
+from benchmark.protocol.gaps import gap_metrics, input_gap, teacher_gap_outputs
 from benchmark.protocol.teacher import (
     Trained,
     get_all_labels_reference,
@@ -61,6 +62,9 @@ from benchmark.protocol.training import seeded
 from benchmark.results.records import NOT_APPLICABLE, OK, REFERENCE, Record
 from benchmark.storage import disk_full
 from benchmark.tracks import is_label_free, is_labelled
+
+# Few-label fine-tunes checkpoint at most this often (`benchmark.protocol.checkpoint`, "When").
+FINETUNE_EVERY_S = 60.0
 
 
 def initial_student(backbone: str, data: TaskData, seed: int) -> Backbone:
@@ -155,6 +159,7 @@ class CellRunner:
         self._data: tuple[tuple[str, int], TaskData] | None = None
         self._teacher: tuple[tuple[str, int, str], Trained] | None = None
         self._input_gap: tuple[tuple[str, int, str], dict[str, float]] | None = None
+        self._gap_teacher: tuple[tuple[str, int, str], dict[bool, Outputs]] | None = None
 
     def data(self, cell: PlannedCell) -> TaskData:
         """The splits of the cell's (task, seed), which every track shares."""
@@ -196,6 +201,17 @@ class CellRunner:
         if self._input_gap is None or self._input_gap[0] != which:
             self._input_gap = (which, input_gap(teacher.model, data, seed))
         return self._input_gap[1]
+
+    def gap_teacher(self, data: TaskData, teacher: Trained, seed: int, maps: bool) -> Outputs:
+        """The teacher's outputs on the (task, seed)'s gap pairs (`teacher_gap_outputs`),
+        computed once for all the method cells of a (task, seed) this runner runs."""
+        which = (data.name, seed, teacher.key)
+        if self._gap_teacher is None or self._gap_teacher[0] != which:
+            self._gap_teacher = (which, {})
+        kept = self._gap_teacher[1]
+        if maps not in kept:
+            kept[maps] = teacher_gap_outputs(teacher.model, data, seed, maps)
+        return kept[maps]
 
     def run(self, cell: PlannedCell) -> Record:
         """The cell's record: its settings, payload and hash are the plan's
@@ -351,7 +367,8 @@ class CellRunner:
                 path = checkpoint_path(
                     self.out, cell.task, cell.method, cell.seed, stage, cell.track
                 )
-                return EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
+                key = fingerprint(record.config_hash, self.device)
+                return EpochCheckpoint(path, key, every_s=FINETUNE_EVERY_S)
 
             noise = cfg.distill.training_noise
             hook = cell.evaluation  # a `bench tune` trial's: its validation split scored too
@@ -381,6 +398,11 @@ class CellRunner:
         method: Method,
     ) -> None:
         clock = time.perf_counter()
-        record.metrics.update(gap_metrics(student, method, teacher.model, data, cell.seed))
+
+        def teacher_rows(maps: bool) -> Outputs:
+            return self.gap_teacher(data, teacher, cell.seed, maps)
+
+        gaps = gap_metrics(student, method, teacher.model, data, cell.seed, teacher_rows)
+        record.metrics.update(gaps)
         record.metrics.update(self.input_gap(data, teacher, cell.seed))
         record.seconds["gap"] = time.perf_counter() - clock

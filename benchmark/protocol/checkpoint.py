@@ -14,6 +14,15 @@ with `torch.load(weights_only=True)`, which never runs code from the file. A fil
 fingerprint (the cell's config hash, the torch thread count and the device) differs from
 the running cell's is ignored, so a changed setting never resumes from a stale state.
 
+When: after every epoch, unless the checkpoint has an interval (`every_s`): then after an
+epoch only once that many seconds have passed since the loop started or last saved. The
+runner gives the few-label fine-tunes one (`benchmark.execution.runner.FINETUNE_EVERY_S`):
+a fine-tune shorter than the interval (every quick-profile one: 25 epochs of 3 steps, a
+few seconds) writes no checkpoint, since writing 75 of them costs more than the little a
+resume would save; a longer one (the paper profile's) saves at most once per interval, so
+a kill loses at most the interval plus one epoch of it. Distillation and the cached
+trainings save every epoch: their epochs are long, and a resume there pays.
+
 Where: `<out>/checkpoints/<task>/<method>/seed<k>.pt` (and `seed<k>.finetune.pt`), next to
 the records; the files are removed once the cell's record is written. Teacher and
 all-labels reference trainings checkpoint inside the cache, next to the entry they will
@@ -24,7 +33,8 @@ next resumes them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +96,21 @@ class EpochCheckpoint:
     path: Path
     fingerprint: str
     resumed_epoch: int = 0  # set by `load`: the epoch a resumed run started from
+    every_s: float = 0.0  # save only once this many seconds passed since the last save
+    last_save: float = field(default_factory=time.monotonic)  # or since the loop started
+
+    def due(self) -> bool:
+        """Whether the epoch that just ended should be saved (see the module's "When")."""
+        return time.monotonic() - self.last_save >= self.every_s
 
     def save(self, state: dict[str, Any]) -> None:
         save_tensors(self.path, {"format": FORMAT, "fingerprint": self.fingerprint, **state})
+        self.last_save = time.monotonic()
 
     def load(self) -> dict[str, Any] | None:
         """The saved state, or None when there is none to resume from. An unreadable or
         foreign file is reported and ignored (the cell then starts from zero)."""
+        self.last_save = time.monotonic()  # a loop loads once, as it starts
         if not self.path.is_file():
             return None
         try:

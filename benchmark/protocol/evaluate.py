@@ -29,21 +29,24 @@ from benchmark.protocol.training import IGNORE_INDEX, Progress, fit, predict, se
 PROBE_REDUCTION = 4  # segmentation probe: features resampled to 1/4 of the input size
 
 
-@torch.no_grad()
 def probe_features(student: Backbone, x: Tensor, kind: str, batch_size: int = 256) -> Tensor:
-    """Frozen features: embeddings [N,D], or every stage resampled and stacked [N,ΣC,h,w]."""
+    """Frozen features: embeddings [N,D], or every stage resampled and stacked [N,ΣC,h,w].
+    Computed under `torch.inference_mode` (the bits of `no_grad`), returned as an ordinary
+    tensor (the probe's solver differentiates through functions of it)."""
     student.eval()
     device = next(student.parameters()).device
     size = (x.shape[-2] // PROBE_REDUCTION, x.shape[-1] // PROBE_REDUCTION)
     out = []
-    for i in range(0, len(x), batch_size):
-        o = student(x[i : i + batch_size].to(device))
-        if get_kind(kind).dense:
-            maps = [resample(m, size) for m in o.feature_maps]
-            out.append(torch.cat(maps, dim=1).cpu())
-        else:
-            out.append(o.embedding.cpu())
-    return torch.cat(out)
+    with torch.inference_mode():
+        for i in range(0, len(x), batch_size):
+            o = student(x[i : i + batch_size].to(device))
+            if get_kind(kind).dense:
+                maps = [resample(m, size) for m in o.feature_maps]
+                out.append(torch.cat(maps, dim=1).cpu())
+            else:
+                out.append(o.embedding.cpu())
+        features = torch.cat(out)
+    return features.clone()
 
 
 def _fit_linear(

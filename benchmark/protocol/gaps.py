@@ -414,17 +414,34 @@ def gap_pairs(data: TaskData, seed: int) -> tuple[Split, GapSplit]:
     return Split(source=test.source[used], target=test.target[used]), split.compact()
 
 
+def teacher_gap_outputs(teacher: nn.Module, data: TaskData, seed: int, maps: bool) -> Outputs:
+    """The teacher's outputs on the (task, seed)'s gap pairs: the same for every method
+    cell of the (task, seed), so a runner computes them once (`teacher_rows`)."""
+    rows, _ = gap_pairs(data, seed)
+    assert rows.source is not None
+    return forward_all(teacher, rows.source, keep_maps=maps, on_cpu=False)
+
+
 def gap_metrics(
-    student: nn.Module, method: Method, teacher: nn.Module, data: TaskData, seed: int
+    student: nn.Module,
+    method: Method,
+    teacher: nn.Module,
+    data: TaskData,
+    seed: int,
+    teacher_rows: Callable[[bool], Outputs] | None = None,
 ) -> dict[str, float]:
     """`gap_*`: a distilled (or, for `scratch`, untouched) student's gap in the common
     space, comparable across methods; `gap_own_*`: the same estimators in the method's
-    own alignment space, where it has one (not comparable across methods)."""
+    own alignment space, where it has one (not comparable across methods).
+    `teacher_rows(keep_maps)` gives `teacher_gap_outputs` from a cache (default: computed)."""
     rows, split = gap_pairs(data, seed)
     assert rows.source is not None and rows.target is not None
     maps = method.uses_feature_maps
     s_out = forward_all(student, rows.target, keep_maps=maps, on_cpu=False)
-    t_out = forward_all(teacher, rows.source, keep_maps=maps, on_cpu=False)
+    if teacher_rows is None:
+        t_out = teacher_gap_outputs(teacher, data, seed, maps)
+    else:
+        t_out = teacher_rows(maps)
     out = estimate(s_out.embedding, t_out.embedding, split, common=True, prefix="gap")
     pair = aligned_features(method, s_out, t_out) if method.distills else None
     if pair is not None:

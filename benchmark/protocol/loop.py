@@ -5,8 +5,9 @@ What every loop shares, written once: SGD with Nesterov momentum and a per-step 
 decay over the whole run, seeded index batches from the loop's own generator, the sum of
 the step's named loss terms (a non-finite term stops the loop with its name), the mean of
 each term over the last epoch and its history over every epoch (`benchmark.protocol.curves`),
-progress reports, and a checkpoint of the loop's whole
-state after every epoch that a requeued or re-run job resumes from, ending in exactly the
+progress reports, and a checkpoint of the loop's whole state after every epoch (or every so
+many seconds: `benchmark.protocol.checkpoint`) that a requeued or re-run job resumes from,
+ending in exactly the
 state an uninterrupted run ends in. What differs between loops is only what one step
 computes from a batch of indices, which the caller passes in as `step`.
 """
@@ -130,7 +131,7 @@ def train_loop(
         if LR in last:
             raise ValueError(f"a loss term of {name} is named '{LR}', the learning rate's curve")
         history.append({**last, LR: lr / max(1, count)})
-        if checkpoint is not None:
+        if checkpoint is not None and checkpoint.due():
             checkpoint.save(
                 {
                     "epoch": epoch + 1,

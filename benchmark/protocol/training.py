@@ -75,16 +75,19 @@ def fit(
     model.eval()
 
 
-@torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch_size: int = 256) -> Tensor:
-    """Class predictions ([N] or [N,H,W]) in eval mode, batch by batch."""
+    """Class predictions ([N] or [N,H,W]) in eval mode, batch by batch, under
+    `torch.inference_mode` (no autograd bookkeeping at all; the same kernels as `no_grad`,
+    so the same bits: tests/test_eval_identity.py)."""
     model.eval()
     device = next(model.parameters()).device
-    out = [
-        model(x[i : i + batch_size].to(device)).logits.argmax(1).cpu()
-        for i in range(0, len(x), batch_size)
-    ]
-    return torch.cat(out)
+    with torch.inference_mode():
+        out = [
+            model(x[i : i + batch_size].to(device)).logits.argmax(1).cpu()
+            for i in range(0, len(x), batch_size)
+        ]
+        pred = torch.cat(out)
+    return pred.clone()  # an ordinary tensor
 
 
 def score(pred: Tensor, labels: Tensor, kind: str, num_classes: int) -> dict[str, float]:

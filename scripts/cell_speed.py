@@ -1,0 +1,102 @@
+"""Whole-cell speed, before and after a change, side by side: one cell (teacher cached) run
+by two source trees in fresh child processes, interleaved A, B, B, A, ... so both sides
+see the same machine load, with each side's metrics and per-sample outcomes compared.
+
+    git archive main | tar -x -C /tmp/before      # the tree to compare against
+    python scripts/cell_speed.py --before /tmp/before --tasks sketch-cls,depth-seg \\
+        --method kd --repeats 2
+
+Each child runs `CellRunner(...).run(cell)` at the quick profile (or `--profile`) on one
+thread, with an output folder (so checkpoints are written as `bench run` writes them) and
+the shared cache given by $XMD_CACHE (a warm-up run of the after side fills it first:
+teacher, teacher outputs and data). The table shows per side the median seconds of the
+whole `run` call (imports excluded) and of each stage, the after/before ratio of medians
+(with the per-pair range) and whether metrics and outcomes were identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = r"""
+import hashlib, json, sys, tempfile, time
+import torch
+torch.set_num_threads(1)
+from benchmark.config import resolve
+from benchmark.execution.plan import Cell
+from benchmark.execution.runner import CellRunner
+from pathlib import Path
+profile, task, method, seed, cache = sys.argv[1:6]
+with tempfile.TemporaryDirectory() as out:
+    cpu = torch.device("cpu")
+    runner = CellRunner(resolve(profile), Path(cache), cpu, out=Path(out), threads=1)
+    start = time.perf_counter()
+    record = runner.run(Cell(task, method, int(seed)))
+    wall = time.perf_counter() - start
+assert record.status == "ok", record.reason
+digest = hashlib.sha256(json.dumps(record.outcomes, sort_keys=True).encode()).hexdigest()
+print("CELL " + json.dumps({"wall": wall, "seconds": record.seconds, "metrics": record.metrics,
+                            "outcomes": digest}))
+"""
+
+
+def run(root: Path, args: argparse.Namespace, task: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1",
+           "PYTHONDONTWRITEBYTECODE": "1"}  # fmt: skip
+    command = [sys.executable, "-c", CHILD, args.profile, task, args.method, str(args.seed),
+               os.environ["XMD_CACHE"]]  # fmt: skip
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir()
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("CELL ")), None)
+    if line is None:
+        raise SystemExit(f"{root} failed:\n{done.stderr[-3000:]}")
+    return json.loads(line[5:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, required=True)
+    parser.add_argument("--after", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument("--tasks", default="sketch-cls")
+    parser.add_argument("--method", default="kd")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--profile", default="quick")
+    args = parser.parse_args()
+    if "XMD_CACHE" not in os.environ:
+        raise SystemExit("set XMD_CACHE to the cache both sides share")
+    sides = {"before": args.before.resolve(), "after": args.after.resolve()}
+    print(f"| task | side | cell s (median) | {'| '.join(('distill', 'evaluate', 'gap'))} "
+          "| speed-up before/after [range] | identical metrics · outcomes |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---|---|")
+    for task in args.tasks.split(","):
+        run(sides["after"], args, task)  # warm-up: teacher, teacher outputs, data cached
+        got: dict[str, list[dict]] = {"before": [], "after": []}
+        for r in range(args.repeats):
+            order = ("before", "after") if r % 2 == 0 else ("after", "before")
+            for side in order:
+                got[side].append(run(sides[side], args, task))
+        walls = {side: [g["wall"] for g in got[side]] for side in got}
+        per = [b / a for a, b in zip(walls["after"], walls["before"], strict=True)]
+        ratio = statistics.median(walls["before"]) / statistics.median(walls["after"])
+        same_m = all(g["metrics"] == got["before"][0]["metrics"] for s in got for g in got[s])
+        same_o = all(g["outcomes"] == got["before"][0]["outcomes"] for s in got for g in got[s])
+        for side in ("before", "after"):
+            stages = [statistics.median(g["seconds"].get(k, 0.0) for g in got[side])
+                      for k in ("distill", "evaluate", "gap")]  # fmt: skip
+            tail = (f"{ratio:.2f}× [{min(per):.2f}–{max(per):.2f}] | {same_m} · {same_o}"
+                    if side == "after" else " | ")  # fmt: skip
+            print(f"| {task} | {side} | {statistics.median(walls[side]):.1f} | "
+                  + " | ".join(f"{s:.1f}" for s in stages) + f" | {tail} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
