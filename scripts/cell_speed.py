@@ -10,8 +10,9 @@ Each child runs `CellRunner(...).run(cell)` at the quick profile (or `--profile`
 thread, with an output folder (so checkpoints are written as `bench run` writes them) and
 the shared cache given by $XMD_CACHE (a warm-up run of the after side fills it first:
 teacher, teacher outputs and data). The table shows per side the median seconds of the
-whole `run` call (imports excluded) and of each stage, the after/before ratio of medians
-(with the per-pair range) and whether metrics and outcomes were identical.
+whole `run` call (imports excluded; wall and the child's CPU time, which a loaded host
+disturbs less) and of each stage, the before/after speed-up of medians (with the per-pair
+range) and whether metrics and outcomes were identical.
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ profile, task, method, seed, cache = sys.argv[1:6]
 with tempfile.TemporaryDirectory() as out:
     cpu = torch.device("cpu")
     runner = CellRunner(resolve(profile), Path(cache), cpu, out=Path(out), threads=1)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     record = runner.run(Cell(task, method, int(seed)))
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
 assert record.status == "ok", record.reason
 digest = hashlib.sha256(json.dumps(record.outcomes, sort_keys=True).encode()).hexdigest()
-print("CELL " + json.dumps({"wall": wall, "seconds": record.seconds, "metrics": record.metrics,
-                            "outcomes": digest}))
+got = {"wall": wall, "cpu": cpu, "seconds": record.seconds, "metrics": record.metrics}
+print("CELL " + json.dumps({**got, "outcomes": digest}))
 """
 
 
@@ -74,9 +75,11 @@ def main() -> None:
     if "XMD_CACHE" not in os.environ:
         raise SystemExit("set XMD_CACHE to the cache both sides share")
     sides = {"before": args.before.resolve(), "after": args.after.resolve()}
-    print(f"| task | side | cell s (median) | {'| '.join(('distill', 'evaluate', 'gap'))} "
-          "| speed-up before/after [range] | identical metrics · outcomes |")  # fmt: skip
-    print("|---|---|---:|---:|---:|---:|---|---|")
+    print(
+        "| task | side | cell wall s | cell CPU s | distill | evaluate | gap "
+        "| speed-up, wall [range] | speed-up, CPU [range] | identical metrics · outcomes |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---|---|---|")
     for task in args.tasks.split(","):
         run(sides["after"], args, task)  # warm-up: teacher, teacher outputs, data cached
         got: dict[str, list[dict]] = {"before": [], "after": []}
@@ -84,18 +87,22 @@ def main() -> None:
             order = ("before", "after") if r % 2 == 0 else ("after", "before")
             for side in order:
                 got[side].append(run(sides[side], args, task))
-        walls = {side: [g["wall"] for g in got[side]] for side in got}
-        per = [b / a for a, b in zip(walls["after"], walls["before"], strict=True)]
-        ratio = statistics.median(walls["before"]) / statistics.median(walls["after"])
+        ratios = {}
+        for clock in ("wall", "cpu"):
+            took = {side: [g[clock] for g in got[side]] for side in got}
+            per = [b / a for a, b in zip(took["after"], took["before"], strict=True)]
+            ratio = statistics.median(took["before"]) / statistics.median(took["after"])
+            ratios[clock] = f"{ratio:.2f}× [{min(per):.2f}–{max(per):.2f}]"
         same_m = all(g["metrics"] == got["before"][0]["metrics"] for s in got for g in got[s])
         same_o = all(g["outcomes"] == got["before"][0]["outcomes"] for s in got for g in got[s])
         for side in ("before", "after"):
             stages = [statistics.median(g["seconds"].get(k, 0.0) for g in got[side])
                       for k in ("distill", "evaluate", "gap")]  # fmt: skip
-            tail = (f"{ratio:.2f}× [{min(per):.2f}–{max(per):.2f}] | {same_m} · {same_o}"
-                    if side == "after" else " | ")  # fmt: skip
-            print(f"| {task} | {side} | {statistics.median(walls[side]):.1f} | "
-                  + " | ".join(f"{s:.1f}" for s in stages) + f" | {tail} |")  # fmt: skip
+            clocks = [statistics.median(g[c] for g in got[side]) for c in ("wall", "cpu")]
+            tail = (f"{ratios['wall']} | {ratios['cpu']} | {same_m} · {same_o}"
+                    if side == "after" else " | | ")  # fmt: skip
+            print(f"| {task} | {side} | " + " | ".join(f"{s:.1f}" for s in [*clocks, *stages])
+                  + f" | {tail} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

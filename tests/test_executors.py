@@ -149,6 +149,29 @@ def test_cell_job_under_debug_executor(smoke: RunConfig, cache_dir: Path, tmp_pa
     )
 
 
+def test_one_slurm_job_runs_a_chunk_of_cells(
+    smoke: RunConfig, cache_dir: Path, tmp_path: Path
+) -> None:
+    """With `executor.cells_per_job`, an array task runs several cells of one (task, seed)
+    in one process, one record each; its requeue skips the finished ones."""
+    from benchmark.execution.executors import job_chunks
+    from benchmark.execution.plan import make_plan
+
+    plan = make_plan(["sketch-cls", "audio-cls"], ["l2", "kd"], [0], smoke)
+    chunks = job_chunks(plan, 2)
+    assert [[c.method for c in chunk] for chunk in chunks] == [[REFERENCE, "l2"], ["kd"]] * 2
+    assert all(len({(c.task, c.seed) for c in chunk}) == 1 for chunk in chunks)
+    assert parse_settings({"kind": "slurm", "cells_per_job": 3}, {}).cells_per_job == 3
+
+    work = CellJob(_spec(smoke, tmp_path, cache_dir))
+    cells = [c for c in plan if c.task == "audio-cls" and c.method != REFERENCE]
+    job = submitit.DebugExecutor(folder=tmp_path / "jobs").submit(work, cells)
+    assert job.result() == "ok; ok"
+    assert {_record(tmp_path, c.cell).config["run"]["job_id"] for c in cells} == {job.job_id}
+    again = submitit.DebugExecutor(folder=tmp_path / "jobs").submit(work, cells)
+    assert again.result() == "skipped (already done); skipped (already done)"
+
+
 def _flock_waiters(path: Path) -> int:
     """How many processes are blocked waiting for the flock on `path` (/proc/locks lists
     waiters with a '->' before the lock type)."""
@@ -227,25 +250,31 @@ def test_threads_per_executor(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ExecutorSettings("inline", threads=1).resolved_threads() == 1
 
 
-def test_local_order_is_longest_work_first() -> None:
-    """References before method cells, segmentation before classification, then plan order."""
-    from benchmark.execution.executors import _priority
-    from benchmark.execution.plan import Cell
+def test_order_gates_on_a_method_cell_then_longest_work_first(smoke: RunConfig) -> None:
+    """Each (task, seed)'s first method cell is its gate (it trains the teacher); then
+    references before method cells, segmentation before classification, plan order."""
+    from benchmark.execution.order import Order, inline_order
+    from benchmark.execution.plan import make_plan
 
-    plan = [
-        Cell(task, method, 0)
-        for task in ("sketch-cls", "depth-seg")
-        for method in (REFERENCE, "l2", "crd")
-    ]
-    order = sorted(plan, key=lambda c: _priority(c, plan))
-    assert [(c.task, c.method) for c in order] == [
+    plan = make_plan(["sketch-cls", "depth-seg"], ["l2", "crd"], [0], smoke)
+    order = Order(plan)
+    ranked = sorted(plan, key=order.priority)
+    assert [(c.task, c.method) for c in ranked] == [
+        ("depth-seg", "l2"),
+        ("sketch-cls", "l2"),
         ("depth-seg", REFERENCE),
         ("sketch-cls", REFERENCE),
-        ("depth-seg", "l2"),
         ("depth-seg", "crd"),
-        ("sketch-cls", "l2"),
         ("sketch-cls", "crd"),
     ]
+    assert [order.gate(c) for c in plan[:3]] == [plan[1], None, plan[1]]
+    assert [(c.task, c.method) for c in inline_order(plan)][:3] == [
+        ("sketch-cls", "l2"),
+        ("sketch-cls", REFERENCE),
+        ("sketch-cls", "crd"),
+    ]
+    trials = [c for c in plan if c.method != REFERENCE]  # no reference: no gate
+    assert all(Order(trials).gate(c) is None for c in trials)
 
 
 def test_executors_are_one_registry_the_settings_agree_with() -> None:

@@ -29,6 +29,9 @@ ROWS = (
     "bench list methods -v · first call, empty cache",
     "bench list methods -v",
     "bench validate (a smoke config)",
+    "cell-seconds (records' stages) · 6 cells on 2 workers",
+    "busy worker-seconds ÷ cell-seconds",
+    "workers × wall ÷ cell-seconds",
 )
 
 

@@ -44,6 +44,7 @@ class ExecutorSettings:
     array_parallelism: int | None = None
     signal_delay_s: int | None = None  # how long before the time limit the job is warned
     max_requeues: int = 10  # timeouts/preemptions a cell may survive (submitit's countdown)
+    cells_per_job: int | None = None  # slurm: cells of one (task, seed) per array task (1)
     wait: bool = True  # slurm: wait for the jobs (False: submit and return)
     poll_s: float = 5.0  # slurm: seconds between squeue polls
     slurm: dict[str, Any] = field(default_factory=dict)  # any other sbatch option
@@ -110,6 +111,7 @@ def _validate(s: ExecutorSettings) -> None:
         ("gpus_per_task", 0, 64),
         ("signal_delay_s", 0, 86400),
         ("max_requeues", 0, 1000),
+        ("cells_per_job", 1, 1000),
     )
     for name, low, high in bounds:
         value = getattr(s, name)
@@ -143,6 +145,7 @@ _ONLY = {
     "gpus_per_task": ("slurm",),
     "mem": ("slurm",),
     "array_parallelism": ("slurm",),
+    "cells_per_job": ("slurm",),
 }
 _FLAG = {
     "workers": "--workers",
@@ -153,6 +156,7 @@ _FLAG = {
     "gpus_per_task": "--gpus-per-task",
     "mem": "--mem",
     "array_parallelism": "--slurm-array-parallelism",
+    "cells_per_job": "executor.cells_per_job",
 }
 
 

@@ -13,11 +13,12 @@ done, resume from the epoch checkpoint, atomic record). With the same torch thre
 (`--threads N`) the same command gives identical records whichever executor runs it; by
 default local workers split the cores (`benchmark.execution.executor_settings`).
 
-Order: reference cells (which train the shared teachers) go first. On SLURM they are one
-array and the method cells a second array that starts `afterany` the first; `afterany`
-rather than `afterok`, so a reference cell that dies does not leave the method cells
-pending forever; they then train the teacher themselves. Locally a method cell starts
-once its (task, seed)'s reference cell has ended, longest work first (`_priority`).
+Order (`benchmark.execution.order`): inline and locally, each (task, seed)'s first method
+cell goes first and trains the teacher its other cells wait for, so a method result comes
+before the reference cell's all-labels ceiling. On SLURM the reference cells (which train
+the shared teachers) are one array and the method cells a second array that starts
+`afterany` the first; `afterany` rather than `afterok`, so a reference cell that dies does
+not leave the method cells pending forever; they then train the teacher themselves.
 Neither ordering is what makes teachers train once; the teacher cache's file lock is (see
 `benchmark.protocol.teacher`).
 
@@ -40,7 +41,6 @@ import submitit
 import torch
 
 from benchmark.config import RunConfig
-from benchmark.datasets.tasks import get_task
 from benchmark.errors import UserError
 from benchmark.execution.executor_settings import (
     SLURM_TIMEOUT_MIN,
@@ -49,6 +49,7 @@ from benchmark.execution.executor_settings import (
     minutes,
 )
 from benchmark.execution.jobs import CellJob, PlanRun, now_iso, record_cell, settle
+from benchmark.execution.order import Order, inline_order
 from benchmark.execution.plan import PlannedCell
 from benchmark.execution.progress import Reporter
 from benchmark.execution.status import (
@@ -59,7 +60,6 @@ from benchmark.execution.status import (
     read_manifest,
     squeue_states,
 )
-from benchmark.kinds import get_kind
 from benchmark.registry import Registry
 from benchmark.results.records import REFERENCE, Record
 
@@ -79,7 +79,7 @@ def run_inline(
     memory between the cells of one (task, seed))."""
     job = {"executor": "inline", "job_id": f"pid{os.getpid()}"}
     redo_before = plan.started if plan.force else None
-    for cell in cells:
+    for cell in inline_order(cells):
         record = record_cell(runner, plan.out, cell, job, redo_before)
         if record is not None:
             on_record(record)
@@ -99,25 +99,11 @@ def run_local(
     plan: PlanRun, cells: list[PlannedCell], settings: ExecutorSettings, on_record: OnRecord
 ) -> None:
     """Up to `workers` cells at once on long-lived worker processes that each run many
-    cells (`benchmark.execution.workers`), method cells of a (task, seed) after its
-    reference cell, longest work first (`_priority`)."""
+    cells (`benchmark.execution.workers`), each cell after its (task, seed)'s gate, the
+    most urgent first (`benchmark.execution.order`)."""
     from benchmark.execution.workers import run_pool
 
-    index = {cell: i for i, cell in enumerate(cells)}
-    run_pool(plan, cells, settings, on_record, lambda c: _priority(c, index))
-
-
-def _priority(
-    cell: PlannedCell, plan: list[PlannedCell] | dict[PlannedCell, int]
-) -> tuple[int, int, int]:
-    """Longest work first, so no worker idles at the end while one long cell finishes:
-    reference cells (teacher and all-labels training) before method cells, segmentation
-    (dense heads, the costliest cells of every profile) before classification, then plan
-    order. Starting the segmentation reference beside a classification one also keeps the
-    two first workers off each other's teacher lock (classification tasks share a teacher)."""
-    dense = get_kind(get_task(cell.task).kind).dense
-    position = plan[cell] if isinstance(plan, dict) else plan.index(cell)
-    return (cell.method != REFERENCE, not dense, position)
+    run_pool(plan, cells, settings, on_record, Order(cells))
 
 
 def preflight(settings: ExecutorSettings) -> None:
@@ -158,11 +144,33 @@ def slurm_executor(plan: PlanRun, settings: ExecutorSettings) -> submitit.AutoEx
     return executor
 
 
+def job_chunks(cells: list[PlannedCell], size: int) -> list[list[PlannedCell]]:
+    """Consecutive cells of one (task, seed, track), at most `size` per array task (plan
+    order groups them), so a task's cells share its data and teacher in memory."""
+    chunks: list[list[PlannedCell]] = []
+    for cell in cells:
+        last = chunks[-1] if chunks else None
+        same = last is not None and (last[0].task, last[0].seed, last[0].track) == (
+            cell.task,
+            cell.seed,
+            cell.track,
+        )
+        if last is not None and same and len(last) < size:
+            last.append(cell)
+        else:
+            chunks.append([cell])
+    return chunks
+
+
 def _submit_array(
-    executor: submitit.AutoExecutor, work: CellJob, cells: list[PlannedCell]
-) -> list[submitit.Job[Any]]:
+    executor: submitit.AutoExecutor, work: CellJob, cells: list[PlannedCell], size: int = 1
+) -> list[tuple[list[PlannedCell], submitit.Job[Any]]]:
+    """One array task per cell, or per chunk of up to `size` cells (`job_chunks`)."""
+    chunks = job_chunks(cells, size)
     try:
-        return executor.map_array(work, cells)
+        # One cell per task is called with the cell itself, as before chunks existed.
+        jobs = executor.map_array(work, cells if size == 1 else chunks)
+        return list(zip(chunks, jobs, strict=True))
     except submitit.core.utils.FailedJobError as err:
         message = " ".join(str(err).split())
         raise UserError(
@@ -191,10 +199,11 @@ def submit_slurm(
         work = CellJob(plan.spec("slurm"))
         live_refs = [c for c in cells if c.label in attached and c.method == REFERENCE]
         after = {attached[c.label]["job_id"].split("_")[0] for c in live_refs}
+        size = settings.cells_per_job or 1
         if refs:
-            jobs = _submit_array(executor, work, refs)
-            entries.update({c.label: _entry("slurm", j) for c, j in zip(refs, jobs, strict=True)})
-            after.add(str(jobs[0].job_id).split("_")[0])
+            jobs = _submit_array(executor, work, refs, size)
+            entries.update({c.label: _entry("slurm", j) for cs, j in jobs for c in cs})
+            after.add(str(jobs[0][1].job_id).split("_")[0])
         if rest:
             if after:
                 extra = dict(settings.slurm)
@@ -203,8 +212,8 @@ def submit_slurm(
                     dependency = f"{extra['dependency']},{dependency}"
                 extra["dependency"] = dependency
                 executor.update_parameters(slurm_additional_parameters=extra)
-            jobs = _submit_array(executor, work, rest)
-            entries.update({c.label: _entry("slurm", j) for c, j in zip(rest, jobs, strict=True)})
+            jobs = _submit_array(executor, work, rest, size)
+            entries.update({c.label: _entry("slurm", j) for cs, j in jobs for c in cs})
         add_jobs(plan.out, entries)
     return {**attached, **entries}
 

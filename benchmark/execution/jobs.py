@@ -174,13 +174,17 @@ def _end_with_owner(pid: int) -> None:
 
 
 class CellJob(submitit.helpers.Checkpointable):
-    """One cell as a submitit job. The inherited `checkpoint` resubmits the same call;
-    the cell's progress lives in its epoch checkpoint file, not in this object."""
+    """One cell, or several cells of one (task, seed) run one after another by one process
+    (a SLURM array task with `executor.cells_per_job` > 1: the stack is imported, and the
+    (task, seed)'s data, teacher and input gap loaded, once for all of them), as a
+    submitit job. The inherited `checkpoint` resubmits the same call; each cell's progress
+    lives in its record and epoch checkpoint files, not in this object, so a requeued job
+    skips the cells it finished and resumes the one it was in."""
 
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
 
-    def __call__(self, cell: PlannedCell) -> str:
+    def __call__(self, cells: PlannedCell | list[PlannedCell]) -> str:
         import torch
 
         from benchmark.execution.provenance import default_device
@@ -200,11 +204,14 @@ class CellJob(submitit.helpers.Checkpointable):
             threads=spec.threads,
         )
         job = job_info(spec.executor)
-        log.info("%s: job %s, %d torch threads", cell.label, job["job_id"], spec.threads)
-        record = record_cell(runner, spec.out, cell, job, spec.redo_before)
-        status = "skipped (already done)" if record is None else record.status
-        log.info("%s: %s", cell.label, status)
-        return status
+        statuses = []
+        for cell in cells if isinstance(cells, list) else [cells]:
+            log.info("%s: job %s, %d torch threads", cell.label, job["job_id"], spec.threads)
+            record = record_cell(runner, spec.out, cell, job, spec.redo_before)
+            status = "skipped (already done)" if record is None else record.status
+            log.info("%s: %s", cell.label, status)
+            statuses.append(status)
+        return "; ".join(statuses)
 
 
 def failed_record(cell: PlannedCell, reason: str, job: dict[str, Any]) -> Record:

@@ -20,6 +20,11 @@ Rows:
 - *world*: samples/s of the embedded world, per modality, at the profile's image size.
 - *cell*: one (sketch-cls, l2) cell and its reference cell run by `bench run` in a child
   process with an empty cache: seconds per stage, wall time and the child's peak memory.
+- *workers*: `bench run --executor local --workers 2 --threads 1` of two methods × two
+  seeds on sketch-cls (with their reference cells) in a child process with an empty cache:
+  the workers' busy seconds (alive minus waiting for a cell: process start, imports and
+  everything between cells included) over the cells' own seconds (their records' stages),
+  and the workers' wall-clock seconds (workers × wall) over the same.
 - *full* (`--full`): `bench run --methods all --tasks all` with one seed, same way.
 - *cli*: `bench --help`, `bench list methods -v`, `bench list tasks` and `bench validate`
   in fresh interpreters (`benchmark.execution.cli_timing`), and the first listing call on
@@ -291,10 +296,13 @@ _CHILD = (
 )
 
 
-def run_child(args: list[str], threads: int) -> tuple[float, float, list[dict]]:
+def run_child(
+    args: list[str], threads: int, reports: dict[str, dict] | None = None
+) -> tuple[float, float, list[dict]]:
     """`bench run ARGS` in a fresh process with an empty cache, in a temporary folder that
     is removed afterwards: (wall s, peak MB, records). A wrapper process reports the bench
-    process's own peak RSS."""
+    process's own peak RSS. `reports` receives the local workers' report, if any
+    (`benchmark.execution.workers`), as "workers"."""
     with tempfile.TemporaryDirectory(prefix="xmd-perf-") as name:
         tmp = Path(name)
         env = {**os.environ, "XMD_CACHE": str(tmp / "cache")}
@@ -315,6 +323,9 @@ def run_child(args: list[str], threads: int) -> tuple[float, float, list[dict]]:
         _, _, wall, peak_kb = line.split()
         runs = sorted((tmp / "out" / "runs").glob("*/*/seed*.json"))
         records = [json.loads(p.read_text()) for p in runs]
+        workers = tmp / "out" / "jobs" / "workers.json"
+        if reports is not None and workers.is_file():
+            reports["workers"] = json.loads(workers.read_text())
     return float(wall), float(peak_kb) / 1024, records
 
 
@@ -338,6 +349,32 @@ def run_rows(group: str, args: list[str], threads: int) -> list[Row]:
 # --- the command -----------------------------------------------------------------------------
 
 
+def worker_rows(profile: str) -> list[Row]:
+    """The local executor's overhead: worker-seconds over the cells' own seconds."""
+    args = ["--methods", "l2,kd", "--tasks", PERF_TASK, "--profile", profile, "--seeds", "2"]
+    args += ["--executor", "local", "--workers", "2"]
+    reports: dict[str, dict] = {}
+    wall, _, records = run_child(args, 1, reports)
+    workers = reports.get("workers", {}).get("workers", [])
+    if not workers:
+        raise RuntimeError("bench run --executor local left no workers report")
+    cells = sum(sum(r["seconds"].values()) for r in records)
+    busy = sum(w["busy_s"] for w in workers)
+    held = len(workers) * wall
+    what = f"{len(records)} cells on {len(workers)} workers, {profile}"
+    return [
+        Row.of("workers", f"cell-seconds (records' stages) · {what}", [cells], "s"),
+        Row.of(
+            "workers",
+            "busy worker-seconds ÷ cell-seconds",
+            [busy / cells],
+            "×",
+            note="target ≤ 1.05×",
+        ),
+        Row.of("workers", "workers × wall ÷ cell-seconds (idle included)", [held / cells], "×"),
+    ]
+
+
 def measure(cfg: RunConfig, *, repeats: int, full: bool, cache_dir: Path | None) -> list[Row]:
     threads = torch.get_num_threads()
     cfg = cfg.for_task(PERF_TASK)
@@ -353,6 +390,7 @@ def measure(cfg: RunConfig, *, repeats: int, full: bool, cache_dir: Path | None)
     rows += world_rows(cfg, n=chunk_size(cfg.data.image_size), repeats=repeats)
     profile = ["--profile", cfg.profile, "--seeds", "1"]
     rows += run_rows("cell", ["--methods", "l2", "--tasks", PERF_TASK, *profile], threads)
+    rows += worker_rows(cfg.profile)
     if full:
         rows += run_rows("full", ["--methods", "all", "--tasks", "all", *profile], threads)
     rows += listing_rows(repeats)

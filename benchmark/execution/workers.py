@@ -44,9 +44,10 @@ from typing import Any
 
 from benchmark.execution.executor_settings import ExecutorSettings, minutes
 from benchmark.execution.jobs import PlanRun, WorkerSpec, now_iso, settle
+from benchmark.execution.order import Order
 from benchmark.execution.plan import PlannedCell
 from benchmark.execution.status import add_jobs
-from benchmark.results.records import REFERENCE, Record
+from benchmark.results.records import Record
 
 log = logging.getLogger(__name__)
 
@@ -254,15 +255,16 @@ def run_pool(
     cells: list[PlannedCell],
     settings: ExecutorSettings,
     on_record: OnRecord,
-    priority: Priority,
+    order: Order,
 ) -> None:
-    """Run `cells` on `settings.resolved_workers()` long-lived workers; a (task, seed,
-    track)'s method cells start once its reference cell has ended (it trains the teacher
-    they share). Every cell is reported to `on_record` with its record as it ends."""
+    """Run `cells` on `settings.resolved_workers()` long-lived workers; a cell starts once
+    its gate (`benchmark.execution.order`: the cell of its (task, seed, track) that trains
+    the teacher they share) has ended, the most urgent first. Every cell is reported to
+    `on_record` with its record as it ends."""
     spec = plan.spec("local", owner_pid=os.getpid())
     limit = minutes(settings.time) * 60.0 if settings.time else None
     pool = Pool(spec, settings.resolved_workers())
-    waiting_refs = {(c.task, c.seed, c.track) for c in cells if c.method == REFERENCE}
+    ended: set[PlannedCell] = set()
     queue = list(cells)
     requeues: dict[str, int] = {}
     entries: dict[str, dict[str, Any]] = {}
@@ -272,8 +274,7 @@ def run_pool(
         worker.cell, worker.last = None, (cell.task, cell.seed, cell.track)
         worker.cells += 1
         worker.idle_since = time.perf_counter()
-        if cell.method == REFERENCE:
-            waiting_refs.discard((cell.task, cell.seed, cell.track))
+        ended.add(cell)
         on_record(record)
 
     try:
@@ -282,14 +283,10 @@ def run_pool(
             for worker in pool.workers:
                 if not worker.ready or worker.cell is not None:
                     continue
-                ready = [
-                    c
-                    for c in queue
-                    if c.method == REFERENCE or (c.task, c.seed, c.track) not in waiting_refs
-                ]
+                ready = [c for c in queue if order.gate(c) in ended or order.gate(c) is None]
                 if not ready:
                     break
-                cell = pick(ready, worker.last, priority)
+                cell = pick(ready, worker.last, order.priority)
                 queue.remove(cell)
                 entry = {
                     "executor": "local",
