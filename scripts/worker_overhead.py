@@ -19,7 +19,7 @@ import os
 import statistics
 from pathlib import Path
 
-from benchmark.cli.perf import PERF_TASK, run_child
+from benchmark.execution.perf import PERF_TASK, run_child
 
 PLAN = ["--methods", "l2,kd", "--tasks", PERF_TASK, "--seeds", "2"]
 LOCAL = ["--executor", "local", "--workers", "2"]
