@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 from pathlib import Path
 
 from benchmark.execution.perf import PERF_TASK, run_child
@@ -28,6 +29,7 @@ LOCAL = ["--executor", "local", "--workers", "2"]
 def one(root: Path, profile: str) -> dict:
     os.environ["PYTHONPATH"] = str(root)
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    os.chdir(tempfile.gettempdir())  # `python -c` puts the cwd first on sys.path
     reports: dict[str, dict] = {}
     wall, _, records = run_child([*PLAN, "--profile", profile, *LOCAL], 1, reports)
     cells = sum(sum(r["seconds"].values()) for r in records)

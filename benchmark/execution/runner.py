@@ -185,7 +185,9 @@ class CellRunner:
         return file_lock(self.cache_dir / "locks" / f"data-{config_hash(what)}.lock")
 
     def teacher(self, data: TaskData, cell: PlannedCell) -> Trained:
-        """The cell's teacher: one per (task, seed, track)."""
+        """The cell's teacher: one per (task, seed, track). Only the cell that trained it
+        sees `trained_now` (so a later cell's record neither claims the training nor counts
+        its seconds, whichever cell of the (task, seed) runs first)."""
         which = (data.name, cell.seed, cell.track)
         if self._teacher is None or self._teacher[0] != which:
             cfg = cell.cfg
@@ -193,7 +195,12 @@ class CellRunner:
             with self.reporter.stage(f"{data.name} teacher", epochs) as adv:
                 trained = get_teacher(data, cfg, cell.seed, self.cache_dir, self.device, adv)
             self._teacher = (which, trained)
-        return self._teacher[1]
+            return trained
+        kept = self._teacher[1]
+        if kept.trained_now:
+            kept = dataclasses.replace(kept, trained_now=False)
+            self._teacher = (which, kept)
+        return kept
 
     def input_gap(self, data: TaskData, teacher: Trained, seed: int) -> dict[str, float]:
         """The method-independent `input_gap_*` of a (task, seed)'s teacher, once."""
