@@ -2,9 +2,16 @@
 by two source trees in fresh child processes, interleaved A, B, B, A, ... so both sides
 see the same machine load, with each side's metrics and per-sample outcomes compared.
 
-    git archive main | tar -x -C /tmp/before      # the tree to compare against
-    python scripts/cell_speed.py --before /tmp/before --tasks sketch-cls,depth-seg \\
-        --method kd --repeats 2
+    for side in before:REV after:HEAD; do d=/tmp/${side%%:*}; mkdir -p $d
+      git archive ${side##*:} | tar -x -C $d; mv $d/datasets $d/methods $d/benchmark/
+      echo 'import sys; sys.meta_path[:] = [f for f in sys.meta_path
+        if "editable" not in getattr(f, "__module__", "")]' > $d/sitecustomize.py; done
+    python scripts/cell_speed.py --before /tmp/before --after /tmp/after \\
+        --tasks sketch-cls,depth-seg --method kd --repeats 2
+
+Each tree must be importable on its own: the checkout's editable install maps
+`benchmark.datasets` and `benchmark.methods` to the checkout's folders whatever
+PYTHONPATH says, hence the package layout and the sitecustomize that drops its finder.
 
 Each child runs `CellRunner(...).run(cell)` at the quick profile (or `--profile`) on one
 thread, with an output folder (so checkpoints are written as `bench run` writes them) and

@@ -2,8 +2,15 @@
 source trees in fresh child processes with empty caches, alternating (before, after, after,
 before, ...), and what each cell cost the workers.
 
-    git archive main | tar -x -C /tmp/before
-    python scripts/worker_overhead.py --before /tmp/before [--repeats 1] [--profile quick]
+    for side in before:REV after:HEAD; do d=/tmp/${side%%:*}; mkdir -p $d
+      git archive ${side##*:} | tar -x -C $d; mv $d/datasets $d/methods $d/benchmark/
+      echo 'import sys; sys.meta_path[:] = [f for f in sys.meta_path
+        if "editable" not in getattr(f, "__module__", "")]' > $d/sitecustomize.py; done
+    python scripts/worker_overhead.py --before /tmp/before --after /tmp/after
+
+Each tree must be importable on its own: the checkout's editable install maps
+`benchmark.datasets` and `benchmark.methods` to the checkout's folders whatever
+PYTHONPATH says, hence the package layout and the sitecustomize that drops its finder.
 
 The plan is `bench perf`'s worker row: `--methods l2,kd --tasks sketch-cls --seeds 2
 --executor local --workers 2 --threads 1` (two reference cells, four method cells). Per
