@@ -41,13 +41,22 @@ def machine() -> dict[str, str]:
     return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability()}
 
 
+def _planned(cell: Cell) -> object:
+    """The cell as the runner takes it (a planned cell; a bare one before plans existed)."""
+    try:
+        from benchmark.execution.plan import plan_cell
+    except ImportError:
+        return cell
+    return plan_cell(cell, resolve("smoke"))
+
+
 def run_cells(cache: Path, out: Path) -> dict[str, dict]:
     """The cells' metrics and outcomes, one runner (so later cells reuse what it keeps)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         runner = CellRunner(resolve("smoke"), cache, torch.device("cpu"), out=out, threads=1)
-        records = [runner.run(cell) for cell in CELLS]
+        records = [runner.run(_planned(cell)) for cell in CELLS]
     finally:
         torch.set_num_threads(before)
     assert all(r.ok for r in records), [r.reason for r in records]

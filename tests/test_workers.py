@@ -18,7 +18,7 @@ import torch
 
 from benchmark.config import resolve
 from benchmark.execution.jobs import cell_lock_path
-from benchmark.execution.plan import Cell, expand
+from benchmark.execution.plan import Cell, make_plan
 from benchmark.execution.runner import CellRunner
 from benchmark.locks import read_holder
 from benchmark.protocol.checkpoint import checkpoint_path
@@ -40,7 +40,8 @@ def inline(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], di
     runner = CellRunner(
         resolve("smoke", None, EPOCHS), tmp_path_factory.mktemp("c"), torch.device("cpu")
     )
-    records = [runner.run(c) for c in expand(["sketch-cls"], ["l2", "kd"], [0])]
+    cfg = resolve("smoke", None, EPOCHS)
+    records = [runner.run(c) for c in make_plan(["sketch-cls"], ["l2", "kd"], [0], cfg)]
     torch.set_num_threads(before)
     return {(r.task, r.method): r.metrics for r in records}
 
