@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmark.execution.plan import PlannedCell
-from benchmark.results.records import REFERENCE
+from benchmark.execution.plan import Cell, PlannedCell
+from benchmark.results.records import REFERENCE, Record
 from benchmark.tracks import file_suffix
 
 METHOD_STAGES = ("data", "distill", "evaluate", "gap")
@@ -122,6 +122,11 @@ class PlanClock:
             else:
                 return None
         return total / min(self.parallel, max(1, len(self.pending)))
+
+    def record_done(self, record: Record) -> None:
+        """`record`'s cell ended: its stages' seconds count."""
+        cell = Cell(record.task, record.method, record.seed, record.track)
+        self.done(cell.label, sum(record.seconds.values()))
 
     def done(self, label: str, seconds: float) -> None:
         """A cell ended after `seconds` of its own stages."""

@@ -29,10 +29,18 @@ from rich.text import Text
 if TYPE_CHECKING:
     from rich.progress import Task
 
-    from benchmark.execution.estimate import PlanClock
     from benchmark.results.records import Record
 
 Advance = Callable[[int], None]
+
+
+class PlanClock(Protocol):
+    """What the plan bar reads of a clock (`benchmark.execution.estimate.PlanClock`,
+    declared here so that progress, which the planner imports, imports no planner)."""
+
+    def eta(self) -> float | None: ...
+
+    def record_done(self, record: Record) -> None: ...
 
 
 class Reporter(Protocol):
@@ -118,10 +126,7 @@ class RichReporter:
     def cell_done(self, record: Record | None = None) -> None:
         if record is not None:
             if self.clock is not None:
-                from benchmark.execution.plan import Cell
-
-                cell = Cell(record.task, record.method, record.seed, record.track)
-                self.clock.done(cell.label, sum(record.seconds.values()))
+                self.clock.record_done(record)
             self.progress.console.print(cell_line(record), highlight=False)
         self.progress.advance(self.plan)
 
