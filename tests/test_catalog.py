@@ -122,3 +122,19 @@ def test_the_catalog_is_rebuilt_when_corrupted_or_the_source_changes(
     assert catalog.source_key() != before
     (source / "n.py").write_text("")
     assert len({before, catalog.source_key()}) == 2
+
+
+def test_a_special_file_planted_as_the_entry_is_rebuilt_not_read(tmp_path: Path) -> None:
+    """A FIFO where the entry belongs would block a plain read forever: it is refused
+    like a corrupted entry and the catalog is built instead."""
+    import os
+    import threading
+
+    path = tmp_path / "catalog" / f"{catalog.source_key()}.pickle"
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    found: list[catalog.Catalog] = []
+    reader = threading.Thread(target=lambda: found.append(catalog.load(tmp_path)), daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    assert found and found[0].key == catalog.source_key()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import pickle
 import sys
 from collections.abc import Iterator
@@ -32,8 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.params import Param
+from benchmark.storage import read_input
 
 FORMAT = 1  # raise when the catalog's fields change, so old entries are not read
+MAX_ENTRY_BYTES = 16 * 2**20  # far above a real entry; a bound so a planted file cannot fill memory
 
 
 @dataclass(frozen=True)
@@ -151,8 +154,9 @@ def load(cache_dir: Path | None, store: bool = True) -> Catalog:
         return build()
     key = source_key()
     try:
-        with _path(cache_dir, key).open("rb") as fh:
-            catalog = _Unpickler(fh).load()
+        # read_input: a FIFO or device planted as the entry is refused, not read forever
+        data = read_input(_path(cache_dir, key), "catalog entry", MAX_ENTRY_BYTES)
+        catalog = _Unpickler(io.BytesIO(data)).load()
         if isinstance(catalog, Catalog) and catalog.key == key:
             return catalog
     except Exception:  # absent, truncated, corrupted, of an old layout: rebuilt below
