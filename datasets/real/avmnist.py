@@ -213,25 +213,13 @@ def load(
     few = few_per_class(pool_of_few.labels, k, DIGITS, seed, pool_of_few.noun)
     tested = draw(len(test.labels), len(test.labels), seed, "test")  # the whole test array
     size, audio = data.image_size, (config.n_mels, config.audio_frames)
-    return TaskData(
-        name=spec.name,
-        kind=CLASSIFICATION,
-        num_classes=10,
-        source_channels=3,
-        target_channels=1,
-        source_pool=Split(source=_digits(train, pool, size), labels=train.labels[pool]),
-        paired=Split(
-            source=_digits(train, paired, size),
-            target=_take(train.audio, paired, audio),
-            labels=train.labels[paired],
-        ),
-        few=Split(target=_take(train.audio, few, audio), labels=train.labels[few]),
-        test=Split(
-            source=_digits(test, tested, size),
-            target=_take(test.audio, tested, audio),
-            labels=test.labels[tested],
-        ),
-        info={
+    return _task_data(
+        spec,
+        (train, pool, paired, few),
+        (test, tested),
+        size,
+        audio,
+        {
             "dataset": "avmnist",
             "classes": list(DIGITS),
             "test_split": "the whole test array",
@@ -241,6 +229,40 @@ def load(
                 source_pool=len(pool), paired=len(paired), few=len(few), test=len(tested)
             ),
         },
+    )
+
+
+def _task_data(
+    spec: TaskSpec,
+    fit: tuple[Part, np.ndarray, np.ndarray, np.ndarray],
+    test: tuple[Part, np.ndarray],
+    size: int,
+    audio: tuple[int, int],
+    info: dict,
+) -> TaskData:
+    """The task's splits from row indices: `fit` is the part the source pool, paired and
+    few-label rows index (with those three index arrays), `test` the part and rows scored."""
+    part, pool, paired, few = fit
+    test_part, tested = test
+    return TaskData(
+        name=spec.name,
+        kind=CLASSIFICATION,
+        num_classes=10,
+        source_channels=3,
+        target_channels=1,
+        source_pool=Split(source=_digits(part, pool, size), labels=part.labels[pool]),
+        paired=Split(
+            source=_digits(part, paired, size),
+            target=_take(part.audio, paired, audio),
+            labels=part.labels[paired],
+        ),
+        few=Split(target=_take(part.audio, few, audio), labels=part.labels[few]),
+        test=Split(
+            source=_digits(test_part, tested, size),
+            target=_take(test_part.audio, tested, audio),
+            labels=test_part.labels[tested],
+        ),
+        info=info,
     )
 
 
@@ -261,25 +283,13 @@ def _load_mst(
     paired = fit[draw(len(fit), data.paired, seed, "paired")]
     few = fit[few_per_class(pooled.labels[fit], data.labels_per_class, DIGITS, seed, "rows")]
     size, audio = data.image_size, (n_mels, frames)
-    return TaskData(
-        name=spec.name,
-        kind=CLASSIFICATION,
-        num_classes=10,
-        source_channels=3,
-        target_channels=1,
-        source_pool=Split(source=_digits(pooled, pool, size), labels=pooled.labels[pool]),
-        paired=Split(
-            source=_digits(pooled, paired, size),
-            target=_take(pooled.audio, paired, audio),
-            labels=pooled.labels[paired],
-        ),
-        few=Split(target=_take(pooled.audio, few, audio), labels=pooled.labels[few]),
-        test=Split(
-            source=_digits(pooled, tested, size),
-            target=_take(pooled.audio, tested, audio),
-            labels=pooled.labels[tested],
-        ),
-        info={
+    return _task_data(
+        spec,
+        (pooled, pool, paired, few),
+        (pooled, tested),
+        size,
+        audio,
+        {
             "dataset": "avmnist",
             "classes": list(DIGITS),
             "split": f"MST-Distill's group {seed}: train and test rows pooled, 60/20/20",
