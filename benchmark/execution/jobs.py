@@ -173,6 +173,27 @@ def _end_with_owner(pid: int) -> None:
     threading.Thread(target=watch, name="owner-watch", daemon=True).start()
 
 
+def process_runner(spec: WorkerSpec) -> CellRunner:
+    """The runner a job or worker process runs its cells with, set up once for the
+    process: it ends with its owner (`spec.owner_pid`), and torch uses the spec's threads."""
+    import torch
+
+    from benchmark.execution.provenance import default_device
+    from benchmark.execution.runner import CellRunner
+
+    if spec.owner_pid is not None:
+        _end_with_owner(spec.owner_pid)
+    torch.set_num_threads(spec.threads)
+    return CellRunner(
+        spec.cfg,
+        spec.cache_dir,
+        default_device(),
+        data_root=spec.data_root,
+        out=spec.out,
+        threads=spec.threads,
+    )
+
+
 class CellJob(submitit.helpers.Checkpointable):
     """One cell, or several cells of one (task, seed) run one after another by one process
     (a SLURM array task with `executor.cells_per_job` > 1: the stack is imported, and the
@@ -185,24 +206,9 @@ class CellJob(submitit.helpers.Checkpointable):
         self.spec = spec
 
     def __call__(self, cells: PlannedCell | list[PlannedCell]) -> str:
-        import torch
-
-        from benchmark.execution.provenance import default_device
-        from benchmark.execution.runner import CellRunner
-
         spec = self.spec
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-        if spec.owner_pid is not None:
-            _end_with_owner(spec.owner_pid)
-        torch.set_num_threads(spec.threads)
-        runner = CellRunner(
-            spec.cfg,
-            spec.cache_dir,
-            default_device(),
-            data_root=spec.data_root,
-            out=spec.out,
-            threads=spec.threads,
-        )
+        runner = process_runner(spec)
         job = job_info(spec.executor)
         statuses = []
         for cell in cells if isinstance(cells, list) else [cells]:

@@ -77,24 +77,10 @@ def worker_main(spec: WorkerSpec, conn: Connection) -> None:
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 (lives as long as we do)
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    import torch
+    from benchmark.execution.jobs import process_runner, record_cell
 
-    from benchmark.execution.jobs import _end_with_owner, record_cell
-    from benchmark.execution.provenance import default_device
-    from benchmark.execution.runner import CellRunner
-
-    if spec.owner_pid is not None:
-        _end_with_owner(spec.owner_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    torch.set_num_threads(spec.threads)
-    runner = CellRunner(
-        spec.cfg,
-        spec.cache_dir,
-        default_device(),
-        data_root=spec.data_root,
-        out=spec.out,
-        threads=spec.threads,
-    )
+    runner = process_runner(spec)
     job = {"executor": spec.executor, "job_id": str(os.getpid()), "log": str(path)}
     log.info("worker %d ready: %d torch threads", os.getpid(), spec.threads)
     conn.send(("ready", ""))
