@@ -17,7 +17,7 @@ from benchmark.execution.plan import PlannedCell
 from benchmark.execution.progress import Reporter
 from benchmark.method import Context, Method
 from benchmark.protocol import outcomes
-from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
+from benchmark.protocol.checkpoint import note_resume, training_checkpoint
 from benchmark.protocol.curves import collect
 from benchmark.protocol.evaluate_labelled import evaluate_labelled
 from benchmark.protocol.labelled import (
@@ -65,10 +65,9 @@ def run_labelled(
         t_out = cached_teacher_outputs(
             teacher, paired.source, keep_maps=method.uses_feature_maps, cache_dir=runner.cache_dir
         )
-    ckpt = None
-    if runner.out is not None:
-        path = checkpoint_path(runner.out, cell.task, cell.method, cell.seed, track=cell.track)
-        ckpt = EpochCheckpoint(path, fingerprint(record.config_hash, runner.device))
+    ckpt = training_checkpoint(
+        runner.out, cell.task, cell.method, cell.seed, cell.track, record.config_hash, runner.device
+    )
     weight = float(cell.payload["labelled"]["ce_weight"])  # γ, as planned and hashed
     labels = label_budget(paired.labels, cfg.data.labelled_fraction, cell.seed)
     record.data["sizes"]["labelled"] = int(
@@ -92,8 +91,7 @@ def run_labelled(
             ckpt,
             source_ids=paired.source_ids,
         )
-    if ckpt is not None and ckpt.resumed_epoch:
-        record.config.setdefault("run", {})["resumed_epoch"] = ckpt.resumed_epoch
+    note_resume(record.config, ckpt)
     record.seconds["distill"] = time.perf_counter() - clock
     clock = time.perf_counter()
     with runner.reporter.stage(f"{cell.label} evaluate", 0):

@@ -46,7 +46,13 @@ from benchmark.hashing import config_hash
 from benchmark.locks import file_lock
 from benchmark.method import Context, Method, Outputs, create_method
 from benchmark.protocol import outcomes
-from benchmark.protocol.checkpoint import EpochCheckpoint, checkpoint_path, fingerprint
+from benchmark.protocol.checkpoint import (
+    EpochCheckpoint,
+    checkpoint_path,
+    fingerprint,
+    note_resume,
+    training_checkpoint,
+)
 from benchmark.protocol.curves import collect
 from benchmark.protocol.distill import distill
 from benchmark.protocol.evaluate import evaluate
@@ -334,12 +340,15 @@ class CellRunner:
             t_out = cached_teacher_outputs(
                 teacher, paired.source, keep_maps=method.uses_feature_maps, cache_dir=self.cache_dir
             )
-            ckpt = None
-            if self.out is not None:
-                path = checkpoint_path(
-                    self.out, cell.task, cell.method, cell.seed, track=cell.track
-                )
-                ckpt = EpochCheckpoint(path, fingerprint(record.config_hash, self.device))
+            ckpt = training_checkpoint(
+                self.out,
+                cell.task,
+                cell.method,
+                cell.seed,
+                cell.track,
+                record.config_hash,
+                self.device,
+            )
             with (
                 self.reporter.stage(f"{cell.label} distill", cfg.distill.epochs) as advance,
                 collect(record.curves, "distill"),
@@ -355,8 +364,7 @@ class CellRunner:
                     ckpt,
                     source_ids=paired.source_ids,
                 )
-            if ckpt is not None and ckpt.resumed_epoch:
-                record.config.setdefault("run", {})["resumed_epoch"] = ckpt.resumed_epoch
+            note_resume(record.config, ckpt)
         record.seconds["distill"] = time.perf_counter() - clock
 
         clock = time.perf_counter()

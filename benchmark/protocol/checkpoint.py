@@ -76,6 +76,30 @@ def fingerprint(config_hash: str, device: torch.device) -> str:
     return f"{config_hash}/threads{torch.get_num_threads()}/{device.type}"
 
 
+def training_checkpoint(
+    out: Path | None,
+    task: str,
+    method: str,
+    seed: int,
+    track: str,
+    config_hash: str,
+    device: torch.device,
+) -> EpochCheckpoint | None:
+    """A cell's distillation (or joint training) checkpoint, None without an output
+    folder: one place builds it for every track, so each resumes under the same rule."""
+    if out is None:
+        return None
+    path = checkpoint_path(out, task, method, seed, track=track)
+    return EpochCheckpoint(path, fingerprint(config_hash, device))
+
+
+def note_resume(run_config: dict[str, Any], ckpt: EpochCheckpoint | None) -> None:
+    """Write the epoch a resumed training started from into the record's `run` section
+    (absent when it started from scratch), so a reader can tell a resumed cell."""
+    if ckpt is not None and ckpt.resumed_epoch:
+        run_config.setdefault("run", {})["resumed_epoch"] = ckpt.resumed_epoch
+
+
 def rng_state(generator: torch.Generator) -> dict[str, Any]:
     """The loop's generator, the global CPU RNG and, once CUDA is in use, every GPU's RNG."""
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
