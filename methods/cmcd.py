@@ -1,74 +1,31 @@
 """`cmcd-cmc` (alias `cmcd`) and `cmcd-cmd`: the two distillation losses of CMCD.
 
-Lin, Liu, Xu, Gao, Fu, Yao, "A Generalization Theory of Cross-Modality Distillation with
-Contrastive Learning", arXiv 2405.03355 (2024). CMCD distils a source-modality teacher
-into a target-modality student on unlabelled pairs with a contrastive objective that
-uses negatives as well as positives; the paper's first step (SimCLR pre-training of the
-teacher) is outside this file, which only sees the teacher's outputs.
+Paper: Lin, Liu, Xu, Gao, Fu, Yao, "A Generalization Theory of Cross-Modality Distillation
+with Contrastive Learning", arXiv 2405.03355 (2024). Its equation numbers were not available
+to this project: the losses are the CLIP and SEED objectives it builds on. Its first step
+(SimCLR pre-training of the teacher) is outside this file.
 
-CMC — cross-modal contrastive loss, CLIP-style symmetric InfoNCE over a batch of B pairs.
-With z_s = normalise(p_s(f_s)), z_t = normalise(p_t(f_t)) and S_ij = ⟨z_s,i, z_t,j⟩ / τ,
+CMC, symmetric InfoNCE over B pairs: z_s = normalise(p_s(f_s)), z_t = normalise(p_t(f_t))
+through trainable heads into `proj_dim`, S_ij = ⟨z_s,i, z_t,j⟩ / τ, positives on the diagonal,
 
-    L_CMC = ½ [ −(1/B) Σ_i log softmax_j(S_ij)|_{j=i}  −  (1/B) Σ_j log softmax_i(S_ij)|_{i=j} ],
+    L_CMC = ½ [ −(1/B) Σ_i log softmax_j(S_ij)|_{j=i}  −  (1/B) Σ_j log softmax_i(S_ij)|_{i=j} ].
 
-positives on the diagonal, every other pair of the batch a negative. τ = 0.07; with
-`learn_temperature` the scale 1/τ is learnt as exp(s) and capped at 100, as CLIP does.
-p_s, p_t are trainable projection heads into a shared `proj_dim` space (a trainable head
-on the frozen teacher's side is what lets two different feature spaces meet).
-
-CMD — cross-modal distillation of similarity distributions, following SEED (Fang et al.,
-"SEED: Self-supervised Distillation for Visual Representation", ICLR 2021). A FIFO queue
-Q of L teacher embeddings; for each pair, with the teacher's own embedding in slot 0,
+CMD (SEED, Fang et al., ICLR 2021): a FIFO queue Q of L teacher embeddings, slot 0 the
+teacher's own embedding; the batch's z_t are enqueued after the loss,
 
     p_t,i = softmax([⟨z_t,i, z_t,i⟩, ⟨z_t,i, Q_1⟩, …, ⟨z_t,i, Q_L⟩] / τ_t)
     p_s,i = softmax([⟨z_s,i, z_t,i⟩, ⟨z_s,i, Q_1⟩, …, ⟨z_s,i, Q_L⟩] / τ_s)
-    L_CMD = −(1/B) Σ_i Σ_j p_t,ij · log p_s,ij,
+    L_CMD = −(1/B) Σ_i Σ_j p_t,ij · log p_s,ij.
 
-then the batch's z_t are enqueued. Defaults τ_t = 0.01, τ_s = 0.2 (SEED's paper; its
-released code uses τ_t = 1e-4). Numerics follow SEED's reference code: the queue starts as
-normalised Gaussian noise, similarities are taken before the enqueue.
-
-This project's reading for CMD: z_t = normalise(f_t), the frozen teacher's embedding with
-no projection (SEED's teacher is entirely frozen; a trainable teacher-side head would
-move the targets), and the student gets a projection head p_s into the teacher's width
-(SEED's student MLP head). The queue length is capped at the number of pairs: the
-teacher is frozen, so entries never go stale, and a longer queue would only repeat
-pairs. Queue and pointer are buffers, so they survive `state_dict()`.
-
-False negatives (pairs that share an input: Sketchy's sketches of one photo, AV-MNIST's
-digits heard with one recording; `Batch.source_id`):
-- CMC *masks* them. Two in-batch pairs i ≠ j with one source id have identical inputs on
-  one side, so S_ij scores the same thing as a positive; as a negative it would push the
-  pair away from itself. Their off-diagonal logits S_ij and S_ji are set to −∞ before both
-  cross-entropies, i.e. dropped from both softmax denominators, and the positives on the
-  diagonal are kept. Masking, not redrawing the batch, because in-batch negatives are
-  whatever the batch holds: the mask removes exactly the false ones and leaves every
-  true negative and the batch order untouched. The ids are `Batch.source_id`, else the
-  paired set's `Context.source_ids` at `Batch.index`. Without ids (the embedded world)
-  nothing is masked and the loss is computed by the same operations as before, bit for
-  bit.
-- CMD needs no mask, on purpose. Its queue does hold same-source entries (it holds every
-  pair once the first epoch is through, the anchor's own earlier embedding included, as
-  SEED's queue does), but CMD has no negatives to get wrong: each row's target is the
-  teacher's own similarity distribution over the same entries, so the student is asked
-  for the teacher's weight on an entry, never pushed from it as noise. Where the shared
-  input is the teacher's (Sketchy's photo) a same-source entry is the anchor's teacher
-  embedding again: the target gives it the positive's weight and the student's logit for
-  it equals its positive's, a second positive, as SEED treats the anchor's own entry.
-  Where it is the student's (AV-MNIST's recording) the entry is another teacher embedding
-  and gets the teacher's weight; the student, one input for two pairs, can only meet the
-  mean of their two targets, a limit of the data that no mask removes (L2 and KD meet it
-  too). Masking same-source entries while the anchor's own entry stays would also treat
-  identical entries differently, so CMD ignores `Batch.source_id`; its numerics are the
-  same with or without ids.
-
-The paper's equation numbers were not available to this project; the formulas above
-are the CLIP and SEED objectives the paper builds on.
-
-Labelled track (`benchmark.tracks`), both losses: L = 1·CE + 1·L_CMC (or L_CMD). CMCD
-distils without labels and fine-tunes after, so no reference weighs its losses beside a
-cross-entropy: γ = 1 (RepDistiller's default `-r`) and this file's weights, not a
-reference's values.
+Defaults: τ = 0.07 (CMC, CLIP; `learn_temperature` learns 1/τ = exp(s), capped at 100 as
+CLIP); τ_t = 0.01, τ_s = 0.2 (SEED's paper; its code uses τ_t = 1e-4). Numerics as SEED's
+code: the queue starts as normalised Gaussian noise, similarities precede the enqueue.
+This project's reading: CMD's z_t = normalise(f_t), no teacher-side head (a trainable one
+would move the targets); the student head maps into the teacher's width; the queue is
+capped at the number of pairs. CMC masks pairs that share a source input (off-diagonal
+S_ij = −∞); CMD needs no mask. Why, and the search spaces: `docs/methods/cmcd.md`.
+Labelled track (`benchmark.tracks`): L = 1·CE + 1·L_CMC (or L_CMD); no reference weighs
+CMCD beside a cross-entropy, so γ = 1 (RepDistiller's default `-r`), this file's weights.
 """
 
 from __future__ import annotations

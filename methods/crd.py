@@ -1,61 +1,25 @@
 """`crd`: Contrastive Representation Distillation with momentum memory banks.
 
-Tian, Krishnan, Isola, "Contrastive Representation Distillation", ICLR 2020. Both
-embeddings go through a linear head to `feat_dim` and are L2-normalised,
-v = normalise(W·f). For an anchor v and the K+1 rows it is scored against (row 0 its
-own pair, rows 1..K negatives) taken from the *other* side's memory bank M,
-
-    h(v, M_j) = exp(⟨v, M_j⟩ / nce_t) / Z,
-
-with Z = N · mean(exp(⟨v, M_j⟩ / nce_t)) estimated once, from the first batch, and kept.
-The loss is the NCE objective with uniform noise Pn = 1/N (paper Eq. 18):
+Paper: Tian, Krishnan, Isola, "Contrastive Representation Distillation", ICLR 2020, Eq. 18.
+Reference code: RepDistiller (`crd/memory.py`, `crd/criterion.py`). Both sides' embeddings
+go through a linear head to `feat_dim`, v = normalise(W·f); an anchor v is scored against
+K+1 rows of the *other* side's memory bank M (row 0 its own pair, rows 1..K negatives),
+h(v, M_j) = exp(⟨v, M_j⟩ / nce_t) / Z, Z = N · mean(exp(⟨v, M_j⟩ / nce_t)) set once from the
+first batch; with uniform noise Pn = 1/N,
 
     L = −(1/B) Σ_i [ log h_i0 / (h_i0 + K·Pn)  +  Σ_{j=1..K} log K·Pn / (h_ij + K·Pn) ],
 
-computed twice and summed: student as anchor against the teacher bank (`crd_s`) and
-teacher as anchor against the student bank (`crd_t`). After the loss, each bank's rows of
-the batch's pairs move towards the new embeddings, M_i ← normalise(m·M_i + (1−m)·v_i).
-
-Numerics follow the reference code (RepDistiller, `crd/memory.py`, `crd/criterion.py`):
-banks start uniform in ±1/√(feat_dim/3) (rows of roughly unit norm, not normalised);
-the positive sits in slot 0 of the index matrix and negatives fill slots 1..K; scores are
-gathered from the banks *before* the banks are updated; ε = 1e-7 in both denominators;
-the loss sums over the batch and divides by B. Defaults are the paper's: feat_dim 128,
-K 16384, nce_t 0.07, momentum 0.5.
-
-This project's reading:
-- the paired set is unlabelled, so negatives are other *instances*: K indices drawn
-  uniformly without replacement from the N−1 other pairs (RepDistiller draws from other
-  *classes* when labels exist), and K is capped at N−1 so small paired sets still work;
-- the sampling stream is a seed plus a step counter kept as buffers, so a resumed run
-  draws the same negatives as an uninterrupted one (RepDistiller samples in the data
-  loader with numpy); the seed is drawn from torch's global RNG in `setup`;
-- banks, Z and the sampler state are buffers, so they survive `state_dict()`;
-- scores are taken as v·Mᵀ over the whole bank, then the sampled columns (version 2):
-  the same dot products as RepDistiller's gather-then-bmm without building the gathered
-  block (the gather and bmm dominated a CRD epoch in torch.profiler), equal up to
-  floating-point summation order.
-
-False negatives (pairs that share an input). On real data several pairs can be built from
-one file (Sketchy: sketches of one photo; AV-MNIST: one recording for several digits):
-their bank rows hold the anchor's own positive, or its twin, and scoring them as noise
-would push the anchor away from itself. Approach: *exclusion from the draw*, not masking
-in the loss. `setup` reads the paired set's `Context.source_ids` (the source id of every
-bank row) and the sampler gives every row that shares the anchor's id the same
-never-picked key as the positive, so the K negatives are drawn uniformly without
-replacement from the pairs of *other* sources: RepDistiller's own recipe when labels
-exist, where the negatives of an anchor are drawn from the other classes only. K is then
-capped at N − (largest group of pairs sharing one id), so every anchor has K of them and
-Eq. 18 keeps one K for the batch; the noise stays Pn = 1/N and Z = N·mean, as
-RepDistiller keeps 1/N when it excludes the anchor's class. Drawing instead of masking
-keeps the K+1 columns, the NCE normaliser and Eq. 18 exactly as they are, with no slot
-wasted on a masked column. Without source ids (the embedded world: every pair its own
-scene) the sampler, K and the loss are bit for bit those of before, no extra RNG draw, so
-version 2's records stay valid. The anchor's id is read from the bank's ids at
-`Batch.index` (what `Batch.source_id` holds, sliced from the same split), so anchor and
-bank rows are always judged by one list; a `Batch.source_id` given without
-`Context.source_ids` is an error (the bank rows' ids would be unknown).
-
+summed over both directions (`crd_s`: student anchors, teacher bank; `crd_t`: the reverse).
+After the loss, M_i ← normalise(m·M_i + (1−m)·v_i) for the batch's rows.
+Numerics as RepDistiller: banks start uniform in ±1/√(feat_dim/3); scores are read before
+the bank update; ε = 1e-7 in both denominators; sum over the batch divided by B.
+Defaults: the paper's, feat_dim 128, K 16384, nce_t 0.07, momentum 0.5.
+This project's reading: negatives are other *instances* (no labels), K drawn uniformly
+without replacement, capped at N−1; the draw excludes pairs that share the anchor's source
+input (`Context.source_ids`; K capped at N − the largest same-source group; Pn stays 1/N);
+the sampler's seed and step count are buffers, so a resumed run draws the same negatives;
+scores come from v·Mᵀ over the whole bank, then the sampled columns (RepDistiller's
+gather-then-bmm, up to summation order). Why: `docs/methods/crd.md`.
 Labelled track (`benchmark.tracks`): L = 1·CE + 0.8·(crd_s + crd_t), RepDistiller's
 `--distill crd -a 0 -b 0.8` (`-r` at its default 1); negatives stay other instances.
 """
@@ -138,7 +102,7 @@ class Embed(nn.Module):
 @register_method("crd")
 class CRD(Method):
     labelled_defaults = {"weight": 0.8}  # noqa: RUF012  # RepDistiller's -b 0.8
-    version = 2  # 2: scores from v·Mᵀ instead of gathered bank rows
+    version = 2  # in the record hash: raised when the loss's numerics change
     # Search spaces (`bench tune`): the weight a decade either side of 1 (RepDistiller
     # runs CRD at β = 0.8); τ over the range of the paper's temperature study (0.02-0.3,
     # 0.07 its choice); K over the paper's study of the number of negatives, 256 to its

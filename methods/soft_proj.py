@@ -1,63 +1,29 @@
 """`soft-proj`: soft-constrained distillation with a projection head and quality weights.
 
-Zhao, Jin, Song, Chen, Miao, Hu, "Cross-Modal Distillation For Widely Differing
+Papers: Zhao, Jin, Song, Chen, Miao, Hu, "Cross-Modal Distillation For Widely Differing
 Modalities", arXiv 2507.16296 (2025), extending Jin et al., "Cross-Modal Distillation for
-Speaker Recognition", AAAI 2023, whose MKD (margin-based knowledge distillation) puts "a
-loose constraint" on the alignment of student and teacher and "can easily adapt to various
-existing knowledge distillation methods", and whose QAW module weights each sample by its
-quantified input quality. Their argument: between widely differing modalities a hard
-constraint (L2, forcing the student to equal the teacher) overfits to modality-specific
-content, so the student is only pulled towards the teacher while it is further away than
-a margin, at the feature level and at the classifier level.
-
-The papers' exact equations were not available to this project (only their abstracts
-were); this file implements this project's reading, a margin on two existing distances
-(FitNets' regressed feature match, Romero et al. ICLR 2015; Hinton's KD, 2015):
+Speaker Recognition", AAAI 2023 (MKD's margin, "a loose constraint", and QAW's per-sample
+quality weights). Their equations were not available to this project (only the abstracts),
+so this file is this project's reading: a margin on FitNets' regressed feature match
+(Romero et al., ICLR 2015) and on Hinton's KD (2015), pooled embeddings f,
 
     feature level     L_feat = mean_i w_i · max(0, 1 − cos(g(f_s,i), f_t,i) − m)
     classifier level  L_cls  = mean_i w_i · max(0, T²·KL(σ(z_t,i/T) ‖ σ(z_s,i/T)) − δ)
                       with z_s,i = h_t(a(f_s,i)), h_t the frozen teacher classifier
-    quality weights   w_i = q_i / mean_j q_j  (no gradient), q_i = ‖f_t,i‖ ("norm",
-                      feature norm as a quality proxy, as in face-recognition quality
-                      work) or max_k σ(z_t,i)_k ("confidence"), or w_i = 1 ("none")
+    quality weights   w_i = q_i / mean_j q_j  (no gradient), q_i = ‖f_t,i‖ ("norm"),
+                      max_k σ(z_t,i)_k ("confidence"), or w_i = 1 ("none").
 
-f are pooled embeddings; g is a trainable two-layer MLP (student_dim → student_dim →
-teacher_dim) on the student's features, FitNets' regressor: the target of the feature
-level is the frozen teacher's own embedding, so the hinge is met only where g(f_s,i) lies
-within cosine distance m of f_t,i sample by sample, and a student collapsed to one
-output meets it only if the whole batch of teacher embeddings lies within m of one
-direction (so m must stay small against the spread of the teacher's embeddings, which as
-pooled post-ReLU features share a positive direction). Version 1 put g on the teacher
-side (cos(f_s, g(f_t))): nothing anchored g, so a constant g with the student collapsed
-onto it met every hinge, the feature level transferred nothing and the `feature`-only
-ablation was degenerate (`tests/test_collapse.py` keeps that reading as a regression
-case).
-
-a is a learned linear adapter into the teacher's feature space, so the teacher's
-classifier scores the student's features. For segmentation the classifier level is per
-pixel: the student's stages pass through per-stage 1×1 adapters into the teacher's dense
-head, the hinge is applied to each pixel's KL and averaged over pixels; "confidence" is
-the teacher's mean per-pixel maximum probability. The teacher's head is only called
-(in eval mode, parameters detached), never owned or trained by this method.
-
-Settings. The papers make their claim (soft constraints beat hard alignment when the
-modalities differ widely) on speaker recognition with a face teacher and a voice student
-(Jin et al.: VoxCeleb1 and CN-Celeb) and across image, text and speech (Zhao et al.). The
-task that matches the paper's own setting is `voxceleb-audio-cls` (VoxCeleb1 face →
-voice, as identification over 1,251 speakers rather than verification); `text-cls`
-(embedded world, with `world.text_abstraction` to sweep the gap) and
-`crisismmd-text-cls` (image → tweet text) test its image → text claim. The other tasks
-(sketch, depth, impact sounds) are not the papers' settings.
-
-Each component can be switched off for ablations (`feature`, `classifier`,
-`quality=none`). Defaults m = 0.1 (cosine distance lies in [0, 2]), T = 4 (as `kd`),
-δ = 0.1 (in units of the T²-scaled KL): project choices, not the papers' values.
-
-Labelled track (`benchmark.tracks`): Zhao et al.'s and Jin et al.'s supervised form, the
-student trained as a recogniser on its own labels with the soft-constrained terms added,
-L = 1·CE(h(f_s), y) + L_feat + L_cls, h the student's own classifier (the track's head;
-the classifier level still scores the student through the teacher's frozen head). The
-papers' weights were not available: γ = 1 and the defaults above, this project's values.
+g: a trainable MLP (student_dim → student_dim → teacher_dim) on the student's side, so
+the hinge's target is the frozen teacher's own embedding (on the teacher's side nothing
+anchors g and a collapsed student meets every hinge; `tests/test_collapse.py`). a: a
+learnt linear adapter into the teacher's feature space, so the teacher's head (called in
+eval mode, parameters detached, never trained here) scores the student. Segmentation:
+per-stage 1×1 adapters into the teacher's dense head, the hinge per pixel, averaged.
+Defaults m = 0.1, T = 4 (as `kd`), δ = 0.1: project choices, not the papers' values.
+`feature`, `classifier` and `quality=none` switch components off for ablations.
+Labelled track (`benchmark.tracks`): the papers' supervised form, L = 1·CE(h(f_s), y) +
+L_feat + L_cls on the track's head; weights not available, γ = 1, this project's values.
+The papers' settings and the tasks that match them: `docs/methods/soft-proj.md`.
 """
 
 from __future__ import annotations
@@ -153,7 +119,7 @@ class SoftProj(Method):
     )
 
     uses_feature_maps = True  # the segmentation classifier level reads the student's stages
-    version = 2  # the feature level's projection moved from the teacher to the student side
+    version = 2  # in the record hash: raised when the loss's numerics change
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**values)
