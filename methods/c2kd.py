@@ -1,57 +1,30 @@
 """`c2kd`: C2KD with a frozen teacher; label-free, the teacher's argmax stands in for the
 label.
 
-Huo, Xu, Guo, Wang, Guo, "C2KD: Bridging the Modality Gap for Cross-Modal Knowledge
-Distillation", CVPR 2024. Two ideas: proxy heads on each side ("proxy student and
-teacher, inheriting unimodal and cross-modal knowledge") exchange knowledge in both
-directions, and On-the-Fly Selection Distillation (OFSD) passes only non-target-class
-knowledge, and only on samples whose two proxies rank the classes alike (Kendall's τ).
-Only the abstract's wording was available to this project, so the losses below follow the
-reference code (huofushuo/C2KD, `ave/utils/helper.py`: `train_network_distill`, `ntkl`;
-`ave/utils/module.py`: `Tea`, `Stu`; `ave/utils/model_res.py`), all at temperature 1:
+Paper: Huo, Xu, Guo, Wang, Guo, "C2KD: Bridging the Modality Gap for Cross-Modal Knowledge
+Distillation", CVPR 2024: proxy heads exchange knowledge both ways, and On-the-Fly
+Selection Distillation (OFSD) passes non-target knowledge only on samples whose proxies
+rank the classes alike (Kendall's τ). Only the abstract was available to this project, so
+the losses follow the reference code (huofushuo/C2KD, `ave/utils/helper.py`:
+`train_network_distill`, `ntkl`; `ave/utils/module.py`; `ave/utils/model_res.py`), all at
+temperature 1, the side after "←" detached:
 
-    ce       CE(z_s, y)                          the student's own head on the label y
-    proxy_t  KL(σ(z_t) ‖ σ(r_t))                 teacher proxy ← teacher (unimodal)
-    proxy_s  KL(σ(z_s) ‖ σ(r_s))                 student proxy ← student head
-    head_s   KL(σ(r_s) ‖ σ(z_s))                 student head ← student proxy
+    ce       CE(z_s, y)                            the student's own head on the label y
+    proxy_t  KL(σ(z_t) ‖ σ(r_t))                   teacher proxy ← teacher (unimodal)
+    proxy_s  KL(σ(z_s) ‖ σ(r_s))                   student proxy ← student head
+    head_s   KL(σ(r_s) ‖ σ(z_s))                   student head ← student proxy
     ofsd_s   mean_i m_i · KL(ν(r_t,i) ‖ ν(r_s,i))  student proxy ← teacher proxy
     ofsd_t   mean_i m_i · KL(ν(r_s,i) ‖ ν(r_t,i))  teacher proxy ← student proxy
-    m_i = [τ_b(r_t,i, r_s,i) > krc],
+    m_i = [τ_b(r_t,i, r_s,i) > krc],   τ_b Kendall's tau-b (all-tied rows: not selected).
 
-the side named after "←" a constant (detached) in each term. z_s: the student's head on
-its pooled last stage; z_t: the teacher's logits; r_s, r_t: proxy heads, each pooling one
-backbone's second-to-last stage (the reference's `f4` is ResNet-18's layer3), then a
-1×1 convolution with BN and LeakyReLU(0.1) and a linear classifier. τ_b is Kendall's
-tau-b of the two proxies' logits (the reference calls `scipy.stats.kendalltau`); a sample
-whose proxy logits are all tied has no τ and is not selected. ν is the reference's
-non-target softmax: `ntkl` sets the label's logit to 0 (it stays in the softmax, its
-gradient stopped) rather than removing the class; `non_target=excluded` instead drops
-the class and renormalises over the others, the literal reading of "non-target class
-distribution". Defaults krc = 0 (`--krc`), every term weight 1, as in the reference.
-
-This project's reading of the bidirectional part with a frozen teacher: the reference
-trains the teacher too (it is in the optimiser: CE on labels, KL(σ(r_t) ‖ σ(z_t)) from its
-proxy, and the proxy terms' gradients through its features). Here the teacher's backbone
-and head are fixed, so those two teacher terms are dropped and the teacher proxy r_t, a
-trainable head of this method on the frozen teacher's features, is the only teacher-side
-module that moves: it learns the teacher's predictions (proxy_t) and, on the selected
-samples, the student proxy's non-target distribution (ofsd_t), so the knowledge passed to
-the student is customised from the teacher's frozen features towards what the student
-expresses, the paper's "customized knowledge", without changing the teacher.
-
-Label-free reading: y is the teacher's argmax, in the cross-entropy and as the class OFSD
-leaves out. The teacher's logits are read (needs_teacher_logits).
-
-Labelled track (`benchmark.tracks`): the reference's form. y is the ground truth
-`Batch.label` (the teacher's argmax only where a pair or pixel has none), in OFSD's
-non-target softmax; the cross-entropy CE(z_s, y) is the track's, on the same head, with
-weight `ce_weight` = 1 (the reference's unweighted sum of its terms).
-
-Segmentation reading: per pixel. The student head is a dense head
-(`benchmark.backbones.DenseHead`); each proxy is the same 1×1 block and a 1×1 classifier
-on its stage's map, unpooled, upsampled bilinearly to the teacher's logits; τ_b, the
-selection and every term are per pixel, averaged over pixels. The head and both proxies
-are discarded after distillation; evaluation reads the student's backbone only.
+r_s, r_t: proxies on each backbone's second-to-last stage (the reference's `f4`): pool,
+1×1 conv, BN, LeakyReLU(0.1), linear. ν: the reference's `ntkl`, the label's logit set to
+0 (kept, gradient stopped); `non_target=excluded` drops the class instead. Defaults: krc 0,
+every weight 1 (the reference's). This project's reading: the teacher is frozen, so the
+reference's two teacher-training terms are dropped and r_t is the only teacher-side module
+that learns; label-free, y is the teacher's argmax; segmentation is per pixel.
+Labelled track (`benchmark.tracks`): y is `Batch.label`; the CE is the track's, on the
+same head, `ce_weight` = 1 (the reference's unweighted sum). Why: `docs/methods/c2kd.md`.
 """
 
 from __future__ import annotations

@@ -1,52 +1,26 @@
 """`dist`: DIST, relations between predictions matched by Pearson correlation.
 
-Huang, You, Wang, Qian, Xu, "Knowledge Distillation from A Stronger Teacher", NeurIPS
-2022. Instead of matching the teacher's class probabilities exactly (KL), DIST asks the
-student's predictions to be *correlated* with the teacher's, which tolerates a shift and a
-positive rescaling of each prediction. With Y_s, Y_t [B, K] the softmax outputs at
-temperature τ and ρ the Pearson correlation,
+Paper: Huang, You, Wang, Qian, Xu, "Knowledge Distillation from A Stronger Teacher",
+NeurIPS 2022. With Y_s, Y_t [B, K] the softmax outputs at temperature τ and ρ the Pearson
+correlation (tolerant of a shift and a positive rescaling of each prediction),
 
     inter-class   L_inter = 1 − (1/B) Σ_i ρ(Y_s[i, :], Y_t[i, :])   (each sample's classes)
     intra-class   L_intra = 1 − (1/K) Σ_k ρ(Y_s[:, k], Y_t[:, k])   (each class over the batch)
     L = τ² · (β · L_inter + γ · L_intra).
 
-Numerics follow the reference (hunto/DIST_KD, whose classification loss is
-`lib/models/losses/dist_kd.py` of hunto/image_classification_sota): ρ is the cosine of the
-mean-centred vectors with ε = 1e-8 added to the product of their norms, and both terms
-are scaled by τ².
-
-Label-free reading: the paper's total loss adds a cross-entropy on the labels
-(α · L_cls, the reference's `ori_loss` with `ori_loss_weight: 1`); here the teacher's
-argmax takes the labels' place, `ce` = ce_weight · CE(z_s, argmax z_t) at temperature 1,
-so L = ce_weight · CE + β · τ²L_inter + γ · τ²L_intra. `ce_weight=0` leaves DIST alone.
-
-Labelled track (`benchmark.tracks`): the paper's form, L = 1·CE(z_s, y) + β·τ²L_inter +
-γ·τ²L_intra with the ground truth y; the cross-entropy is the track's, on the same head,
-with weight `ce_weight` = 1 (the reference's `ori_loss_weight`), and DIST's terms read no
-label.
-
-Defaults β = γ = 2, τ = 1, ce_weight = 1: the reference's ImageNet recipe
-(`resnet_dist.yaml`, loss `dist`: DIST(β = 1, γ = 1, τ = 1) weighted by
-`kd_loss_weight: 2`, `ori_loss_weight: 1`); its segmentation runs also use τ = 1. Its
-CIFAR-100 recipe (`dist_cifar.yaml`, `dist_t4`) takes τ = 4 with the same weights, but
-that reading fails here: a correlation is blind to the scale of the logits and its
-gradient grows as the student's centred predictions shrink, so on a freshly initialised
-head (near-uniform predictions) the τ²-scaled terms take steps sixteen times larger, and
-with this project's optimiser (SGD, lr 0.05, momentum 0.9) the head's logits blow up
-within tens of steps and saturate to one-hot rows, after which no gradient reaches the
-backbone (in a smoke-profile cell the student's predictions on the held-out pairs were
-one-hot on one class for every pair; `tests/test_equations_logit.py` keeps a small case
-of it). τ = 1 trains stably there.
-
-The student backbone has no class head, so this method owns one, as `kd` does: a linear
-layer on the pooled embedding; for segmentation a dense head
-(`benchmark.backbones.DenseHead`) on the student's stages. Segmentation reading, the
-reference's own (hunto/DIST_KD, `segmentation/losses/dist_kd.py`): every pixel is a row,
-so L_inter correlates each pixel's class distribution and L_intra each class's
-probabilities over all pixels of the batch (the reference's segmentation runs use weight 1
-rather than 2; this file keeps one set of defaults for both kinds, as `kd` does); the
-cross-entropy is per pixel too. The head is discarded after distillation; evaluation
-reads the backbone only.
+Reference code: hunto/DIST_KD (`lib/models/losses/dist_kd.py` of
+hunto/image_classification_sota): ρ is the cosine of the mean-centred vectors, ε = 1e-8
+added to the product of their norms. Defaults β = γ = 2, τ = 1, ce_weight = 1: its
+ImageNet recipe (`resnet_dist.yaml`: DIST(1, 1, τ = 1) × `kd_loss_weight: 2`,
+`ori_loss_weight: 1`). Deviation: not its CIFAR recipe's τ = 4, whose τ²-scaled steps
+saturate a fresh head to one-hot rows under this project's optimiser
+(`test_dist_default_temperature_trains_where_the_cifar_one_saturates`).
+This project's reading, label-free: the paper's cross-entropy on labels takes the
+teacher's argmax, `ce` = ce_weight · CE(z_s, argmax z_t) at temperature 1 (`ce_weight=0`
+leaves DIST alone). The student head is this method's own, as in `kd`; segmentation is
+the reference's per-pixel form with the same defaults. Why: `docs/methods/dist.md`.
+Labelled track (`benchmark.tracks`): L = 1·CE(z_s, y) + β·τ²L_inter + γ·τ²L_intra, the CE
+the track's, on the same head (`ce_weight` = 1, the reference's `ori_loss_weight`).
 """
 
 from __future__ import annotations

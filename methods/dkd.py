@@ -1,56 +1,28 @@
 """`dkd`: Decoupled Knowledge Distillation; label-free, the teacher's argmax stands in for
 the label.
 
-Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022. Sec. 3.1
-splits classical KD at temperature T by the target class t: with the binary
-probabilities b = [p_t, 1 − p_t] and the distribution p̂ over the non-target classes alone
-(p̂_k = p_k / (1 − p_t), k ≠ t),
+Paper: Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022. Sec. 3.1
+splits KD at temperature T by the target class t, b = [p_t, 1 − p_t] and p̂ the
+distribution over the non-target classes alone (p̂_k = p_k / (1 − p_t), k ≠ t):
+KD = KL(b^T ‖ b^S) + (1 − p_t^T) · KL(p̂^T ‖ p̂^S) = TCKD + (1 − p_t^T) · NCKD. Sec. 3.2:
 
-    KD = KL(b^T ‖ b^S) + (1 − p_t^T) · KL(p̂^T ‖ p̂^S)  =  TCKD + (1 − p_t^T) · NCKD,
+    L_DKD = T² · mean_i [ α · TCKD_i + β · NCKD_i ].
 
-so the teacher's confidence in the target class suppresses the non-target term. DKD
-(Sec. 3.2) weights the two parts freely:
-
-    L_DKD = T² · mean_i [ α · TCKD_i + β · NCKD_i ],
-
-defaults α = 1, β = 8, T = 4 (the paper's CIFAR-100 values, also mdistiller's
-`CFG.DKD`). Numerics follow the reference (megvii-research/mdistiller,
-`mdistiller/distillers/DKD.py`): softmax at T, TCKD on the two pooled probabilities, NCKD
-on a softmax with the target class removed, both scaled by T² and averaged over samples.
-This file removes the target column and works in log space (log-sum-exp for log(1 − p_t))
-where the reference subtracts 1000 from the target logit and takes log of summed
-probabilities; `tests/test_equations_logit.py` checks the two agree.
-
-Label-free reading: the paper's target class is the ground-truth label, which a method
-here never sees; the teacher's argmax takes its place, in DKD's split and in the
-reference's cross-entropy term (mdistiller's `loss_ce`, weight `CE_WEIGHT` = 1), which is
-kept as `ce` = ce_weight · CE(z_s, argmax z_t) at temperature 1, so that
-L = ce_weight · CE + ramp · L_DKD (ramp = 1 unless warmup is set, below). Then p_t^T is the
-teacher's top probability: TCKD transfers how confident the teacher is, NCKD how it ranks
-the rest. Where the teacher is wrong the paper's TCKD and cross-entropy would point the
-student at the true class; this variant follows the teacher's choice. `ce_weight=0`
-leaves DKD alone (as `kd` here has no hard term).
-
-Warmup: mdistiller multiplies the DKD term (not the cross-entropy) by min(e / W, 1), e the
-epoch counted from 1: W = 20 of 240 epochs on CIFAR-100, W = 1 (no warmup) on ImageNet.
-`warmup_epochs=W` applies that factor with e the current pass over the paired set,
-counted from 1; the step count is a buffer, so a resumed run continues the ramp. It is
-off by default: a method cannot see how long the run is, and CIFAR's 20 epochs would
-outlast this project's quick profile (8 distillation epochs), so DKD would never reach
-its full weight; mdistiller's ImageNet recipe has no warmup either.
-
-Labelled track (`benchmark.tracks`): the paper's form. The target class is the ground
-truth `Batch.label` (the teacher's argmax only where a pair or pixel has no label), and
-the cross-entropy is the track's, on the same head, with weight γ = `ce_weight` = 1
-(mdistiller's `DKD.CE_WEIGHT`), so L = 1·CE(z_s, y) + α·TCKD + β·NCKD with α = 1, β = 8,
-T = 4 (mdistiller's CIFAR-100 `DKD` config; its warmup stays off, as above).
-
-The student backbone has no class head, so this method owns one, as `kd` does: a linear
-layer on the pooled embedding; for segmentation a dense head
-(`benchmark.backbones.DenseHead`) on the student's stages, with the target class, TCKD,
-NCKD and the cross-entropy taken per pixel and averaged over pixels (the per-pixel
-reading `kd` uses). The head
-is discarded after distillation; evaluation reads the backbone only.
+Defaults α = 1, β = 8, T = 4: the paper's CIFAR-100 values, mdistiller's `CFG.DKD`.
+Reference code: megvii-research/mdistiller, `mdistiller/distillers/DKD.py` (softmax at T,
+both parts scaled by T², averaged over samples). Deviation in form only: the target
+column is removed and the split computed in log space (log-sum-exp for log(1 − p_t)),
+where the reference subtracts 1000 from the target logit; `tests/test_equations_logit.py`
+checks the two agree.
+This project's reading, label-free: the teacher's argmax is the target class, in the split
+and in the reference's cross-entropy, `ce` = ce_weight · CE(z_s, argmax z_t) at
+temperature 1 (`CE_WEIGHT` = 1; `ce_weight=0` leaves DKD alone), so the student follows
+the teacher's choice where the teacher is wrong. `warmup_epochs=W` applies mdistiller's
+ramp min(e / W, 1) to the DKD term (e the pass over the paired set, from 1); off by
+default, as in mdistiller's ImageNet recipe. The student head is this method's own, as in
+`kd`; segmentation is per pixel. Why: `docs/methods/dkd.md`.
+Labelled track (`benchmark.tracks`): L = 1·CE(z_s, y) + α·TCKD + β·NCKD, the target class
+`Batch.label`, the CE the track's, on the same head (mdistiller's CIFAR-100 `DKD` config).
 """
 
 from __future__ import annotations

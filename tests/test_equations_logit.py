@@ -307,7 +307,7 @@ def train_dist_student(temperature: float, steps: int = 60) -> Tensor:
 
 @pytest.mark.usefixtures("one_thread")
 def test_dist_default_temperature_trains_where_the_cifar_one_saturates() -> None:
-    """Why τ = 1 is the default (module docstring): from a fresh student and head, τ = 4's
+    """Why τ = 1 is the default (docs/methods/dist.md): from a fresh student and head, τ = 4's
     τ²-scaled correlation steps blow the logits up to one-hot predictions."""
     mild, hot = train_dist_student(1.0), train_dist_student(4.0)
     assert mild.std() < 20  # logits of a few units, as a trained classifier has
