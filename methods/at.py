@@ -1,43 +1,29 @@
 """`at`: Attention Transfer, activation-based.
 
-Zagoruyko & Komodakis, "Paying More Attention to Attention: Improving the Performance of
-Convolutional Neural Networks via Attention Transfer", ICLR 2017. A stage's spatial
-attention map is the channel mean of its activations to the power p,
-Q = (1/C) Σ_c |A_c|^p, flattened over the H·W positions; the paper's transfer loss is
+Paper: Zagoruyko & Komodakis, "Paying More Attention to Attention: Improving the
+Performance of Convolutional Neural Networks via Attention Transfer", ICLR 2017. With a
+stage's attention map Q = (1/C) Σ_c |A_c|^p over the H·W positions, the paper's loss is
 
     β/2 · Σ_l ‖ Q_S,l / ‖Q_S,l‖₂ − Q_T,l / ‖Q_T,l‖₂ ‖_p        (p = 2).
 
-Both the authors' code (`at_loss` in szagoruyko/attention-transfer) and RepDistiller
-(`distiller_zoo/AT.py`) compute a different form of it, which this file reproduces:
-the *squared* difference of the normalised maps, averaged over the batch and the
-positions, summed over stages, times β, with no ½:
+Reference code: the authors' `at_loss` (szagoruyko/attention-transfer) and RepDistiller's
+`distiller_zoo/AT.py` both compute, and this file reproduces, the squared difference
+averaged over batch and positions, summed over stages, with no ½:
 
     L = β · Σ_l mean_{b, positions} (a_S,l − a_T,l)²,   a = normalise(mean_c A^p).
 
-Defaults: p = 2 and β = 1000 (the paper's and RepDistiller's run-script value, which
-belongs to this averaged form). When the two stages' maps differ in size, the larger is
-average-pooled to the smaller's (RepDistiller). The teacher's maps are constants.
-
-Stages: `feature_maps[first_stage:]`, paired by index; the default 1 skips the stem, so
-timm ResNets use every residual stage's output, as RepDistiller's feat[1:-1] (its
-stages without the stem and the pooled vector). `uses_feature_maps = True`.
-
-Segmentation: attention maps are spatial by construction, so both task kinds compare
-them position by position, the same way; the pooled embedding is not read.
-
-This project's reading: the maps are |A|^p as the paper writes it; the codes' A^p is the
-same for p = 2 and for the non-negative stage outputs of a ResNet. `aligned` returns each
-side's normalised maps, stage by stage scaled by 1/√(H·W) and concatenated: the squared
-distance between a student row and its teacher row is then that pair's loss before β.
-
-Label-free, the objective can be met by collapse: it reads only where each side's
-activation energy sits, normalised, so a teacher whose maps carry no spatial structure
-is matched by any spatially flat student, one whose embedding is the same for every
-input included. The paper and RepDistiller train AT beside a labelled cross-entropy;
-`tests/test_collapse.py` records this one (its toy teacher's maps are flat).
-
-Labelled track (`benchmark.tracks`): L = 1·CE + 1000·L_AT, RepDistiller's
-`--distill attention -a 0 -b 1000` (`-r` 1), the setting the paper trains AT in.
+Defaults: p = 2, β = 1000 (the paper's and RepDistiller's run-script value, for this
+averaged form). The larger of two maps is average-pooled to the smaller's (RepDistiller);
+the teacher's maps are constants. Stages `feature_maps[first_stage:]`, paired by index;
+the default 1 skips the stem (RepDistiller's feat[1:-1]). Segmentation: the same,
+position by position; the pooled embedding is not read.
+This project's reading: the maps are |A|^p as the paper writes (the codes' A^p agrees for
+p = 2 and non-negative ResNet stages); `aligned` returns the normalised maps scaled by
+1/√(H·W), concatenated over stages, so a row pair's squared distance is its loss before
+β. Label-free, a spatially flat (even collapsed) student meets the loss against a teacher
+whose maps are flat (`tests/test_collapse.py`; `docs/methods/at.md`).
+Labelled track (`benchmark.tracks`): L = 1·CE + 1000·L_AT, RepDistiller's `--distill
+attention -a 0 -b 1000` (`-r` 1), the setting the paper trains AT in.
 """
 
 from __future__ import annotations

@@ -1,43 +1,27 @@
 """`nst`: Neuron Selectivity Transfer, polynomial-kernel MMD.
 
-Huang & Wang, "Like What You Like: Knowledge Distill via Neuron Selectivity Transfer",
-arXiv 1707.01219 (2017). At a stage, each channel's activations over the H·W positions
-are one sample, L2-normalised: f ∈ ℝ^{H·W}. The teacher's C_T channels and the student's
-C_S channels are two sample sets, and their distributions are matched by the squared
-maximum mean discrepancy under the polynomial kernel k(x, y) = (xᵀy + c)^d, d = 2, c = 0:
+Paper: Huang & Wang, "Like What You Like: Knowledge Distill via Neuron Selectivity
+Transfer", arXiv 1707.01219 (2017). At a stage each channel's activations over the H·W
+positions are one sample, L2-normalised; the teacher's C_T and the student's C_S channels
+are two sample sets, matched by the squared MMD under k(x, y) = (xᵀy + c)^d, d = 2, c = 0:
 
     MMD² = mean_{i,i'} k(t_i, t_i') + mean_{j,j'} k(s_j, s_j') − 2 · mean_{i,j} k(s_j, t_i),
 
-per sample, then averaged over the batch; the loss is weight · Σ_stages MMD², weight 50
-(RepDistiller's run-script β for `nst`). The teacher–teacher term is a constant and is
-kept (RepDistiller's `full_loss=True`), so the term is the MMD² itself, never negative.
-When two stages' maps differ in size, the larger is average-pooled to the smaller's.
-
-Numerics follow RepDistiller (`distiller_zoo/NST.py`) except in one respect: the
-kernel's dot products come from one batched matrix product [B, C_a, HW] × [B, HW, C_b]
-instead of broadcasting a [B, C_b, C_a, HW] product and summing it, the same numbers up
-to summation order with B·C_a·C_b instead of B·C_a·C_b·HW floats (which at ImageNet-size
-maps runs to gigabytes).
-
-Stages: `feature_maps[first_stage:]`, paired by index; the default 1 skips the stem, as
-RepDistiller's feat[1:-1]. `uses_feature_maps = True`.
-
-Segmentation: the per-channel spatial distributions are read as they are, for both task
-kinds; the pooled embedding is not used.
-
-This project's reading: the kernel's feature space, in which MMD is a distance, is the
-spatial Gram matrix (1/C) Σ_c f_c f_cᵀ, (H·W)² wide per stage: too wide for the gap
-estimates at real image sizes, so `aligned` keeps the default (the fitted linear map).
-
-Label-free, the objective can be met by collapse: every channel is normalised, so
-neither the channels' magnitudes (which make up the pooled embedding) nor their number
-enter, and against a teacher whose maps carry no spatial structure any spatially flat
-student is a minimiser, one whose embedding is the same for every input included. The
-paper and RepDistiller train NST beside a labelled cross-entropy; `tests/test_collapse.py`
-records this one (its toy teacher's maps are flat).
-
-Labelled track (`benchmark.tracks`): L = 1·CE + 50·Σ MMD², RepDistiller's `--distill
-nst -a 0 -b 50` (`-r` 1), the setting the paper trains NST in.
+per sample, averaged over the batch; L = weight · Σ_stages MMD².
+Reference code: RepDistiller's `distiller_zoo/NST.py`: the teacher–teacher term is kept
+(`full_loss=True`), so each term is the MMD² itself, never negative; the larger of two
+maps is average-pooled to the smaller's. Default weight 50, its run-script β.
+Deviation in form only: the kernel's dot products come from one batched matrix product
+[B, C_a, HW] × [B, HW, C_b] rather than a broadcast [B, C_b, C_a, HW] product, the same
+numbers up to summation order in far less memory.
+Stages `feature_maps[first_stage:]`, paired by index, the default 1 skipping the stem
+(RepDistiller's feat[1:-1]); segmentation reads them as they are; the pooled embedding is
+not used. This project's reading: the kernel's feature space (the (H·W)²-wide spatial
+Gram matrix) is too wide for the gap estimates, so `aligned` keeps the fitted linear map.
+Label-free, a spatially flat (even collapsed) student meets the loss against a teacher
+whose maps are flat (`tests/test_collapse.py`; `docs/methods/nst.md`).
+Labelled track (`benchmark.tracks`): L = 1·CE + 50·Σ MMD², RepDistiller's `--distill nst
+-a 0 -b 50` (`-r` 1), the setting the paper trains NST in.
 """
 
 from __future__ import annotations

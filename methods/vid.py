@@ -1,32 +1,25 @@
 """`vid`: Variational Information Distillation.
 
-Ahn, Hu, Damianou, Lawrence, Dai, "Variational Information Distillation for Knowledge
-Transfer", CVPR 2019. The mutual information between a teacher stage t and the student's
-stage s is bounded from below through a variational Gaussian q(t | s) = N(μ(s), σ²), μ a
-regressor on the student's features and σ² learnt per channel (the same at every
-position). Maximising the bound is minimising the negative log-likelihood
+Paper: Ahn, Hu, Damianou, Lawrence, Dai, "Variational Information Distillation for
+Knowledge Transfer", CVPR 2019. The mutual information between a teacher stage t and the
+student's stage s is bounded through a Gaussian q(t | s) = N(μ(s), σ²), μ a regressor on
+the student's features, σ² learnt per channel; maximising the bound minimises
 
     L = weight · Σ_l mean_{b, c, positions} ½ [ (t_c − μ_c(s))² / σ_c² + log σ_c² ],
     σ_c² = softplus(α_c) + ε,
 
-the constant ½ log 2π left out. Numerics and defaults are RepDistiller's `VIDLoss`
-(`distiller_zoo/VID.py`, with `VIDLoss(s, t, t)` in `train_student.py`): μ is
-1×1 conv → ReLU → 1×1 conv → ReLU → 1×1 conv without biases, its hidden width the
-teacher stage's channels; α starts at log(exp(5 − ε) − 1), so σ² starts at 5.0;
-ε = 1e-5; weight 1 (its run-script β). When two stages' maps differ in size, the larger
-is average-pooled to the smaller's before the regressor. The teacher's maps are constants.
-
-Stages: `feature_maps[first_stage:]`, paired by index, one regressor and one α per
-stage; the default 1 skips the stem, as RepDistiller's feat[1:-1]. `uses_feature_maps`.
-
-Segmentation: the likelihood is per position, for both task kinds alike; the pooled
-embedding is not read.
-
-This project's reading: `mid_channels = 0` means RepDistiller's choice (the teacher
-stage's width); softplus is torch's stable form of log(1 + exp(α)). `aligned` returns,
-per stage, the spatially averaged regressor output and teacher map, both divided by the
-learnt σ_c (a unit of distance is one predicted standard deviation), concatenated.
-
+the constant ½ log 2π left out. Reference code and defaults: RepDistiller's `VIDLoss`
+(`distiller_zoo/VID.py`, `VIDLoss(s, t, t)` in `train_student.py`): μ is three bias-free
+1×1 convs with ReLUs between, hidden width the teacher stage's channels; α starts at
+log(exp(5 − ε) − 1), so σ² starts at 5.0; ε = 1e-5; weight 1 (its run-script β). The
+larger of two maps is average-pooled to the smaller's before the regressor; the teacher's
+maps are constants. Deviations: none.
+Stages `feature_maps[first_stage:]`, paired by index, one regressor and one α per stage;
+the default 1 skips the stem (RepDistiller's feat[1:-1]). Segmentation: per position,
+alike; the pooled embedding is not read.
+This project's reading: `mid_channels = 0` means RepDistiller's width; softplus is torch's
+stable log(1 + exp(α)); `aligned` returns, per stage, the pooled regressor output and
+teacher map divided by σ_c (one unit = one predicted standard deviation), concatenated.
 Labelled track (`benchmark.tracks`): L = 1·CE + 1·L_VID, RepDistiller's `--distill vid
 -a 0 -b 1` (`-r` 1).
 """
