@@ -1,47 +1,28 @@
 """`fitnet`: FitNets hints on a middle stage, with RepDistiller's convolutional regressor.
 
-Romero, Ballas, Kahou, Chassang, Gatta, Bengio, "FitNets: Hints for Thin Deep Nets", ICLR
-2015, Eq. 3: L_HT = ½ ‖u_h(x) − r(v_g(x))‖²: the student's *guided* layer v_g, through a
-learnt regressor r, regresses the teacher's *hint* layer u_h, both taken in the middle of
-their networks. This file builds it as RepDistiller does (`helper/loops.py` with
-`distiller_zoo/FitNet.py` and `models/util.py`'s `ConvReg`):
+Paper: Romero, Ballas, Kahou, Chassang, Gatta, Bengio, "FitNets: Hints for Thin Deep
+Nets", ICLR 2015, Eq. 3: L_HT = ½ ‖u_h(x) − r(v_g(x))‖², the student's guided layer v_g,
+through a learnt regressor r, regressing the teacher's hint layer u_h, both mid-network.
+Reference code: RepDistiller (`helper/loops.py`, `distiller_zoo/FitNet.py`,
+`models/util.py`'s `ConvReg`), which this file follows:
 
     L = weight · mean over elements of (T_l(x_src) − ReLU(BN(conv(S_l(x_tgt)))))²,
 
-conv chosen from the two maps' heights: a 3×3 stride-2 convolution when the student's is
-twice the teacher's, a 4×4 stride-2 transposed convolution when it is half, otherwise a
-convolution with kernel (1 + H_s − H_t, 1 + W_s − W_t) (1×1 when the sizes agree); a
-student map smaller than the teacher's in any other ratio is an error, as there.
-Defaults: the middle stage and weight 100 (RepDistiller's run-script β for hints).
-
-How it differs from `l2` (Gupta et al., CVPR 2016): `l2` matches the deepest stage
-through a plain 1×1 convolution with weight 1, resampling bilinearly when sizes differ;
-`fitnet` hints a middle stage through conv + BatchNorm + ReLU whose kernel absorbs the
-size difference, at weight 100. FitNets trains in two stages (hints first, then KD on
-the whole network); here the hint loss is the whole distillation stage, and the
-project's evaluation (probe, few-label fine-tuning) plays the role of the second stage,
-as no method sees labels. RepDistiller likewise trains the hint loss on its own (`-a 0`)
-beside the classification loss.
-
-Stages: `stage = -1` is the middle one, index len(feature_maps) // 2: index 2 of a timm
-ResNet's five (stem, layer1..layer4), i.e. layer2, the index of RepDistiller's default
-`hint_layer = 2` in its own five-entry list. `uses_feature_maps = True`.
-
-Segmentation: the hint is a feature map, regressed position by position for both task
-kinds; the pooled embedding is not read.
-
-This project's reading: the regressor's kernel needs both maps' spatial sizes, read from
-`Context.student_sizes` / `teacher_sizes` (filled by the runner); without them the two
-stages are taken to be of one size (a 1×1 convolution), and a map that then arrives at
-another size is an error rather than silently resampled; the conv's rule reads heights,
-as RepDistiller's, and its general branch also needs the student's width to be no smaller.
-`aligned` returns the regressor's output *before its ReLU* and the teacher's hint map,
-both spatially averaged: the ReLU only clips where the (non-negative) hint is zero, and
-with it a regressor whose eval-mode pre-activations are all negative (BatchNorm's running
-statistics still behind after a short run) gives all-zero rows and an undefined gap.
-
-Labelled track (`benchmark.tracks`): L = 1·CE + 100·L_hint, RepDistiller's
-`--distill hint -a 0 -b 100` (`-r` at its default 1): the weight above is already its β.
+conv from the two maps' heights: 3×3 stride 2 when the student's is twice the teacher's,
+4×4 stride-2 transposed when half, else kernel (1 + H_s − H_t, 1 + W_s − W_t) (1×1 for
+equal sizes, and W_s ≥ W_t needed); any other smaller student map is an error, as there.
+Defaults: the middle stage (`stage = -1`: index len(feature_maps) // 2, a timm ResNet's
+layer2, RepDistiller's `hint_layer = 2`) and weight 100 (its run-script β for hints).
+Deviation: FitNets' second stage (KD on the whole network) is this project's evaluation
+(probe, few-label fine-tune); the hint loss is the whole distillation stage, as
+RepDistiller's `-a 0`. Segmentation: position by position, alike; the embedding unread.
+This project's reading: the kernel reads `Context.student_sizes` / `teacher_sizes`;
+without them both stages are taken to be one size (1×1) and another size is an error,
+not resampled; `aligned` returns the regressor's output before its ReLU and the hint map,
+both spatially averaged (after the ReLU an all-negative eval-mode regressor gives zero
+rows). How it differs from `l2`, and why: `docs/methods/fitnet.md`.
+Labelled track (`benchmark.tracks`): L = 1·CE + 100·L_hint, RepDistiller's `--distill hint
+-a 0 -b 100` (`-r` at its default 1): the weight above is already its β.
 """
 
 from __future__ import annotations

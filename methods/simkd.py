@@ -1,49 +1,29 @@
 """`simkd`: SimKD, the student's last feature map regressed onto the teacher's through a
 projector.
 
-Chen, Mei, Zhang, Wang, Wang, Feng, Chen, "Knowledge Distillation with the Reused Teacher
-Classifier", CVPR 2022. SimKD trains the student with one loss, an L2 regression of the
-teacher's final feature map through a trainable projector P on the student's,
+Paper: Chen, Mei, Zhang, Wang, Wang, Feng, Chen, "Knowledge Distillation with the Reused
+Teacher Classifier", CVPR 2022: one loss, an L2 regression of the teacher's final feature
+map through a trainable projector P on the student's,
 
     L = weight · mean over (channels, positions, samples) of (P(F_s) − F_t)²,
 
-and at inference puts the teacher's own classifier on top of the pooled projected student
-feature (the "reused teacher classifier"), so the student needs no classifier of its own.
-Numerics follow the reference (DefangChen/SimKD, `models/util.py` class `SimKD` and the
-`simkd` branch of `helper/loops.py`): spatial sizes aligned by average-pooling the larger
-map down to the smaller; P is a bottleneck, 1×1 conv (C_s → C_t / f), BN, ReLU, 3×3 conv
-(C_t / f → C_t / f), BN, ReLU, 1×1 conv (C_t / f → C_t), BN, ReLU, convolutions without
-bias; `nn.MSELoss`'s mean over every element. Defaults weight 1, f = 2: the reference's
-`scripts/run_distill.sh` (`-c 0 -d 0 -b 1`, `--factor 2`). F_s, F_t are the backbones'
-deepest stages (the reference's `feat[-2]`, the last map before pooling).
-
-Labels: none. The reference's SimKD runs weight cross-entropy and KD by 0, so nothing is
-substituted and the method reads neither the teacher's logits nor its head: it runs in
+with the teacher's own classifier reused on the pooled P(F_s) at inference. Reference code
+(DefangChen/SimKD, `models/util.py` class `SimKD`, the `simkd` branch of
+`helper/loops.py`): the larger map average-pooled to the smaller; P a bias-free bottleneck
+1×1 conv (C_s → C_t / f), 3×3 conv (C_t / f → C_t / f), 1×1 conv (C_t / f → C_t), each
+followed by BN and ReLU; `nn.MSELoss`'s mean. F_s, F_t: the deepest stages (the
+reference's `feat[-2]`). Defaults weight 1, f = 2 (its `scripts/run_distill.sh`: `-c 0
+-d 0 -b 1`, `--factor 2`). No labels and no teacher logits or head are read, so it runs in
 the label-free track too.
-
-What this protocol measures: the reused classifier is SimKD's inference path (student
-backbone → P → the teacher's classifier), but evaluation here reads the student's
-backbone alone, a linear probe on its features and a few-label fine-tune with a fresh
-head; P and the teacher's classifier are dropped after distillation like every method's
-heads. So SimKD's row measures what its training signal, regressing the teacher's last
-feature map through a non-linear projector, teaches the backbone, not the accuracy of
-SimKD's reused-classifier student: that would be a zero-label classifier on the source
-task's classes through a head trained on source labels, outside this protocol (and in
-the label-free track there is no classifier to reuse). Part of the alignment can live in
-P instead of the backbone; the gap estimates (`aligned`) measure P's output, the space the
-teacher's classifier would read.
-
-Segmentation reading: the loss is already per position, on the last stage's maps, the
-same for both kinds; the reused classifier would be the teacher's dense head, which reads
-every stage, not one projected map, and it is not used either way. Where the last stage is
-1×1 (stride-32 backbones at 32×32 inputs, the profiles' test_resnet and resnet10t), the
-3×3 convolution sees only its centre tap and P acts as an MLP on the pooled feature.
-
-Labelled track (`benchmark.tracks`): L = 1·CE + 1·L_SimKD. Deviation: the reference runs
-`-c 0 -d 0 -b 1`, no cross-entropy at all, because its student classifies through the
-reused teacher classifier; this track scores the student's own head, which without a
-cross-entropy would never be trained, so the track's γ = 1 (RepDistiller's default `-r`)
-is kept and P and the teacher's classifier are dropped as in the other tracks.
+Deviation: evaluation reads the student's backbone alone (probe, fine-tune with a fresh
+head); P and the teacher's classifier are dropped after distillation, so the row measures
+what the regression teaches the backbone, not SimKD's reused-classifier student.
+`aligned` measures P's output, the space the teacher's classifier would read.
+Segmentation: the same per-position loss; the teacher's dense head is not reused.
+Why, and what a 1×1 last stage does to P: `docs/methods/simkd.md`.
+Labelled track (`benchmark.tracks`): L = 1·CE + 1·L_SimKD. Deviation: the reference has no
+CE (its student classifies through the reused teacher classifier); this track scores the
+student's own head, which needs one, so γ = 1 (RepDistiller's default `-r`).
 """
 
 from __future__ import annotations
