@@ -28,7 +28,7 @@ from benchmark.sequence import DEFAULT_SEQUENCE_BACKBONE, SEQUENCE_BACKBONES, Se
 
 # Convolutions run in channels-last (NHWC) layout: oneDNN's CPU kernels train the small
 # ResNets of the quick profile faster in it than in the default NCHW layout (`bench
-# perf` measures both; README, "Cost and `bench perf`", has the figures). Layout
+# perf` measures both). Layout
 # changes the order of floating-point sums, so results differ in the last bits from an
 # NCHW run, never in what they mean; the setting is part of the protocol version.
 MEMORY_FORMAT = torch.channels_last
@@ -126,8 +126,7 @@ class DenseHead(nn.Module):
     """A light FPN-style segmentation head: every stage projected to one width, resampled to
     1/`stride` of the input, summed, mixed by one 3×3 convolution, classified per pixel and
     upsampled to the input size. At 32×32 inputs, fusing at 1/2 rather than 1/4 keeps the
-    small objects' pixels (it raised the all-labels depth ceiling by several mIoU points
-    when measured) for a head still lighter than the backbone."""
+    small objects' pixels, for a head still lighter than the backbone."""
 
     def __init__(
         self, channels: tuple[int, ...], num_classes: int, width: int = 48, stride: int = 2

@@ -2,8 +2,8 @@
 
 A task kind says how a prediction of the whole test set becomes per-sample outcomes (the
 arrays records keep, `benchmark.protocol.outcomes`), which metrics those outcomes give, and which
-metric ranks methods. Everything that used to test a kind's name or guess the primary
-metric from column names asks here instead: the leaderboard, `bench power`, `bench
+metric ranks methods. Nothing else tests a kind's name or guesses the primary metric
+from column names; everything asks here: the leaderboard, `bench power`, `bench
 compare`, the run summary, the scheduler, the models (`dense`) and the methods (through
 `Context.dense`). A third kind (say, depth regression) is one more `register_kind` with
 its outcome and metric functions, plus the loss and head the training uses for it.
@@ -80,9 +80,9 @@ def get_kind(name: str) -> TaskKind:
 
 
 def kind_of_columns(columns: Iterable[str]) -> TaskKind:
-    """The kind whose primary probe column is among `columns`: for records from before
-    records named their kind (dense kinds are checked first, as their columns are the
-    more specific)."""
+    """The kind whose primary probe column is among `columns`: for records that do not
+    name their kind (`benchmark.hashing`, record-without-kind; dense kinds are checked
+    first, as their columns are the more specific)."""
     present = set(columns)
     kinds = sorted((KINDS.get(n) for n in KINDS.names()), key=lambda k: not k.dense)
     for kind in kinds:

@@ -54,7 +54,7 @@ class Batch:
     `source_ids` at `index`: samples with equal ids were built from one input file (two
     sketches of one photo), so a contrastive method must not use one as the other's
     negative. None when every pair has inputs of its own (the embedded world): a method
-    then computes exactly what it computed before the field existed.
+    must then compute exactly what it computes without the field (no extra RNG draw).
 
     `label` holds the pairs' target labels, [B] or [B, H, W] (long, `IGNORE_INDEX` where a
     pair or pixel has none), in the labelled track only; None in the other two tracks, so
@@ -115,7 +115,7 @@ class Method(nn.Module):
       memory, not only embeddings and logits;
     - `version`: raise it when a change alters what the method computes (even in the last
       bits), so its existing records stop matching and are recomputed; other methods'
-      records stay valid. Version 1 leaves the record hash as it was before versions
+      records stay valid. Version 1 is not written into the record hash
       (`benchmark.hashing`, method-version-1).
     - `labelled_defaults` / `labelled_ce_weight`: the labelled track's loss weights, the
       ones the method's reference runs use beside a labelled cross-entropy (RepDistiller's

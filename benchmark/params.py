@@ -73,7 +73,7 @@ class Space:
 
     @property
     def kind(self) -> str:
-        """The former name of `distribution`, kept for contributor code."""
+        """Alias of `distribution`, for contributor code that reads `kind`."""
         return self.distribution
 
 
@@ -145,7 +145,7 @@ class Param:
 
     @property
     def kind(self) -> type:
-        """The former name of `value_type`, kept for contributor code."""
+        """Alias of `value_type`, for contributor code that reads `kind`."""
         return self.value_type
 
 
@@ -220,7 +220,7 @@ def annotation_type(annotation: object) -> type:
     return _TYPES.get(str(annotation), object)
 
 
-annotation_kind = annotation_type  # the former name, kept for code written against it
+annotation_kind = annotation_type  # an alias, for contributor code that uses this name
 
 
 def coerce(value: Any, value_type: type, where: str) -> Any:

@@ -1,12 +1,12 @@
 """timm's pretrained weights: names checked offline, downloads that fail fast.
 
 Why the reachability probe before a timm download: offline, huggingface_hub retries each
-of its two candidate files five times with back-off (47 s measured on this machine before
-the error) and a machine whose network silently drops packets waits for every timeout
-too. The probe opens one TCP connection to the hub (or to the proxy the environment names)
-and gives up after `PROBE_TIMEOUT` seconds, so an offline run fails in seconds with one
-line that says what to do. With `HF_HUB_OFFLINE=1`, huggingface_hub itself makes no
-request and reads its cache, so the probe is skipped.
+of its two candidate files five times with back-off before the error, and a machine whose
+network silently drops packets waits for every timeout too. The probe opens one TCP
+connection to the hub (or to the proxy the environment names) and gives up after
+`PROBE_TIMEOUT` seconds, so an offline run fails in seconds with one line that says what
+to do. With `HF_HUB_OFFLINE=1`, huggingface_hub itself makes no request and reads its
+cache, so the probe is skipped.
 """
 
 from __future__ import annotations

@@ -27,9 +27,10 @@ The all-labels target reference is the same in every track (it never uses the te
 The label-free track is a setting of the teacher (`teacher.pretrain: label-free`) that the
 plan puts on each of its cells; the labelled track keeps the supervised teacher and
 enters a cell's hashed config as `track: labelled` (`benchmark.execution.plan`). So one
-run can cover every track and a record's config says which it belongs to. Records of the
-supervised track keep the paths and hashes they had before tracks existed; the other
-tracks' records sit next to them with the track in their file name.
+run can cover every track and a record's config says which it belongs to. A supervised
+record's path and hash carry no track (`benchmark.hashing`: supervised-paths,
+track-via-teacher); the other tracks' records sit next to them with the track in their
+file name.
 """
 
 from __future__ import annotations

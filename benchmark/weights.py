@@ -3,8 +3,8 @@
 `teacher.weights` is one of
 
 - `scratch` (the default): random initialisation, trained on the source pool. Its cache
-  keys and record hashes are exactly those of a config without these two settings, so
-  teachers and records made before they existed stay valid;
+  keys and record hashes are exactly those of a config without these two settings
+  (`benchmark.hashing`, scratch-weights);
 - `timm:<model-name>`: timm's pretrained weights for that model (e.g.
   `timm:resnet18.a1_in1k`, any name of `timm.list_pretrained()`); the teacher backbone
   becomes that model, whatever `teacher.backbone` says;
@@ -252,9 +252,8 @@ def fit_checkpoint(path: Path, backbone: str, in_chans: int = 3) -> None:
 
 
 def key_settings(recipe: TrainConfig) -> dict[str, Any]:
-    """The recipe as it enters cache keys and record hashes. `scratch` drops both new
-    settings, so keys made before they existed still match (`benchmark.hashing`,
-    scratch-weights); a file enters by the digest
+    """The recipe as it enters cache keys and record hashes. `scratch` drops both
+    settings (`benchmark.hashing`, scratch-weights); a file enters by the digest
     of its content, so moving it keeps the key and rewriting it changes the key."""
     values = dataclasses.asdict(recipe)
     spec = parse(values.pop("weights"))

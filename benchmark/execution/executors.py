@@ -168,7 +168,7 @@ def _submit_array(
     """One array task per cell, or per chunk of up to `size` cells (`job_chunks`)."""
     chunks = job_chunks(cells, size)
     try:
-        # One cell per task is called with the cell itself, as before chunks existed.
+        # At size 1 each task gets the cell itself, not a list (CellJob takes either).
         jobs = executor.map_array(work, cells if size == 1 else chunks)
         return list(zip(chunks, jobs, strict=True))
     except submitit.core.utils.FailedJobError as err:

@@ -230,8 +230,8 @@ def _state(
     queue: dict[str, str],
     job_ended: bool,
 ) -> CellState:
-    # Manifests from before tracks have no track: their cells are supervised
-    # (benchmark.hashing, record-without-track).
+    # A manifest cell without a track is supervised (benchmark.hashing,
+    # record-without-track).
     planned = Cell(cell["task"], cell["method"], int(cell["seed"]), cell.get("track", SUPERVISED))
     path = planned.record_path(out)
     record = load_record(path) if path.is_file() else None

@@ -43,7 +43,7 @@ import torch
 from benchmark.storage import save_tensors
 from benchmark.tracks import SUPERVISED, file_suffix
 
-FORMAT = 2  # 2: every loop saves one state (`benchmark.protocol.loop`); older files are not resumed
+FORMAT = 2  # every loop saves one state (`benchmark.protocol.loop`); other formats: not resumed
 log = logging.getLogger(__name__)
 
 

@@ -6,8 +6,8 @@ tell them from a live forward, and no method pays for teacher forwards.
 
 Each batch's `Batch.source_id` is the paired split's `source_ids` at the batch's indices
 (None when the split has none), so contrastive methods can mask negatives that share the
-anchor's input; the ids are only sliced, never drawn, so they add no RNG draw and leave a
-run without them exactly as it was.
+anchor's input; the ids are only sliced, never drawn, so they add no RNG draw, and a run
+whose split has none computes exactly what it would without the field.
 """
 
 from __future__ import annotations

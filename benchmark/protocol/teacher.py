@@ -13,8 +13,8 @@ every labelled target sample the task has (the paired set's labels plus the few 
 the ceiling that tells how much room the few-label protocol leaves for distillation. It is
 always supervised, whatever `teacher.pretrain` says, and gets the teacher's optimisation
 budget in *steps* (its epochs scaled by the size ratio of the two training sets): with the
-teacher's epochs on its smaller set, it was undertrained and the ceiling looked lower
-than it is (README, "The protocol", has the figures).
+teacher's epochs on its smaller set it would be undertrained, and the ceiling would look
+lower than it is.
 
 With `teacher.pretrain: simclr` the teacher's backbone never sees a source label: it is
 pre-trained with SimCLR on the source pool, frozen, and only its task head is fitted on
@@ -220,8 +220,8 @@ def _load_entry(
     model: TaskModel, weights: Path, meta: Path, device: torch.device
 ) -> tuple[dict[str, Any] | None, str]:
     """Load a cache entry into `model`: (its metadata, "") or (None, what is wrong with
-    it). The weights must match the digest their metadata was written with (entries
-    older than digests are checked by loading alone)."""
+    it). The weights must match the digest their metadata was written with (an entry
+    whose metadata has no digest is checked by loading alone)."""
     try:
         info = json.loads(meta.read_text())
     except (OSError, ValueError, RecursionError) as err:

@@ -103,7 +103,7 @@ def cached_teacher_outputs(
 
 def _load(base: Path, maps: Path, sums: Path, keep_maps: bool) -> tuple[Outputs | None, str]:
     """The cached outputs, or (None, "") when absent, or (None, what is wrong with them):
-    each file must match the digest written with it (files from before digests are
+    each file must match the digest written with it (a file written without a digest is
     checked by loading alone) and load as tensors."""
     if not _complete(base, maps, keep_maps):
         return None, ""

@@ -37,7 +37,7 @@ PRIMARY = {name: get_kind(name).ranking() for name in KINDS.names()}
 
 def primary_metrics(frame: pd.DataFrame) -> tuple[str, str]:
     """(ranking metric, the other protocol's metric) for a task's rows: from the kind
-    its records name, or (records from before they named it) from its metric columns.
+    its records name, or (records that do not name it) from its metric columns.
     The labelled track ranks by the student's own head (`head_<metric>`)."""
     kinds = set(frame["kind"].dropna()) if "kind" in frame.columns else set()
     if len(kinds) == 1:

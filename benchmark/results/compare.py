@@ -69,7 +69,7 @@ class Row:
 
 
 def track_of(record: Record) -> str:
-    """The record's track (records from before tracks are the supervised track's:
+    """The record's track (a record without one is the supervised track's:
     `benchmark.hashing`, record-without-track)."""
     return str(getattr(record, "track", "supervised"))
 

@@ -165,7 +165,7 @@ TRACK_INTRO[LABELLED] = [
 
 def _track_tag(track: str) -> str:
     """What a section title or a row adds for a track (nothing for the supervised one,
-    so a board without other tracks reads as it did before tracks existed)."""
+    so a board of the supervised track alone carries no track tags)."""
     return "" if track == SUPERVISED else f" · {track}"
 
 

@@ -57,7 +57,7 @@ class Record:
     status: str
     config_hash: str
     profile: str
-    # benchmark.tracks; records from before tracks are supervised (benchmark.hashing,
+    # benchmark.tracks; a record without `track` is supervised (benchmark.hashing,
     # record-without-track)
     track: str = SUPERVISED
     metrics: dict[str, float] = field(default_factory=dict)
