@@ -178,8 +178,8 @@ def world_config(spec: TaskSpec, data: DataConfig, overrides: dict[str, Any]) ->
 
 # World knobs that only one modality reads, with their defaults. A cell's hashed settings
 # keep such a knob only for a task with that modality, and only away from its default
-# (`hashed_world`), so setting it for a run leaves every other task's records valid, and
-# records made before the knob existed keep their hashes.
+# (`hashed_world`), so setting it for a run leaves every other task's records valid
+# (`benchmark.hashing`, modality-knobs).
 MODALITY_KNOBS: dict[str, tuple[str, float]] = {"text_abstraction": ("text", 0.5)}
 
 

@@ -24,8 +24,8 @@ from .scene import TAN_HALF_FOV, Scene
 from .shapes import PREPARE, SDFS, half_extents
 
 # Sphere-tracing budget. Tracing starts at the bounding-sphere entry, so face-on rays converge
-# in a few steps and ~97% of rays are done after 12; the rest are grazing rays at silhouettes.
-# Finished rays are dropped at the listed steps, which cuts the arithmetic about fourfold.
+# in a few steps; the rays still running late are mostly grazing rays at silhouettes.
+# Finished rays are dropped at the listed steps, so later steps trace only the rays left.
 _STEPS: int = 16
 _COMPACT_AT: frozenset[int] = frozenset({3, 6, 10})
 # Hit tolerance as a fraction of the pixel footprint at the hit distance (cone tracing): a ray
@@ -49,7 +49,7 @@ class Geometry:
     slot: Tensor  # [n, H, W] int64 visible object slot, -1 on background
     seg: Tensor  # [n, H, W] int64 class + 1 of the visible object, 0 on background
     normal: Tensor  # [n, 3, H, W] world-space unit normal, 0 on background
-    # The same facts for just the visible object pixels (~20% of all), which is where shading
+    # The same facts for just the visible object pixels (not background), which is where shading
     # needs them: flat pixel index into n*H*W, flat object index into n*k (sample * k + slot),
     # world normal [3, V] and object-space position [3, V] (texture coordinates).
     hit_pixel: Tensor

@@ -103,7 +103,7 @@ def render_sketch(
     n = geo.slot.shape[0]
     size = geo.slot.shape[-1]
     # Draw all random fields first, in a fixed order, independent of the knobs' values (the
-    # ruling's phase last, so that every earlier draw is what it was before the knob existed).
+    # ruling's phase last, so the draws before it are those of a world without the ruling).
     width_field = smooth_noise(gen, n, 1, 4, size)
     warp_coarse = smooth_noise(gen, n, 2, 4, size)
     warp_fine = smooth_noise(gen, n, 2, 8, size)
