@@ -1,28 +1,33 @@
 """`at`: Attention Transfer, activation-based.
 
 Paper: Zagoruyko & Komodakis, "Paying More Attention to Attention: Improving the
-Performance of Convolutional Neural Networks via Attention Transfer", ICLR 2017. With a
-stage's attention map Q = (1/C) Σ_c |A_c|^p over the H·W positions, the paper's loss is
+Performance of Convolutional Neural Networks via Attention Transfer", ICLR 2017.
+
+A stage's attention map is Q = (1/C) Σ_c |A_c|^p over its H·W positions; the paper's loss
 
     β/2 · Σ_l ‖ Q_S,l / ‖Q_S,l‖₂ − Q_T,l / ‖Q_T,l‖₂ ‖_p        (p = 2).
 
-Reference code: the authors' `at_loss` (szagoruyko/attention-transfer) and RepDistiller's
-`distiller_zoo/AT.py` both compute, and this file reproduces, the squared difference
-averaged over batch and positions, summed over stages, with no ½:
+Reference code: szagoruyko/attention-transfer (`at_loss`) and RepDistiller
+(`distiller_zoo/AT.py`).
+Numerics: both compute, and this file reproduces, the squared difference averaged over
+batch and positions, summed over stages, with no ½:
 
     L = β · Σ_l mean_{b, positions} (a_S,l − a_T,l)²,   a = normalise(mean_c A^p).
 
 Defaults: p = 2, β = 1000 (the paper's and RepDistiller's run-script value, for this
-averaged form). The larger of two maps is average-pooled to the smaller's (RepDistiller);
-the teacher's maps are constants. Stages `feature_maps[first_stage:]`, paired by index;
-the default 1 skips the stem (RepDistiller's feat[1:-1]). Segmentation: the same,
-position by position; the pooled embedding is not read.
+averaged form).
+Numerics: the larger of two maps is average-pooled to the smaller's (RepDistiller); the
+teacher's maps are constants.
+Stages: `feature_maps[first_stage:]`, paired by index; the default 1 skips the stem
+(RepDistiller's feat[1:-1]). Segmentation: the same, position by position.
+
 This project's reading: the maps are |A|^p as the paper writes (the codes' A^p agrees for
 p = 2 and non-negative ResNet stages); `aligned` returns the normalised maps scaled by
 1/√(H·W), concatenated over stages, so a row pair's squared distance is its loss before
 β. Label-free, a spatially flat (even collapsed) student meets the loss against a teacher
 whose maps are flat (`tests/test_collapse.py`; `docs/methods/at.md`).
-Labelled track (`benchmark.tracks`): L = 1·CE + 1000·L_AT, RepDistiller's `--distill
+
+Labelled track: L = 1·CE + 1000·L_AT (`benchmark.tracks`), RepDistiller's `--distill
 attention -a 0 -b 1000` (`-r` 1), the setting the paper trains AT in.
 """
 

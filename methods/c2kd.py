@@ -2,12 +2,12 @@
 label.
 
 Paper: Huo, Xu, Guo, Wang, Guo, "C2KD: Bridging the Modality Gap for Cross-Modal Knowledge
-Distillation", CVPR 2024: proxy heads exchange knowledge both ways, and On-the-Fly
-Selection Distillation (OFSD) passes non-target knowledge only on samples whose proxies
-rank the classes alike (Kendall's τ). Only the abstract was available to this project, so
-the losses follow the reference code (huofushuo/C2KD, `ave/utils/helper.py`:
-`train_network_distill`, `ntkl`; `ave/utils/module.py`; `ave/utils/model_res.py`), all at
-temperature 1, the side after "←" detached:
+Distillation", CVPR 2024.
+
+Only its abstract was available to this project: proxy heads exchange knowledge both ways,
+and On-the-Fly Selection Distillation (OFSD) passes non-target knowledge only on samples
+whose proxies rank the classes alike (Kendall's τ). The losses are the reference code's,
+all at temperature 1, the side after "←" detached:
 
     ce       CE(z_s, y)                            the student's own head on the label y
     proxy_t  KL(σ(z_t) ‖ σ(r_t))                   teacher proxy ← teacher (unimodal)
@@ -17,14 +17,19 @@ temperature 1, the side after "←" detached:
     ofsd_t   mean_i m_i · KL(ν(r_s,i) ‖ ν(r_t,i))  teacher proxy ← student proxy
     m_i = [τ_b(r_t,i, r_s,i) > krc],   τ_b Kendall's tau-b (all-tied rows: not selected).
 
-r_s, r_t: proxies on each backbone's second-to-last stage (the reference's `f4`): pool,
-1×1 conv, BN, LeakyReLU(0.1), linear. ν: the reference's `ntkl`, the label's logit set to
-0 (kept, gradient stopped); `non_target=excluded` drops the class instead. Defaults: krc 0,
-every weight 1 (the reference's). This project's reading: the teacher is frozen, so the
-reference's two teacher-training terms are dropped and r_t is the only teacher-side module
-that learns; label-free, y is the teacher's argmax; segmentation is per pixel.
-Labelled track (`benchmark.tracks`): y is `Batch.label`; the CE is the track's, on the
-same head, `ce_weight` = 1 (the reference's unweighted sum). Why: `docs/methods/c2kd.md`.
+Reference code: huofushuo/C2KD (`ave/utils/helper.py`: `train_network_distill`, `ntkl`;
+`ave/utils/module.py`: `Tea`, `Stu`; `ave/utils/model_res.py`).
+Numerics: r_s, r_t are proxies on each backbone's second-to-last stage (its `f4`): pool,
+1×1 conv, BN, LeakyReLU(0.1), linear; ν is `ntkl`'s non-target softmax, the label's
+logit set to 0 (kept, gradient stopped); `non_target=excluded` drops the class instead.
+Defaults: krc 0, every weight 1 (the reference's).
+
+This project's reading: the teacher is frozen, so the reference's two teacher-training
+terms are dropped and r_t is the only teacher-side module that learns; label-free, y is
+the teacher's argmax; segmentation is per pixel. Why: `docs/methods/c2kd.md`.
+
+Labelled track: y is `Batch.label` (`benchmark.tracks`); the CE is the track's, on the
+same head, `ce_weight` = 1 (the reference's unweighted sum).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """`cmcd-cmc` (alias `cmcd`) and `cmcd-cmd`: the two distillation losses of CMCD.
 
 Paper: Lin, Liu, Xu, Gao, Fu, Yao, "A Generalization Theory of Cross-Modality Distillation
-with Contrastive Learning", arXiv 2405.03355 (2024). Its equation numbers were not available
-to this project: the losses are the CLIP and SEED objectives it builds on. Its first step
-(SimCLR pre-training of the teacher) is outside this file.
+with Contrastive Learning", arXiv 2405.03355 (2024).
 
-CMC, symmetric InfoNCE over B pairs: z_s = normalise(p_s(f_s)), z_t = normalise(p_t(f_t))
-through trainable heads into `proj_dim`, S_ij = ⟨z_s,i, z_t,j⟩ / τ, positives on the diagonal,
+Its equation numbers were not available to this project, so the losses are the CLIP and
+SEED objectives it builds on. CMC, symmetric InfoNCE over B pairs, with trainable heads
+into `proj_dim`, z_s = normalise(p_s(f_s)), z_t = normalise(p_t(f_t)) and
+S_ij = ⟨z_s,i, z_t,j⟩ / τ, positives on the diagonal:
 
     L_CMC = ½ [ −(1/B) Σ_i log softmax_j(S_ij)|_{j=i}  −  (1/B) Σ_j log softmax_i(S_ij)|_{i=j} ].
 
@@ -17,14 +17,19 @@ teacher's own embedding; the batch's z_t are enqueued after the loss,
     p_s,i = softmax([⟨z_s,i, z_t,i⟩, ⟨z_s,i, Q_1⟩, …, ⟨z_s,i, Q_L⟩] / τ_s)
     L_CMD = −(1/B) Σ_i Σ_j p_t,ij · log p_s,ij.
 
+Reference code: jacobswan1/SEED for CMD (CMC is CLIP's loss, no code of its own).
+Numerics: SEED's: the queue starts as normalised Gaussian noise; similarities precede the
+enqueue.
 Defaults: τ = 0.07 (CMC, CLIP; `learn_temperature` learns 1/τ = exp(s), capped at 100 as
-CLIP); τ_t = 0.01, τ_s = 0.2 (SEED's paper; its code uses τ_t = 1e-4). Numerics as SEED's
-code: the queue starts as normalised Gaussian noise, similarities precede the enqueue.
-This project's reading: CMD's z_t = normalise(f_t), no teacher-side head (a trainable one
-would move the targets); the student head maps into the teacher's width; the queue is
-capped at the number of pairs. CMC masks pairs that share a source input (off-diagonal
-S_ij = −∞); CMD needs no mask. Why, and the search spaces: `docs/methods/cmcd.md`.
-Labelled track (`benchmark.tracks`): L = 1·CE + 1·L_CMC (or L_CMD); no reference weighs
+CLIP does); τ_t = 0.01, τ_s = 0.2 (SEED's paper; its code uses τ_t = 1e-4).
+
+This project's reading: the paper's first step (SimCLR pre-training of the teacher) is
+outside this file. CMD's z_t = normalise(f_t), no teacher-side head (a trainable one would
+move the targets); the student head maps into the teacher's width; the queue is capped at
+the number of pairs. CMC masks pairs that share a source input (off-diagonal S_ij = −∞);
+CMD needs no mask. Why: `docs/methods/cmcd.md`.
+
+Labelled track: L = 1·CE + 1·L_CMC (or L_CMD) (`benchmark.tracks`); no reference weighs
 CMCD beside a cross-entropy, so γ = 1 (RepDistiller's default `-r`), this file's weights.
 """
 

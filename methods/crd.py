@@ -1,26 +1,30 @@
 """`crd`: Contrastive Representation Distillation with momentum memory banks.
 
 Paper: Tian, Krishnan, Isola, "Contrastive Representation Distillation", ICLR 2020, Eq. 18.
-Reference code: RepDistiller (`crd/memory.py`, `crd/criterion.py`). Both sides' embeddings
-go through a linear head to `feat_dim`, v = normalise(W·f); an anchor v is scored against
-K+1 rows of the *other* side's memory bank M (row 0 its own pair, rows 1..K negatives),
-h(v, M_j) = exp(⟨v, M_j⟩ / nce_t) / Z, Z = N · mean(exp(⟨v, M_j⟩ / nce_t)) set once from the
-first batch; with uniform noise Pn = 1/N,
+
+Both sides' embeddings go through a linear head to `feat_dim`, v = normalise(W·f). An
+anchor v is scored against K+1 rows of the *other* side's memory bank M (row 0 its own
+pair, rows 1..K negatives), h(v, M_j) = exp(⟨v, M_j⟩ / nce_t) / Z, with
+Z = N · mean(exp(⟨v, M_j⟩ / nce_t)) set once from the first batch; with noise Pn = 1/N,
 
     L = −(1/B) Σ_i [ log h_i0 / (h_i0 + K·Pn)  +  Σ_{j=1..K} log K·Pn / (h_ij + K·Pn) ],
 
-summed over both directions (`crd_s`: student anchors, teacher bank; `crd_t`: the reverse).
-After the loss, M_i ← normalise(m·M_i + (1−m)·v_i) for the batch's rows.
-Numerics as RepDistiller: banks start uniform in ±1/√(feat_dim/3); scores are read before
-the bank update; ε = 1e-7 in both denominators; sum over the batch divided by B.
+summed over both directions (`crd_s`: student anchors, teacher bank; `crd_t`: the
+reverse); then M_i ← normalise(m·M_i + (1−m)·v_i) for the batch's rows.
+
+Reference code: RepDistiller (`crd/memory.py`, `crd/criterion.py`).
+Numerics: RepDistiller's. Banks start uniform in ±1/√(feat_dim/3); scores are read before
+the bank update; ε = 1e-7 in both denominators; the sum over the batch is divided by B.
 Defaults: the paper's, feat_dim 128, K 16384, nce_t 0.07, momentum 0.5.
+
 This project's reading: negatives are other *instances* (no labels), K drawn uniformly
-without replacement, capped at N−1; the draw excludes pairs that share the anchor's source
-input (`Context.source_ids`; K capped at N − the largest same-source group; Pn stays 1/N);
+without replacement and capped at N−1; the draw skips pairs that share the anchor's source
+input (`Context.source_ids`; K capped at N − the largest same-source group, Pn stays 1/N);
 the sampler's seed and step count are buffers, so a resumed run draws the same negatives;
-scores come from v·Mᵀ over the whole bank, then the sampled columns (RepDistiller's
-gather-then-bmm, up to summation order). Why: `docs/methods/crd.md`.
-Labelled track (`benchmark.tracks`): L = 1·CE + 0.8·(crd_s + crd_t), RepDistiller's
+scores come from v·Mᵀ, then the sampled columns (RepDistiller gathers first; the same
+dot products up to summation order). Why: `docs/methods/crd.md`.
+
+Labelled track: L = 1·CE + 0.8·(crd_s + crd_t) (`benchmark.tracks`), RepDistiller's
 `--distill crd -a 0 -b 0.8` (`-r` at its default 1); negatives stay other instances.
 """
 

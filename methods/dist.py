@@ -1,26 +1,32 @@
 """`dist`: DIST, relations between predictions matched by Pearson correlation.
 
 Paper: Huang, You, Wang, Qian, Xu, "Knowledge Distillation from A Stronger Teacher",
-NeurIPS 2022. With Y_s, Y_t [B, K] the softmax outputs at temperature τ and ρ the Pearson
-correlation (tolerant of a shift and a positive rescaling of each prediction),
+NeurIPS 2022.
+
+With Y_s, Y_t [B, K] the softmax outputs at temperature τ and ρ the Pearson correlation
+(tolerant of a shift and a positive rescaling of each prediction),
 
     inter-class   L_inter = 1 − (1/B) Σ_i ρ(Y_s[i, :], Y_t[i, :])   (each sample's classes)
     intra-class   L_intra = 1 − (1/K) Σ_k ρ(Y_s[:, k], Y_t[:, k])   (each class over the batch)
     L = τ² · (β · L_inter + γ · L_intra).
 
-Reference code: hunto/DIST_KD (`lib/models/losses/dist_kd.py` of
-hunto/image_classification_sota): ρ is the cosine of the mean-centred vectors, ε = 1e-8
-added to the product of their norms. Defaults β = γ = 2, τ = 1, ce_weight = 1: its
-ImageNet recipe (`resnet_dist.yaml`: DIST(1, 1, τ = 1) × `kd_loss_weight: 2`,
-`ori_loss_weight: 1`). Deviation: not its CIFAR recipe's τ = 4, whose τ²-scaled steps
-saturate a fresh head to one-hot rows under this project's optimiser
+Reference code: hunto/DIST_KD (classification: `lib/models/losses/dist_kd.py` of
+hunto/image_classification_sota; segmentation: `segmentation/losses/dist_kd.py`).
+Numerics: ρ is the cosine of the mean-centred vectors, ε = 1e-8 added to the product of
+their norms.
+Defaults: β = γ = 2, τ = 1, ce_weight = 1, its ImageNet recipe (`resnet_dist.yaml`:
+DIST(1, 1, τ = 1) × `kd_loss_weight: 2`, `ori_loss_weight: 1`).
+Deviation: not its CIFAR recipe's τ = 4, whose τ²-scaled steps saturate a fresh head to
+one-hot rows under this project's optimiser
 (`test_dist_default_temperature_trains_where_the_cifar_one_saturates`).
+
 This project's reading, label-free: the paper's cross-entropy on labels takes the
 teacher's argmax, `ce` = ce_weight · CE(z_s, argmax z_t) at temperature 1 (`ce_weight=0`
 leaves DIST alone). The student head is this method's own, as in `kd`; segmentation is
-the reference's per-pixel form with the same defaults. Why: `docs/methods/dist.md`.
-Labelled track (`benchmark.tracks`): L = 1·CE(z_s, y) + β·τ²L_inter + γ·τ²L_intra, the CE
-the track's, on the same head (`ce_weight` = 1, the reference's `ori_loss_weight`).
+the reference's per-pixel form, with one set of defaults. Why: `docs/methods/dist.md`.
+
+Labelled track: L = 1·CE(z_s, y) + β·τ²L_inter + γ·τ²L_intra (`benchmark.tracks`), the
+CE the track's, on the same head (`ce_weight` = 1, the reference's `ori_loss_weight`).
 """
 
 from __future__ import annotations

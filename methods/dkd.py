@@ -1,27 +1,31 @@
 """`dkd`: Decoupled Knowledge Distillation; label-free, the teacher's argmax stands in for
 the label.
 
-Paper: Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022. Sec. 3.1
-splits KD at temperature T by the target class t, b = [p_t, 1 − p_t] and p̂ the
+Paper: Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022,
+Sec. 3.1–3.2.
+
+KD at temperature T splits by the target class t, with b = [p_t, 1 − p_t] and p̂ the
 distribution over the non-target classes alone (p̂_k = p_k / (1 − p_t), k ≠ t):
-KD = KL(b^T ‖ b^S) + (1 − p_t^T) · KL(p̂^T ‖ p̂^S) = TCKD + (1 − p_t^T) · NCKD. Sec. 3.2:
+KD = KL(b^T ‖ b^S) + (1 − p_t^T) · KL(p̂^T ‖ p̂^S) = TCKD + (1 − p_t^T) · NCKD; DKD weights
+the parts freely,
 
     L_DKD = T² · mean_i [ α · TCKD_i + β · NCKD_i ].
 
-Defaults α = 1, β = 8, T = 4: the paper's CIFAR-100 values, mdistiller's `CFG.DKD`.
-Reference code: megvii-research/mdistiller, `mdistiller/distillers/DKD.py` (softmax at T,
-both parts scaled by T², averaged over samples). Deviation in form only: the target
-column is removed and the split computed in log space (log-sum-exp for log(1 − p_t)),
-where the reference subtracts 1000 from the target logit; `tests/test_equations_logit.py`
-checks the two agree.
+Reference code: megvii-research/mdistiller (`mdistiller/distillers/DKD.py`).
+Numerics: softmax at T, both parts scaled by T², averaged over samples; here the target
+column is removed and the split taken in log space (log-sum-exp for log(1 − p_t)) where
+the reference subtracts 1000 from the target logit (`tests/test_equations_logit.py`
+checks the two agree).
+Defaults: α = 1, β = 8, T = 4, the paper's CIFAR-100 values (mdistiller's `CFG.DKD`).
+
 This project's reading, label-free: the teacher's argmax is the target class, in the split
 and in the reference's cross-entropy, `ce` = ce_weight · CE(z_s, argmax z_t) at
-temperature 1 (`CE_WEIGHT` = 1; `ce_weight=0` leaves DKD alone), so the student follows
-the teacher's choice where the teacher is wrong. `warmup_epochs=W` applies mdistiller's
-ramp min(e / W, 1) to the DKD term (e the pass over the paired set, from 1); off by
-default, as in mdistiller's ImageNet recipe. The student head is this method's own, as in
-`kd`; segmentation is per pixel. Why: `docs/methods/dkd.md`.
-Labelled track (`benchmark.tracks`): L = 1·CE(z_s, y) + α·TCKD + β·NCKD, the target class
+temperature 1 (`CE_WEIGHT` = 1; `ce_weight=0` leaves DKD alone). `warmup_epochs=W` applies
+mdistiller's ramp min(e / W, 1) to the DKD term, e the pass over the paired set from 1;
+off by default, as in mdistiller's ImageNet recipe. The student head is this method's own,
+as in `kd`; segmentation is per pixel. Why: `docs/methods/dkd.md`.
+
+Labelled track: L = 1·CE(z_s, y) + α·TCKD + β·NCKD (`benchmark.tracks`), the target class
 `Batch.label`, the CE the track's, on the same head (mdistiller's CIFAR-100 `DKD` config).
 """
 

@@ -1,27 +1,33 @@
 """`fitnet`: FitNets hints on a middle stage, with RepDistiller's convolutional regressor.
 
 Paper: Romero, Ballas, Kahou, Chassang, Gatta, Bengio, "FitNets: Hints for Thin Deep
-Nets", ICLR 2015, Eq. 3: L_HT = ½ ‖u_h(x) − r(v_g(x))‖², the student's guided layer v_g,
-through a learnt regressor r, regressing the teacher's hint layer u_h, both mid-network.
-Reference code: RepDistiller (`helper/loops.py`, `distiller_zoo/FitNet.py`,
-`models/util.py`'s `ConvReg`), which this file follows:
+Nets", ICLR 2015, Eq. 3.
+
+L_HT = ½ ‖u_h(x) − r(v_g(x))‖²: the student's guided layer v_g, through a learnt regressor
+r, regresses the teacher's hint layer u_h, both mid-network. As RepDistiller builds it,
 
     L = weight · mean over elements of (T_l(x_src) − ReLU(BN(conv(S_l(x_tgt)))))²,
 
 conv from the two maps' heights: 3×3 stride 2 when the student's is twice the teacher's,
 4×4 stride-2 transposed when half, else kernel (1 + H_s − H_t, 1 + W_s − W_t) (1×1 for
 equal sizes, and W_s ≥ W_t needed); any other smaller student map is an error, as there.
+
+Reference code: RepDistiller (`helper/loops.py`, `distiller_zoo/FitNet.py`,
+`models/util.py`'s `ConvReg`).
 Defaults: the middle stage (`stage = -1`: index len(feature_maps) // 2, a timm ResNet's
 layer2, RepDistiller's `hint_layer = 2`) and weight 100 (its run-script β for hints).
 Deviation: FitNets' second stage (KD on the whole network) is this project's evaluation
 (probe, few-label fine-tune); the hint loss is the whole distillation stage, as
-RepDistiller's `-a 0`. Segmentation: position by position, alike; the embedding unread.
+RepDistiller's `-a 0`.
+Segmentation: position by position, as classification; the embedding is not read.
+
 This project's reading: the kernel reads `Context.student_sizes` / `teacher_sizes`;
 without them both stages are taken to be one size (1×1) and another size is an error,
 not resampled; `aligned` returns the regressor's output before its ReLU and the hint map,
 both spatially averaged (after the ReLU an all-negative eval-mode regressor gives zero
 rows). How it differs from `l2`, and why: `docs/methods/fitnet.md`.
-Labelled track (`benchmark.tracks`): L = 1·CE + 100·L_hint, RepDistiller's `--distill hint
+
+Labelled track: L = 1·CE + 100·L_hint (`benchmark.tracks`), RepDistiller's `--distill hint
 -a 0 -b 100` (`-r` at its default 1): the weight above is already its β.
 """
 

@@ -1,22 +1,29 @@
 """`kd`: logit distillation onto a student class head trained on the pairs.
 
 Paper: Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network", arXiv
-1503.02531 (2015), Section 2: the student matches the teacher's class probabilities
-softened by a temperature T, the soft term multiplied by T² so its gradients keep their
-size as T changes. With no labels on the pairs only the soft term remains:
+1503.02531 (2015), Section 2.
+
+The student matches the teacher's class probabilities softened by a temperature T, the
+soft term multiplied by T² so its gradients keep their size as T changes. With no labels
+on the pairs only the soft term remains:
 
     L = weight · T² · mean_i KL( softmax(z_t,i / T) ‖ softmax(z_s,i / T) ),
 
 z_t the frozen teacher's logits on the source view, z_s a class head's on the student's
 target view. KL differs from the paper's soft cross-entropy by the teacher's entropy, a
-constant, so the gradients are the same. Defaults: T = 4 (RepDistiller's), weight 1.
-Deviations: none beyond the missing hard-label term.
-The student backbone has no class head, so this method owns one (`class_head`): linear on
-the pooled embedding; for segmentation a dense head (`benchmark.backbones.DenseHead`, the
-teacher's design) on the student's feature maps. This project's reading for segmentation:
+constant, so the gradients are the same.
+
+Reference code: RepDistiller (`distiller_zoo/KD.py`) and mdistiller (`KD`).
+Defaults: T = 4 (RepDistiller's), weight 1. Deviations: none beyond the missing
+hard-label term.
+
+This project's reading: the student backbone has no class head, so this method owns one
+(`class_head`): linear on the pooled embedding; for segmentation a dense head
+(`benchmark.backbones.DenseHead`, the teacher's design) on the student's feature maps,
 Hinton's loss at each pixel independently, averaged over pixels, as segmentation KD
 usually does. The head is discarded after distillation; evaluation reads the backbone.
-Labelled track (`benchmark.tracks`): Hinton's full loss on the student's own head,
+
+Labelled track: Hinton's full loss on the student's own head (`benchmark.tracks`),
 L = 0.1·CE(z_s, y) + 0.9·T²·KL at T = 4: RepDistiller's `--distill kd -r 0.1 -a 0.9 -b 0`
 and mdistiller's `KD.LOSS.CE_WEIGHT = 0.1`, `KD_WEIGHT = 0.9` (`labelled_ce_weight`,
 `labelled_defaults`). The head this method owns is the track's head.

@@ -1,21 +1,27 @@
 """`l2`: L2 feature matching through a learned regressor.
 
 Paper: Gupta, Hoffman, Malik, "Cross Modal Distillation for Supervision Transfer", CVPR
-2016: the target-modality network is trained so that its mid-level features on one side
-of a pair match the frozen source network's features on the other side, with an L2 loss.
-FitNets (Romero et al., ICLR 2015, Eq. 3) adds a learned regressor r on the student's
-layer, L_hint = ½‖u_h(x) − r(v_g(x))‖², so the two layers may differ in width.
-This file implements
+2016, with FitNets' regressor (Romero et al., ICLR 2015, Eq. 3).
+
+Gupta et al. train the target-modality network so that its mid-level features on one side
+of a pair match the frozen source network's features on the other side, with an L2 loss;
+FitNets adds a learned regressor r on the student's layer, L_hint = ½‖u_h(x) − r(v_g(x))‖²,
+so the two layers may differ in width. This file implements
 
     L = weight · mean over elements of (T_stage(x_src) − r(S_stage(x_tgt)))²
 
 with r a 1×1 convolution (FitNets' convolutional regressor, which keeps it small).
+
+Reference code: RepDistiller's `HintLoss` (`distiller_zoo/FitNet.py`) for the
+mean-squared form; none used for Gupta et al.
 Defaults: weight 1, `stage=-1` the deepest stage (Gupta's choice, pool5). `pooled=True`
 matches global-pooled embeddings through a linear regressor instead.
+
 This project's reading: the element mean replaces the ½·sum, a constant rescaling that
 makes `weight` independent of feature size; where the two maps' sizes differ, the
 regressed student map is resampled bilinearly to the teacher's.
-Labelled track (`benchmark.tracks`): L = 1·CE + 1·L_l2. Gupta et al. train the regression
+
+Labelled track: L = 1·CE + 1·L_l2 (`benchmark.tracks`). Gupta et al. train the regression
 alone and fine-tune after, so no reference weighs it beside a cross-entropy: γ = 1
 (RepDistiller's default `-r`) and this file's weight 1, not a reference's values.
 """

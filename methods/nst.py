@@ -1,26 +1,32 @@
 """`nst`: Neuron Selectivity Transfer, polynomial-kernel MMD.
 
 Paper: Huang & Wang, "Like What You Like: Knowledge Distill via Neuron Selectivity
-Transfer", arXiv 1707.01219 (2017). At a stage each channel's activations over the H·W
-positions are one sample, L2-normalised; the teacher's C_T and the student's C_S channels
-are two sample sets, matched by the squared MMD under k(x, y) = (xᵀy + c)^d, d = 2, c = 0:
+Transfer", arXiv 1707.01219 (2017).
+
+At a stage each channel's activations over the H·W positions are one sample,
+L2-normalised; the teacher's C_T and the student's C_S channels are two sample sets,
+matched by the squared MMD under k(x, y) = (xᵀy + c)^d, d = 2, c = 0:
 
     MMD² = mean_{i,i'} k(t_i, t_i') + mean_{j,j'} k(s_j, s_j') − 2 · mean_{i,j} k(s_j, t_i),
 
 per sample, averaged over the batch; L = weight · Σ_stages MMD².
-Reference code: RepDistiller's `distiller_zoo/NST.py`: the teacher–teacher term is kept
-(`full_loss=True`), so each term is the MMD² itself, never negative; the larger of two
-maps is average-pooled to the smaller's. Default weight 50, its run-script β.
-Deviation in form only: the kernel's dot products come from one batched matrix product
-[B, C_a, HW] × [B, HW, C_b] rather than a broadcast [B, C_b, C_a, HW] product, the same
-numbers up to summation order in far less memory.
-Stages `feature_maps[first_stage:]`, paired by index, the default 1 skipping the stem
-(RepDistiller's feat[1:-1]); segmentation reads them as they are; the pooled embedding is
-not used. This project's reading: the kernel's feature space (the (H·W)²-wide spatial
-Gram matrix) is too wide for the gap estimates, so `aligned` keeps the fitted linear map.
-Label-free, a spatially flat (even collapsed) student meets the loss against a teacher
-whose maps are flat (`tests/test_collapse.py`; `docs/methods/nst.md`).
-Labelled track (`benchmark.tracks`): L = 1·CE + 50·Σ MMD², RepDistiller's `--distill nst
+
+Reference code: RepDistiller (`distiller_zoo/NST.py`).
+Numerics: its `full_loss=True`, the teacher–teacher term kept, so each term is the MMD²
+itself, never negative; the larger of two maps is average-pooled to the smaller's. The
+kernel's dot products come from one batched matrix product [B, C_a, HW] × [B, HW, C_b]
+rather than its broadcast [B, C_b, C_a, HW] product: the same numbers up to summation
+order, in far less memory.
+Defaults: weight 50, RepDistiller's run-script β.
+Stages: `feature_maps[first_stage:]`, paired by index; the default 1 skips the stem
+(RepDistiller's feat[1:-1]). Segmentation: the maps are read as they are.
+
+This project's reading: the kernel's feature space (the (H·W)²-wide spatial Gram matrix)
+is too wide for the gap estimates, so `aligned` keeps the fitted linear map. Label-free,
+a spatially flat (even collapsed) student meets the loss against a teacher whose maps are
+flat (`tests/test_collapse.py`; `docs/methods/nst.md`).
+
+Labelled track: L = 1·CE + 50·Σ MMD² (`benchmark.tracks`), RepDistiller's `--distill nst
 -a 0 -b 50` (`-r` 1), the setting the paper trains NST in.
 """
 

@@ -1,7 +1,9 @@
 """`pkt`: Probabilistic Knowledge Transfer.
 
 Paper: Passalis & Tefas, "Learning Deep Representations with Probabilistic Knowledge
-Transfer", ECCV 2018. Each side's pooled embeddings define, through the cosine kernel
+Transfer", ECCV 2018.
+
+Each side's pooled embeddings define, through the cosine kernel
 K(a, b) = (1 + cos(a, b)) / 2 ∈ [0, 1], conditional distributions over the batch,
 
     p_{j|i} = K(t_i, t_j) / Σ_k K(t_i, t_k)     (teacher),
@@ -11,17 +13,19 @@ and the student minimises their KL divergence,
 
     L = weight · (1/B²) Σ_i Σ_j p_{j|i} · log((p_{j|i} + ε) / (q_{j|i} + ε)),  ε = 1e-7.
 
-Reference code: RepDistiller's copy of the authors' code (`distiller_zoo/PKT.py`), whose
-numerics this file follows: rows divided by (‖x‖₂ + ε), any NaN set to 0 before the
-cosines; sums over all j, i = j included; the KL averaged over the B² entries (the paper
-writes the sum). Default weight 30000: RepDistiller's run-script β on that averaged form.
-The teacher's distribution is a constant. Deviations: none.
-Stages: the pooled embeddings (RepDistiller's feat[-1]) for both task kinds; feature maps
-are not read (a per-pixel kernel would have (B·H·W)² entries, and the distributions are
-over the images of a batch in both kinds).
+Reference code: RepDistiller's copy of the authors' code (`distiller_zoo/PKT.py`).
+Numerics: its own. Rows divided by (‖x‖₂ + ε), any NaN set to 0 before the cosines; sums
+over all j, i = j included; the KL averaged over the B² entries (the paper writes the
+sum); the teacher's distribution a constant.
+Defaults: weight 30000, RepDistiller's run-script β on that averaged form.
+Deviations: none.
+Stages: the pooled embeddings (RepDistiller's feat[-1]) for both task kinds; a per-pixel
+kernel would have (B·H·W)² entries, and the distributions are over a batch's images.
+
 This project's reading: the kernel compares each side only with itself, so there is no
 common space; `aligned` keeps the default (the fitted linear map).
-Labelled track (`benchmark.tracks`): L = 1·CE + 30000·L_PKT, RepDistiller's `--distill
+
+Labelled track: L = 1·CE + 30000·L_PKT (`benchmark.tracks`), RepDistiller's `--distill
 pkt -a 0 -b 30000` (`-r` 1).
 """
 

@@ -1,8 +1,9 @@
 """`rkd`: Relational Knowledge Distillation, distance-wise and angle-wise.
 
-Paper: Park, Kim, Lu, Cho, "Relational Knowledge Distillation", CVPR 2019. The student is
-asked for the teacher's *relations* between the samples of a batch rather than for its
-features, so the two embeddings may differ in width and nothing is learnt besides the
+Paper: Park, Kim, Lu, Cho, "Relational Knowledge Distillation", CVPR 2019.
+
+The student is asked for the teacher's *relations* between the samples of a batch, not
+its features, so the embeddings may differ in width and nothing is learnt besides the
 student. With e_1..e_B one side's pooled embeddings:
 
     distance potential  ψ_D(e_i, e_j) = ‖e_i − e_j‖₂ / μ,  μ the mean distance of the batch
@@ -10,19 +11,21 @@ student. With e_1..e_B one side's pooled embeddings:
     L = w_d · mean_{i,j} h(ψ_D^s, ψ_D^t) + w_a · mean_{i,j,k} h(ψ_A^s, ψ_A^t),
 
 h the Huber loss with δ = 1 (PyTorch's smooth-L1), means over every ordered pair and
-triplet of the batch. The teacher's potentials are constants.
-Reference code: RepDistiller (`distiller_zoo/RKD.py`), whose numerics this file follows:
-squared distances from ‖a‖² + ‖b‖² − 2⟨a, b⟩, clamped at 1e-12 before the square root,
-the diagonal set to 0; μ the mean of the distance matrix's positive entries; angle
-cosines for all B³ triplets (vertex first: its [i, j, k] is the angle at i, the paper's
-at j; over all triplets the mean is the same). Defaults: RepDistiller's w_d = 25,
-w_a = 50 (its run script puts an outer β = 1 on them). Deviations: none.
-Stages: the pooled embeddings (`Outputs.embedding`, RepDistiller's feat[-1]) for both task
-kinds; per-pixel relations would make the angle term O((B·H·W)³), and the relations are
-between images in both kinds.
+triplet of the batch; the teacher's potentials are constants.
+
+Reference code: RepDistiller (`distiller_zoo/RKD.py`).
+Numerics: its own. Squared distances from ‖a‖² + ‖b‖² − 2⟨a, b⟩, clamped at 1e-12 before
+the square root, the diagonal set to 0; μ the mean of the positive entries; cosines for
+all B³ triplets (its [i, j, k] is the angle at i, the paper's at j: the same mean).
+Defaults: w_d = 25, w_a = 50, RepDistiller's (its run script puts an outer β = 1 on them).
+Deviations: none.
+Stages: the pooled embeddings (RepDistiller's feat[-1]) for both task kinds; per-pixel
+relations would make the angle term O((B·H·W)³), and the relations are between images.
+
 This project's reading: no common space exists (only relations are matched), so
 `aligned` keeps the default and the gap is taken through the fitted linear map.
-Labelled track (`benchmark.tracks`): L = 1·CE + 1·(25·L_D + 50·L_A), RepDistiller's
+
+Labelled track: L = 1·CE + 1·(25·L_D + 50·L_A) (`benchmark.tracks`), RepDistiller's
 `--distill rkd -a 0 -b 1` (`-r` 1).
 """
 

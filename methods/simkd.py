@@ -2,26 +2,30 @@
 projector.
 
 Paper: Chen, Mei, Zhang, Wang, Wang, Feng, Chen, "Knowledge Distillation with the Reused
-Teacher Classifier", CVPR 2022: one loss, an L2 regression of the teacher's final feature
-map through a trainable projector P on the student's,
+Teacher Classifier", CVPR 2022.
 
-    L = weight · mean over (channels, positions, samples) of (P(F_s) − F_t)²,
+One loss, an L2 regression of the teacher's final feature map through a trainable
+projector P on the student's, with the teacher's own classifier reused on the pooled
+P(F_s) at inference:
 
-with the teacher's own classifier reused on the pooled P(F_s) at inference. Reference code
-(DefangChen/SimKD, `models/util.py` class `SimKD`, the `simkd` branch of
-`helper/loops.py`): the larger map average-pooled to the smaller; P a bias-free bottleneck
-1×1 conv (C_s → C_t / f), 3×3 conv (C_t / f → C_t / f), 1×1 conv (C_t / f → C_t), each
-followed by BN and ReLU; `nn.MSELoss`'s mean. F_s, F_t: the deepest stages (the
-reference's `feat[-2]`). Defaults weight 1, f = 2 (its `scripts/run_distill.sh`: `-c 0
--d 0 -b 1`, `--factor 2`). No labels and no teacher logits or head are read, so it runs in
-the label-free track too.
+    L = weight · mean over (channels, positions, samples) of (P(F_s) − F_t)².
+
+Reference code: DefangChen/SimKD (`models/util.py` class `SimKD`, the `simkd` branch of
+`helper/loops.py`).
+Numerics: the larger map average-pooled to the smaller; P a bias-free bottleneck, 1×1 conv
+(C_s → C_t / f), 3×3 conv (C_t / f → C_t / f), 1×1 conv (C_t / f → C_t), each followed by
+BN and ReLU; `nn.MSELoss`'s mean. F_s, F_t: the deepest stages (its `feat[-2]`).
+Defaults: weight 1, f = 2 (its `scripts/run_distill.sh`: `-c 0 -d 0 -b 1`, `--factor 2`).
+No labels and no teacher logits or head are read, so it runs in the label-free track too.
 Deviation: evaluation reads the student's backbone alone (probe, fine-tune with a fresh
 head); P and the teacher's classifier are dropped after distillation, so the row measures
 what the regression teaches the backbone, not SimKD's reused-classifier student.
-`aligned` measures P's output, the space the teacher's classifier would read.
-Segmentation: the same per-position loss; the teacher's dense head is not reused.
-Why, and what a 1×1 last stage does to P: `docs/methods/simkd.md`.
-Labelled track (`benchmark.tracks`): L = 1·CE + 1·L_SimKD. Deviation: the reference has no
+
+This project's reading: `aligned` measures P's output, the space the teacher's classifier
+would read; segmentation uses the same per-position loss and never reuses the teacher's
+dense head. Why, and what a 1×1 last stage makes of P: `docs/methods/simkd.md`.
+
+Labelled track: L = 1·CE + 1·L_SimKD (`benchmark.tracks`). Deviation: the reference has no
 CE (its student classifies through the reused teacher classifier); this track scores the
 student's own head, which needs one, so γ = 1 (RepDistiller's default `-r`).
 """

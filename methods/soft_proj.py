@@ -1,11 +1,13 @@
 """`soft-proj`: soft-constrained distillation with a projection head and quality weights.
 
-Papers: Zhao, Jin, Song, Chen, Miao, Hu, "Cross-Modal Distillation For Widely Differing
+Paper: Zhao, Jin, Song, Chen, Miao, Hu, "Cross-Modal Distillation For Widely Differing
 Modalities", arXiv 2507.16296 (2025), extending Jin et al., "Cross-Modal Distillation for
-Speaker Recognition", AAAI 2023 (MKD's margin, "a loose constraint", and QAW's per-sample
-quality weights). Their equations were not available to this project (only the abstracts),
-so this file is this project's reading: a margin on FitNets' regressed feature match
-(Romero et al., ICLR 2015) and on Hinton's KD (2015), pooled embeddings f,
+Speaker Recognition", AAAI 2023.
+Reference code: none available to this project.
+
+Only the abstracts were available (MKD's margin, "a loose constraint", and QAW's quality
+weights), so this file is this project's reading of them: a margin on FitNets' regressed
+feature match (Romero et al., ICLR 2015) and on Hinton's KD (2015), f pooled embeddings:
 
     feature level     L_feat = mean_i w_i · max(0, 1 − cos(g(f_s,i), f_t,i) − m)
     classifier level  L_cls  = mean_i w_i · max(0, T²·KL(σ(z_t,i/T) ‖ σ(z_s,i/T)) − δ)
@@ -13,17 +15,18 @@ so this file is this project's reading: a margin on FitNets' regressed feature m
     quality weights   w_i = q_i / mean_j q_j  (no gradient), q_i = ‖f_t,i‖ ("norm"),
                       max_k σ(z_t,i)_k ("confidence"), or w_i = 1 ("none").
 
-g: a trainable MLP (student_dim → student_dim → teacher_dim) on the student's side, so
-the hinge's target is the frozen teacher's own embedding (on the teacher's side nothing
-anchors g and a collapsed student meets every hinge; `tests/test_collapse.py`). a: a
-learnt linear adapter into the teacher's feature space, so the teacher's head (called in
-eval mode, parameters detached, never trained here) scores the student. Segmentation:
-per-stage 1×1 adapters into the teacher's dense head, the hinge per pixel, averaged.
-Defaults m = 0.1, T = 4 (as `kd`), δ = 0.1: project choices, not the papers' values.
+g: a trainable MLP (student_dim → student_dim → teacher_dim) on the student's side, so the
+hinge's target is the teacher's own embedding (on the teacher's side nothing anchors g
+and a collapsed student meets every hinge: `tests/test_collapse.py`). a: a learnt linear
+adapter, so the teacher's head (eval mode, parameters detached, never trained here)
+scores the student. Segmentation: per-stage 1×1 adapters into the teacher's dense head,
+the hinge per pixel, averaged. Why, and the tasks that match the papers'
+settings: `docs/methods/soft-proj.md`.
+Defaults: m = 0.1, T = 4 (as `kd`), δ = 0.1: this project's choices, not the papers'.
 `feature`, `classifier` and `quality=none` switch components off for ablations.
-Labelled track (`benchmark.tracks`): the papers' supervised form, L = 1·CE(h(f_s), y) +
-L_feat + L_cls on the track's head; weights not available, γ = 1, this project's values.
-The papers' settings and the tasks that match them: `docs/methods/soft-proj.md`.
+
+Labelled track: the papers' supervised form (`benchmark.tracks`), L = 1·CE(h(f_s), y) +
+L_feat + L_cls on the track's head; the papers' weights were not available: γ = 1.
 """
 
 from __future__ import annotations

@@ -1,26 +1,31 @@
 """`vid`: Variational Information Distillation.
 
 Paper: Ahn, Hu, Damianou, Lawrence, Dai, "Variational Information Distillation for
-Knowledge Transfer", CVPR 2019. The mutual information between a teacher stage t and the
-student's stage s is bounded through a Gaussian q(t | s) = N(μ(s), σ²), μ a regressor on
-the student's features, σ² learnt per channel; maximising the bound minimises
+Knowledge Transfer", CVPR 2019.
+
+The mutual information between a teacher stage t and the student's stage s is bounded
+through a Gaussian q(t | s) = N(μ(s), σ²), μ a regressor on the student's features, σ²
+learnt per channel; maximising the bound minimises
 
     L = weight · Σ_l mean_{b, c, positions} ½ [ (t_c − μ_c(s))² / σ_c² + log σ_c² ],
     σ_c² = softplus(α_c) + ε,
 
-the constant ½ log 2π left out. Reference code and defaults: RepDistiller's `VIDLoss`
-(`distiller_zoo/VID.py`, `VIDLoss(s, t, t)` in `train_student.py`): μ is three bias-free
-1×1 convs with ReLUs between, hidden width the teacher stage's channels; α starts at
-log(exp(5 − ε) − 1), so σ² starts at 5.0; ε = 1e-5; weight 1 (its run-script β). The
-larger of two maps is average-pooled to the smaller's before the regressor; the teacher's
-maps are constants. Deviations: none.
-Stages `feature_maps[first_stage:]`, paired by index, one regressor and one α per stage;
-the default 1 skips the stem (RepDistiller's feat[1:-1]). Segmentation: per position,
-alike; the pooled embedding is not read.
+the constant ½ log 2π left out.
+
+Reference code: RepDistiller (`distiller_zoo/VID.py`, `VIDLoss(s, t, t)` in
+`train_student.py`).
+Numerics: μ is three bias-free 1×1 convs with ReLUs between, hidden width the teacher
+stage's channels; α starts at log(exp(5 − ε) − 1), so σ² starts at 5.0; ε = 1e-5; the
+larger of two maps is average-pooled to the smaller's before the regressor.
+Defaults: weight 1 (RepDistiller's run-script β). Deviations: none.
+Stages: `feature_maps[first_stage:]`, paired by index, one regressor and one α per stage;
+the default 1 skips the stem (RepDistiller's feat[1:-1]). Segmentation: per position.
+
 This project's reading: `mid_channels = 0` means RepDistiller's width; softplus is torch's
 stable log(1 + exp(α)); `aligned` returns, per stage, the pooled regressor output and
 teacher map divided by σ_c (one unit = one predicted standard deviation), concatenated.
-Labelled track (`benchmark.tracks`): L = 1·CE + 1·L_VID, RepDistiller's `--distill vid
+
+Labelled track: L = 1·CE + 1·L_VID (`benchmark.tracks`), RepDistiller's `--distill vid
 -a 0 -b 1` (`-r` 1).
 """
 
