@@ -87,6 +87,9 @@ def cmd_loss(
 
 @register_method("cmcd-cmc", aliases=("cmcd",))
 class CMC(Method):
+    """`cmcd-cmc`: CMCD's contrastive loss, a symmetric InfoNCE between the projected
+    student and teacher embeddings, the batch's other pairs as negatives."""
+
     # Search spaces (`bench tune`): τ over SimCLR's temperature ablation (0.05-0.5 of its
     # Table 5; CMC and CLIP start at 0.07), the projector over SimCLR's linear vs
     # non-linear head comparison, the weight a decade either side of 1.
@@ -137,6 +140,9 @@ class CMC(Method):
 
 @register_method("cmcd-cmd")
 class CMD(Method):
+    """`cmcd-cmd`: CMCD's distribution loss, SEED's: the teacher's similarity distribution
+    over a queue of its own embeddings is the student's target."""
+
     # Search spaces (`bench tune`): τ_t from SEED's released code (1e-4) past its paper's
     # 0.01 to 0.1 (a sharper or softer teacher distribution), τ_s over 0.05-0.5 around
     # SEED's 0.2, the student head linear or SEED's MLP, the weight a decade either side of 1.
