@@ -43,6 +43,7 @@ from benchmark.params import Param, validate
 
 if TYPE_CHECKING:  # records import this module: it stays a leaf
     from benchmark.config import RunConfig
+    from benchmark.method import Method
 
 SUPERVISED = "supervised"
 LABEL_FREE = "label-free"
@@ -111,3 +112,21 @@ def file_suffix(track: str) -> str:
     """What a track adds to a cell's file names ("" for the supervised track, so its
     records keep their paths: `benchmark.hashing`, supervised-paths)."""
     return "" if track == SUPERVISED else f".{track}"
+
+
+def not_applicable(method: Method, *, sequence_target: bool, label_free: bool) -> str | None:
+    """Why `method`, at its settings, cannot run on a task whose target is (or is not) a
+    token sequence, in the label-free track (or another); None when it can. The runner
+    records the reason as a `not_applicable` cell; the methods reference page
+    (`benchmark.docs`) states it per track."""
+    if sequence_target and method.needs_spatial_maps():
+        return (
+            f"{method.name} compares the backbones' feature maps position by position, "
+            "and a sequence student's positions are token slots, not places in the image"
+        )
+    if label_free and method.needs_teacher_logits():
+        return (
+            f"{method.name} needs the teacher's logits, and the label-free track's "
+            "teacher has no head (it never saw a label)"
+        )
+    return None

@@ -67,7 +67,7 @@ from benchmark.protocol.teacher_outputs import cached_teacher_outputs
 from benchmark.protocol.training import seeded
 from benchmark.results.records import NOT_APPLICABLE, OK, REFERENCE, Record
 from benchmark.storage import disk_full
-from benchmark.tracks import is_label_free, is_labelled
+from benchmark.tracks import is_label_free, is_labelled, not_applicable
 
 # Few-label fine-tunes checkpoint at most this often (`benchmark.protocol.checkpoint`, "When").
 FINETUNE_EVERY_S = 60.0
@@ -263,23 +263,14 @@ class CellRunner:
         return record
 
     def _not_applicable(self, cell: PlannedCell) -> str | None:
-        """Why the method cannot run in the cell (None when it can): on a task whose
-        student is a sequence backbone, or in the cell's track. Decided from the settings
-        alone, before any data or teacher is loaded."""
+        """Why the method cannot run in the cell (None when it can): `not_applicable` on
+        the cell's settings, decided before any data or teacher is loaded."""
         method = create_method(cell.method, **(cell.params or {}))
-        if get_task(cell.task).sequence_target and method.needs_spatial_maps():
-            return (
-                f"{cell.method} compares the backbones' feature maps position by position, "
-                "and a sequence student's positions are token slots, not places in the image"
-            )
-        if not is_label_free(cell.cfg):
-            return None
-        if method.needs_teacher_logits():
-            return (
-                f"{cell.method} needs the teacher's logits, and the label-free track's "
-                "teacher has no head (it never saw a label)"
-            )
-        return None
+        return not_applicable(
+            method,
+            sequence_target=get_task(cell.task).sequence_target,
+            label_free=is_label_free(cell.cfg),
+        )
 
     def _teacher_fields(self, teacher: Trained) -> dict[str, object]:
         return {
