@@ -6,6 +6,7 @@ from __future__ import annotations
 from benchmark.cli import (
     compare,
     data,
+    docs,
     leaderboard,
     listing,
     perf,
@@ -34,4 +35,5 @@ COMMANDS: tuple[Command, ...] = (
     compare.COMMAND,
     report.COMMAND,
     perf.COMMAND,
+    docs.COMMAND,
 )

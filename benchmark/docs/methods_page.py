@@ -1,0 +1,122 @@
+"""docs/reference/methods.md: every registered method, from the registry and the method
+classes themselves: its docstrings, its declared parameters (type, default, bounds, the
+space `bench tune` searches), the paper and code it cites (`benchmark.docs.citations`),
+its labelled-track weights, and where it runs (`benchmark.tracks.not_applicable`, the
+rule the runner applies)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from benchmark.docs.citations import paper, reference_code
+from benchmark.docs.markdown import code, docstring, page, table
+from benchmark.method import Method, load_methods
+from benchmark.params import Param
+
+INTRO = (
+    "Every method `bench list methods` lists, with what its code declares: the module's "
+    "and the class's docstrings, each parameter's type, default, bounds and the space "
+    "`bench tune` searches (a parameter without one keeps its default when tuned), the "
+    "weights of the labelled track, and the tracks and targets it runs on. *Paper* is "
+    "the citation the docstring opens with (or its `Paper:` line); *code bases named* "
+    "are the reference implementations its docstring names (its `Reference code:` line, "
+    "else GitHub `owner/repo` names and RepDistiller or mdistiller by name). A method "
+    "that cannot run in a cell gets a `not_applicable` record saying why."
+)
+
+
+def bounds_text(spec: Param) -> str:
+    """A parameter's bounds as the page shows them: `{a, b}`, `[low, high]` (±inf where
+    one side is open) or — for none."""
+    if spec.choices is not None:
+        return "{" + ", ".join(map(repr, spec.choices)) + "}"
+    if spec.low is None and spec.high is None:
+        return "—"
+    low = "-inf" if spec.low is None else repr(spec.low)
+    high = "inf" if spec.high is None else repr(spec.high)
+    return f"[{low}, {high}]"
+
+
+def params_table(cls: type[Method]) -> str:
+    if not cls.params:
+        return "Parameters: none."
+    rows = [
+        (
+            code(name),
+            spec.value_type.__name__,
+            code(repr(spec.default)),
+            bounds_text(spec),
+            spec.space.describe() if spec.space is not None else "—",
+            spec.help,
+        )
+        for name, spec in cls.params.items()
+    ]
+    header = ("Parameter", "Type", "Default", "Bounds", "Tuning space", "Meaning")
+    return table(header, rows)
+
+
+def _docs(cls: type[Method], shown: dict[str, str]) -> list[str]:
+    """The module docstring (once per module: a later method of the module points to
+    the first) and the class's own docstring."""
+    module = cls.__module__
+    parts: list[str] = []
+    if module in shown:
+        parts.append(f"Module docstring: see [{shown[module]}](#{shown[module]}).")
+    else:
+        shown[module] = cls.name
+        parts.append(docstring(sys.modules[module].__doc__))
+    if cls.__doc__ and cls.__doc__ is not Method.__doc__:
+        parts.append(docstring(cls.__doc__))
+    return parts
+
+
+def _facts(cls: type[Method], aliases: list[str], root: Path) -> str:
+    from benchmark.docs.method_tracks import labelled_text
+
+    doc = sys.modules[cls.__module__].__doc__ or ""
+    lines = [
+        f"- Aliases: {', '.join(code(a) for a in aliases)}" if aliases else "",
+        f"- Paper: {paper(doc) or 'none named'}",
+        f"- Code bases named: {reference_code(doc) or 'none'}",
+        f"- Version: {cls.version} (raised when what it computes changes)",
+        f"- Labelled track: {labelled_text(cls)}",
+    ]
+    notes = _hand_written(cls, root)
+    if notes:
+        lines.append(f"- Design notes: [{notes}](../methods/{notes})")
+    return "\n".join(line for line in lines if line)
+
+
+def _hand_written(cls: type[Method], root: Path) -> str:
+    """The file name of the method's hand-written page under `root`/methods ('' if none):
+    `<name>.md`, else `<module>.md` for a module registering several methods."""
+    for stem in (cls.name, cls.__module__.rsplit(".", 1)[-1]):
+        if (root / "methods" / f"{stem}.md").is_file():
+            return f"{stem}.md"
+    return ""
+
+
+def method_section(name: str, root: Path, shown: dict[str, str]) -> str:
+    from benchmark.docs.method_tracks import tracks_table
+
+    registry = load_methods()
+    cls = registry.get(name)
+    aliases = sorted(a for a, target in registry.aliases().items() if target == name)
+    parts = [f"## {name}", *_docs(cls, shown), _facts(cls, aliases, root)]
+    parts += ["### Parameters", params_table(cls), "### Where it runs", tracks_table(name)]
+    return "\n\n".join(p for p in parts if p)
+
+
+def render(root: Path) -> str:
+    """The whole page; `root` is the docs folder (for links to hand-written pages)."""
+    shown: dict[str, str] = {}
+    names = load_methods().names()
+    index = table(("Method", "Summary"), [(f"[{n}](#{n})", _summary(n)) for n in names])
+    return page("Methods", INTRO, [index, *(method_section(n, root, shown) for n in names)])
+
+
+def _summary(name: str) -> str:
+    from benchmark.cli.catalog import _summary as summary
+
+    return summary(load_methods().get(name))
