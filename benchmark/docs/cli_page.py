@@ -14,8 +14,8 @@ WIDTH = 88  # the usage lines' width, fixed (argparse would read $COLUMNS)
 INTRO = (
     "Every `bench` subcommand, in the order `bench --help` lists them, with each "
     "argument's help and default as the parsers declare them (`bench <command> --help` "
-    "prints the same; every command takes `-h`/`--help`). Bad input to any of them prints one line naming the value and "
-    "the fix, and exits with code 2."
+    "prints the same; every command takes `-h`/`--help`). Bad input to any of them "
+    "prints one line naming the value and the fix, and exits with code 2."
 )
 
 

@@ -35,13 +35,33 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def docstring(text: str | None) -> str:
-    """A docstring as Markdown: dedented, trailing spaces dropped. Docstrings here are
-    written as plain paragraphs with indented equation blocks, which Markdown shows as
-    paragraphs and code blocks; nothing else is changed, so the page says what the code
-    says."""
+    """A docstring as Markdown: dedented, trailing spaces dropped, and a blank line put
+    before a list that starts right under a paragraph line (Markdown would otherwise read
+    its items as that paragraph's text). Docstrings here are plain paragraphs, `- ` lists
+    and indented equation blocks, which Markdown shows as paragraphs, lists and code
+    blocks; nothing else is changed, so the page says what the code says."""
     if not text:
         return ""
-    return "\n".join(line.rstrip() for line in inspect.cleandoc(text).splitlines())
+    lines: list[str] = []
+    for line in inspect.cleandoc(text).splitlines():
+        previous = lines[-1] if lines else ""
+        if line.startswith("- ") and previous.strip() and not _in_list(lines):
+            lines.append("")
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def _in_list(lines: list[str]) -> bool:
+    """Whether the paragraph the last line belongs to is a list (an item or its indented
+    continuation, back to the last blank line)."""
+    for line in reversed(lines):
+        if not line.strip():
+            return False
+        if line.startswith("- "):
+            return True
+        if not line.startswith(" "):
+            return False
+    return False
 
 
 def page(title: str, intro: str, sections: Iterable[str]) -> str:
