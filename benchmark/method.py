@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -208,6 +210,14 @@ def load_methods() -> Registry[type[Method]]:
 
 def list_methods(pattern: str = "*") -> list[str]:
     return load_methods().names(pattern)
+
+
+def summary(cls: type) -> str:
+    """The first sentence of a method's docstring (its module's when the class has none):
+    what `bench list methods` and the methods reference page show."""
+    doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip()
+    paragraph = " ".join(doc.split("\n\n")[0].split())  # its lines joined
+    return re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0]  # the whole sentence
 
 
 def create_method(name: str, **values: Any) -> Method:

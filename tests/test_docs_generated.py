@@ -14,14 +14,16 @@ from benchmark.cli.main import build_parser, main
 from benchmark.datasets.tasks import list_tasks
 from benchmark.docs.citations import code_bases, paper, reference_code
 from benchmark.docs.pages import PAGES, render_all, stale
+from benchmark.docs.site import Site
 from benchmark.method import create_method, load_methods
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+SITE = Site(DOCS, build_parser())
 
 
 @pytest.fixture(scope="module")
 def pages() -> dict[str, str]:
-    return render_all(DOCS)
+    return render_all(SITE)
 
 
 def _section(text: str, heading: str) -> str:
@@ -38,7 +40,7 @@ def test_committed_pages_are_what_the_code_generates(pages: dict[str, str]) -> N
 
 def test_every_subcommand_and_option_is_in_the_cli_page(pages: dict[str, str]) -> None:
     text = pages["reference/cli.md"]
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    sub = next(a for a in SITE.parser._actions if isinstance(a, argparse._SubParsersAction))
     assert sub.choices
     for name, parser in sub.choices.items():
         rows = re.findall(r"^\| `([^`]+)` \|", _section(text, f"bench {name}"), re.M)
@@ -131,4 +133,4 @@ def test_cli_page_does_not_depend_on_the_terminal(
     pages: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "40")
-    assert PAGES["reference/cli.md"](DOCS) == pages["reference/cli.md"]
+    assert PAGES["reference/cli.md"](Site(DOCS, build_parser())) == pages["reference/cli.md"]

@@ -2,7 +2,7 @@
 type-checking imports included), `methods/` and `datasets/` import only the small bottom
 modules, and the stages' subpackages import only downwards:
 
-    core (the top-level modules) < protocol < results < execution < cli
+    core (the top-level modules) < protocol < results < execution < docs < cli
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ FOLDERS = {
     "methods": "benchmark.methods",
     "datasets": "benchmark.datasets",
 }
-LAYERS = ("core", "protocol", "results", "execution", "cli")
+LAYERS = ("core", "protocol", "results", "execution", "docs", "cli")
 # What a method or a loader may import: RNG streams, errors, the registry and parameters,
 # the task kinds, and (for methods) the method interface and the backbones' heads.
 LEAF_ALLOWED = {

@@ -83,20 +83,11 @@ class Catalog:
         return TASKS.canonical(name)
 
 
-def _summary(cls: type) -> str:
-    """The first sentence of a method's docstring (its module's when it has none)."""
-    import re
-
-    doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip()
-    paragraph = " ".join(doc.split("\n\n")[0].split())  # its lines joined
-    return re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0]  # the whole sentence
-
-
 def build() -> Catalog:
     """The catalog from the registries themselves (imports torch, timm, every method)."""
     from benchmark.backbones import SUGGESTED
     from benchmark.datasets.tasks import TASKS
-    from benchmark.method import load_methods
+    from benchmark.method import load_methods, summary
 
     registry = load_methods()
     aliases = registry.aliases()
@@ -104,7 +95,7 @@ def build() -> Catalog:
     for name in registry.names():
         cls = registry.get(name)
         own = tuple(a for a, target in aliases.items() if target == name)
-        methods.append(MethodEntry(name, own, _summary(cls), dict(cls.params)))
+        methods.append(MethodEntry(name, own, summary(cls), dict(cls.params)))
     tasks = []
     for name in TASKS.names():
         spec = TASKS.get(name)

@@ -31,10 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_docs(args: argparse.Namespace, console: Console) -> int:
     from benchmark.docs.pages import render_all, stale, write
+    from benchmark.docs.site import Site
     from benchmark.storage import check_folder
 
     check_folder(args.output, "--output")
-    pages = render_all(args.output)
+    pages = render_all(Site(args.output, args.bench_parser))
     if args.check:
         old = [str(args.output / path) for path in stale(args.output, pages)]
         if old:

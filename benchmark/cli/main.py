@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for command in COMMANDS:
         command.add_arguments(sub.add_parser(command.name, help=command.help))
+    # The whole parser, for `bench docs`, which documents it (its module cannot import this
+    # one: this one imports every command).
+    parser.set_defaults(bench_parser=parser)
     return parser
 
 

@@ -1,14 +1,14 @@
 """docs/reference/cli.md: every `bench` subcommand, read from the real argparse parsers
-(`benchmark.cli.main.build_parser`): its help, its usage, and each argument's flags,
-help, choices and default. The usage is formatted at a fixed width, so the page does not
-depend on the terminal it was generated in."""
+(`benchmark.cli.main.build_parser`, handed in as `Site.parser`): its help, its usage, and
+each argument's flags, help, choices and default. The usage is formatted at a fixed
+width, so the page does not depend on the terminal it was generated in."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from benchmark.docs.markdown import code, page, table
+from benchmark.docs.site import Site
 
 WIDTH = 88  # the usage lines' width, fixed (argparse would read $COLUMNS)
 INTRO = (
@@ -99,11 +99,9 @@ def command_section(name: str, help_text: str, parser: argparse.ArgumentParser) 
     return "\n\n".join([f"## bench {name}", help_text, block, arguments_table(parser)])
 
 
-def render(root: Path) -> str:
-    """The whole page (`root`, the docs folder, is unused: no links to hand-written pages)."""
-    from benchmark.cli.main import build_parser
-
-    commands = _subcommands(build_parser())
+def render(site: Site) -> str:
+    """The whole page, from `site.parser`."""
+    commands = _subcommands(site.parser)
     index = table(
         ("Command", "What it does"), [(f"[bench {n}](#bench-{n})", h) for n, h, _ in commands]
     )

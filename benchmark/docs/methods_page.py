@@ -11,7 +11,8 @@ from pathlib import Path
 
 from benchmark.docs.citations import paper, reference_code
 from benchmark.docs.markdown import code, docstring, page, table
-from benchmark.method import Method, load_methods
+from benchmark.docs.site import Site
+from benchmark.method import Method, load_methods, summary
 from benchmark.params import Param
 
 INTRO = (
@@ -108,15 +109,10 @@ def method_section(name: str, root: Path, shown: dict[str, str]) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
-def render(root: Path) -> str:
-    """The whole page; `root` is the docs folder (for links to hand-written pages)."""
+def render(site: Site) -> str:
+    """The whole page (links to the hand-written pages found under `site.root`)."""
     shown: dict[str, str] = {}
     names = load_methods().names()
-    index = table(("Method", "Summary"), [(f"[{n}](#{n})", _summary(n)) for n in names])
-    return page("Methods", INTRO, [index, *(method_section(n, root, shown) for n in names)])
-
-
-def _summary(name: str) -> str:
-    from benchmark.cli.catalog import _summary as summary
-
-    return summary(load_methods().get(name))
+    rows = [(f"[{n}](#{n})", summary(load_methods().get(n))) for n in names]
+    index = table(("Method", "Summary"), rows)
+    return page("Methods", INTRO, [index, *(method_section(n, site.root, shown) for n in names)])

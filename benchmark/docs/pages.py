@@ -2,9 +2,10 @@
 function that renders it from the code. Adding a page is one line in `PAGES`; `bench
 docs` writes every page listed, `bench docs --check` and the tests compare each one.
 
-A render function takes the docs folder (for links to hand-written pages that may or
-may not exist there) and returns the page's whole text, a pure function of the code and
-that folder: no dates, no absolute paths, sorted, so a page regenerates byte for byte."""
+A render function takes the `Site` (the docs folder, for links to hand-written pages
+that may or may not exist there, and the `bench` parser) and returns the page's whole
+text, a pure function of the code and that folder: no dates, no absolute paths, sorted,
+so a page regenerates byte for byte."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmark.docs import cli_page, methods_page, tasks_page
+from benchmark.docs.site import Site
 from benchmark.storage import check_target, check_writable, read_input, write_text
 
-Render = Callable[[Path], str]
+Render = Callable[[Site], str]
 
 PAGES: dict[str, Render] = {
     "reference/methods.md": methods_page.render,
@@ -24,9 +26,9 @@ PAGES: dict[str, Render] = {
 MAX_PAGE_BYTES = 16 * 2**20  # a bound on a committed page read back for comparison
 
 
-def render_all(root: Path) -> dict[str, str]:
-    """Every page's text, by relative path, rendered for the docs folder `root`."""
-    return {path: render(root) for path, render in sorted(PAGES.items())}
+def render_all(site: Site) -> dict[str, str]:
+    """Every page's text, by relative path, rendered for `site`."""
+    return {path: render(site) for path, render in sorted(PAGES.items())}
 
 
 def committed(root: Path, path: str) -> str | None:

@@ -6,10 +6,10 @@ backbones and each task's planned seeds)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from benchmark.config.schema import RunConfig
 from benchmark.docs.markdown import code, page, table
+from benchmark.docs.site import Site
 
 PROFILE = "quick"
 INTRO = (
@@ -64,8 +64,8 @@ def task_section(name: str, facts: dict[str, str]) -> str:
     return f"## {name}\n\n{facts['description']}\n\n" + "\n".join(lines)
 
 
-def render(root: Path) -> str:
-    """The whole page (`root`, the docs folder, is unused: no links to hand-written pages)."""
+def render(site: Site) -> str:
+    """The whole page (it links to no hand-written page, so `site` is not read)."""
     from benchmark.config import resolve
     from benchmark.datasets.tasks import list_tasks
 
