@@ -11,6 +11,7 @@ from pathlib import Path
 
 from benchmark.docs.citations import paper, reference_code
 from benchmark.docs.markdown import code, docstring, page, table
+from benchmark.docs.method_tracks import labelled_text, tracks_table
 from benchmark.docs.site import Site
 from benchmark.method import Method, load_methods, summary
 from benchmark.params import Param
@@ -63,7 +64,7 @@ def _docs(cls: type[Method], shown: dict[str, str]) -> list[str]:
     module = cls.__module__
     parts: list[str] = []
     if module in shown:
-        parts.append(f"Module docstring: see [{shown[module]}](#{shown[module]}).")
+        parts.append(f"The module's docstring: see [{shown[module]}](#{shown[module]}).")
     else:
         shown[module] = cls.name
         parts.append(docstring(sys.modules[module].__doc__))
@@ -73,8 +74,6 @@ def _docs(cls: type[Method], shown: dict[str, str]) -> list[str]:
 
 
 def _facts(cls: type[Method], aliases: list[str], root: Path) -> str:
-    from benchmark.docs.method_tracks import labelled_text
-
     doc = sys.modules[cls.__module__].__doc__ or ""
     lines = [
         f"- Aliases: {', '.join(code(a) for a in aliases)}" if aliases else "",
@@ -99,13 +98,13 @@ def _hand_written(cls: type[Method], root: Path) -> str:
 
 
 def method_section(name: str, root: Path, shown: dict[str, str]) -> str:
-    from benchmark.docs.method_tracks import tracks_table
-
+    """One method: its summary and facts, parameters, tracks, then its docstrings whole."""
     registry = load_methods()
     cls = registry.get(name)
     aliases = sorted(a for a, target in registry.aliases().items() if target == name)
-    parts = [f"## {name}", *_docs(cls, shown), _facts(cls, aliases, root)]
+    parts = [f"## {name}", summary(cls), _facts(cls, aliases, root)]
     parts += ["### Parameters", params_table(cls), "### Where it runs", tracks_table(name)]
+    parts += ["### Docstring", *_docs(cls, shown)]
     return "\n\n".join(p for p in parts if p)
 
 
