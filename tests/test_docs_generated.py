@@ -17,8 +17,9 @@ from benchmark.docs.pages import PAGES, render_all, stale
 from benchmark.docs.site import Site
 from benchmark.method import create_method, load_methods
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
-SITE = Site(DOCS, build_parser())
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+SITE = Site(DOCS, build_parser(), ROOT / "results")
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,12 @@ def _section(text: str, heading: str) -> str:
 def test_committed_pages_are_what_the_code_generates(pages: dict[str, str]) -> None:
     old = stale(DOCS, pages)
     assert not old, f"stale generated pages {old}: run 'bench docs' and commit them"
+
+
+def test_pages_name_no_path_of_this_machine(pages: dict[str, str]) -> None:
+    for path, text in pages.items():
+        for local in {str(ROOT), str(Path.home()), str(Path.cwd())} - {"/"}:
+            assert local not in text, f"{path} names {local}"
 
 
 def test_every_subcommand_and_option_is_in_the_cli_page(pages: dict[str, str]) -> None:
