@@ -104,7 +104,7 @@ def test_tracks_follow_the_runners_rule(pages: dict[str, str]) -> None:
 def test_citations_are_read_from_labelled_lines_or_the_opening_citation() -> None:
     doc = "`x`: a loss.\n\nPaper: A et al., Venue 2020, Eq. (3).\nReference code: org/Repo-x.\n"
     assert paper(doc) == "A et al., Venue 2020, Eq. (3)."
-    assert reference_code(doc) == "org/Repo-x."
+    assert reference_code(doc) == "[org/Repo-x](https://github.com/org/Repo-x)."
     doc = '`x`: a loss.\n\nB & C, "A Title: Sub", ICLR\n2019. It uses RepDistiller\'s form.'
     assert paper(doc) == 'B & C, "A Title: Sub", ICLR 2019'
     assert code_bases(doc) == ["HobbitLong/RepDistiller"]

@@ -11,7 +11,8 @@ and says nothing rather than guess:
 - the reference code: a line starting `Reference code:`, else the code bases the
   docstring names outside backticks, in order: GitHub `owner/repo` names (with a capital,
   digit, `-` or `_` in them, so prose such as "and/or" is not one) and the two code bases
-  the methods cite by name alone (`KNOWN_CODE`).
+  the methods cite by name alone (`KNOWN_CODE`). Either way each code base named is
+  linked to its repository.
 """
 
 from __future__ import annotations
@@ -54,25 +55,48 @@ def paper(doc: str) -> str:
     return found.group("text") if found else ""
 
 
-def code_bases(doc: str) -> list[str]:
-    """The GitHub `owner/repo` names of the code bases `doc` names, first mention first."""
-    found: list[tuple[int, str]] = []
-    prose = _BACKTICKED.sub(lambda m: " " * len(m.group(0)), doc)
+def _repo_names(prose: str) -> list[tuple[int, int, str]]:
+    """(start, end, owner/repo) of each code base `prose` names (backticked spans blanked)."""
+    found: list[tuple[int, int, str]] = []
     for match in _REPO.finditer(prose):
         repo = match.group("repo").rstrip(".")
         if not repo.endswith(".py") and _MARKED.search(repo):
-            found.append((match.start(), repo))
+            found.append((match.start(), match.start() + len(repo), repo))
     for name, repo in KNOWN_CODE.items():
-        hit = re.search(rf"(?<![\w/-]){re.escape(name)}(?![\w/-])", prose)
-        if hit:
-            found.append((hit.start(), repo))
-    return list(dict.fromkeys(repo for _, repo in sorted(found)))
+        for hit in re.finditer(rf"(?<![\w/-]){re.escape(name)}(?![\w/-])", prose):
+            found.append((hit.start(), hit.end(), repo))
+    return sorted(found)
+
+
+def _prose(doc: str) -> str:
+    """`doc` with its backticked spans blanked (same length), so code is never read."""
+    return _BACKTICKED.sub(lambda m: " " * len(m.group(0)), doc)
+
+
+def code_bases(doc: str) -> list[str]:
+    """The GitHub `owner/repo` names of the code bases `doc` names, first mention first."""
+    return list(dict.fromkeys(repo for _, _, repo in _repo_names(_prose(doc))))
+
+
+def _link(repo: str, text: str) -> str:
+    return f"[{text}](https://github.com/{repo})"
+
+
+def _linked(text: str) -> str:
+    """`text` with each code base it names made a link to its repository."""
+    out, last = [], 0
+    for start, end, repo in _repo_names(_prose(text)):
+        if start >= last:
+            out += [text[last:start], _link(repo, text[start:end])]
+            last = end
+    return "".join([*out, text[last:]])
 
 
 def reference_code(doc: str) -> str:
     """The reference code `doc` names, as Markdown ('' when it names none): its
-    `Reference code:` line, else links to the code bases it names."""
+    `Reference code:` line with the code bases in it linked, else links to the code
+    bases the docstring names."""
     labelled = _LABELLED_CODE.search(doc)
     if labelled:
-        return _joined(labelled.group("text"))
-    return ", ".join(f"[{repo}](https://github.com/{repo})" for repo in code_bases(doc))
+        return _linked(_joined(labelled.group("text")))
+    return ", ".join(_link(repo, repo) for repo in code_bases(doc))

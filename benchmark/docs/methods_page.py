@@ -21,10 +21,11 @@ INTRO = (
     "and the class's docstrings, each parameter's type, default, bounds and the space "
     "`bench tune` searches (a parameter without one keeps its default when tuned), the "
     "weights of the labelled track, and the tracks and targets it runs on. *Paper* is "
-    "the citation the docstring opens with (or its `Paper:` line); *code bases named* "
-    "are the reference implementations its docstring names (its `Reference code:` line, "
-    "else GitHub `owner/repo` names and RepDistiller or mdistiller by name). A method "
-    "that cannot run in a cell gets a `not_applicable` record saying why."
+    "the docstring's `Paper:` line, else the citation its second paragraph opens with; "
+    "*Reference code* is its `Reference code:` line, else the code bases it names "
+    "(GitHub `owner/repo` names, RepDistiller, mdistiller), each linked to its "
+    "repository. A method that cannot run in a cell gets a `not_applicable` record "
+    "saying why."
 )
 
 
@@ -78,7 +79,7 @@ def _facts(cls: type[Method], aliases: list[str], root: Path) -> str:
     lines = [
         f"- Aliases: {', '.join(code(a) for a in aliases)}" if aliases else "",
         f"- Paper: {paper(doc) or 'none named'}",
-        f"- Code bases named: {reference_code(doc) or 'none'}",
+        f"- Reference code: {reference_code(doc) or 'none named'}",
         f"- Version: {cls.version} (raised when what it computes changes)",
         f"- Labelled track: {labelled_text(cls)}",
     ]
