@@ -1,19 +1,13 @@
-"""What a sweep shows, with the intervals README's claims are read off: per knob value the
-task's reference figures (all-labels ceiling, teacher, input gap), per method the target
-error, its paired change from the first to the last value, the per-seed slope of error
-against the measured input gap, the change of the method's own common-space gap, and the
-distillation gain over `scratch` (the method's accuracy minus scratch's, same seed and
-value) and its paired change: the part of a change in error that is the distillation's,
-since `scratch` sees no teacher.
+"""What a sweep shows, as tables: per knob value the task's reference figures, per method
+the target error, its paired change, the slope of error against the measured input gap,
+the change of the method's own common-space gap and the distillation gain over `scratch`
+(`benchmark.results.sweep_trends` computes them; the results page renders the same
+figures with Holm over each table).
 
     python scripts/sweep_trends.py results/sweeps/world.sketch_ruling [--versus cmcd-cmc]
 
-Every interval is a 95% t interval over seeds of a per-seed quantity (a seed fixes the
-scenes, the teacher and the student's initialisation for every value of a world knob, so
-differences and slopes are paired within a seed); "*" marks one that excludes zero. A
-slope is the least-squares slope, within one seed, of the method's error (points) against
-`input_gap_pair` across the knob's values, in points per +0.1 of the gap; the input gap
-is the figure that is precise within a seed (README, "The modality gap").
+Every interval is a 95% t interval over seeds of a per-seed quantity; "*" marks one that
+excludes zero, unadjusted for the table's many intervals: a pointer, not a finding.
 """
 
 from __future__ import annotations
@@ -21,31 +15,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from benchmark.results.stats import mean_ci
-
-REFERENCE = "_reference"
-GAPS = ("input_gap_pair", "input_gap_tv", "input_gap_cka")
-OWN = ("gap_pair", "gap_tv", "gap_cka")
+from benchmark.results.sweep_trends import Estimate, trends
 
 
-def ci(values: pd.Series | np.ndarray, scale: float = 1.0, digits: int = 1) -> str:
+def ci(e: Estimate, digits: int = 1) -> str:
     """'mean ± half' with a * when the interval excludes zero."""
-    mean, half = mean_ci(pd.Series(np.asarray(values, dtype=float)))
-    mark = "\\*" if np.isfinite(half) and abs(mean) > half else ""
-    return f"{scale * mean:+.{digits}f} ± {scale * half:.{digits}f}{mark}"
+    mark = "\\*" if e.excludes_zero else ""
+    return f"{e.mean:+.{digits}f} ± {e.half:.{digits}f}{mark}"
 
 
-def level(values: pd.Series, scale: float = 1.0, digits: int = 1) -> str:
-    mean, half = mean_ci(values)
-    return f"{scale * mean:.{digits}f} ± {scale * half:.{digits}f}"
-
-
-def slope(x: np.ndarray, y: np.ndarray) -> float:
-    x = x - x.mean()
-    return float((x * (y - y.mean())).sum() / (x * x).sum())
+def level(e: Estimate, digits: int = 1) -> str:
+    return f"{e.mean:.{digits}f} ± {e.half:.{digits}f}"
 
 
 def main() -> None:
@@ -55,64 +37,30 @@ def main() -> None:
         "--versus", default=None, help="also print this method minus each other, per value"
     )
     args = parser.parse_args()
-    table = pd.read_csv(args.sweep / "sweep.csv")
-    table = table[table.status == "ok"]
-    knob = table.knob.iloc[0]
-    values = sorted(float(v) for v in table.value.unique())
-    first, last = values[0], values[-1]
-    refs = table[table.method == REFERENCE].set_index(["seed", "value"])
-    runs = table[table.method != REFERENCE]
-    seeds = sorted(set(refs.index.get_level_values("seed")))
-    names = [f"{v:g}" for v in values]
-    print(f"{knob}: values {', '.join(names)}; seeds {', '.join(map(str, seeds))}\n")
+    t = trends(pd.read_csv(args.sweep / "sweep.csv"))
+    names = [f"{v:g}" for v in t.values]
+    print(f"{t.knob}: values {', '.join(names)}; seeds {', '.join(map(str, t.seeds))}\n")
 
     print(f"| per value | {' | '.join(names)} | {names[-1]} − {names[0]} |")
-    print("|---|" + "---:|" * (len(values) + 1))
-    for column, scale, digits in (
-        ("all_labels_acc", 100, 1),
-        ("teacher_acc", 100, 1),
-        *((g, 1, 3) for g in GAPS),
-    ):
-        cells = [level(refs.xs(v, level="value")[column], scale, digits) for v in values]
-        delta = refs.xs(last, level="value")[column] - refs.xs(first, level="value")[column]
-        print(f"| {column} | " + " | ".join(cells) + f" | {ci(delta, scale, digits)} |")
+    print("|---|" + "---:|" * (len(names) + 1))
+    for column, levels in t.levels.items():
+        digits = 1 if column.endswith("_acc") else 3
+        cells = [level(e, digits) for e in levels]
+        print(f"| {column} | " + " | ".join(cells) + f" | {ci(t.changes[column], digits)} |")
 
-    gap = refs["input_gap_pair"]
-    scratch = runs[runs.method == "scratch"].set_index(["seed", "value"])["finetune_acc"]
     print(
         f"\n| method | error at {' | '.join(names)} | Δ error {names[-1]} − {names[0]} "
         "| slope per +0.1 input_gap_pair | Δ gap_pair | Δ gap_tv | Δ gap_cka "
         f"| gain over scratch at {names[0]} | at {names[-1]} | Δ gain |"
     )
-    print("|---|" + "---:|" * (len(values) + 8))
-    for method, group in runs.groupby("method", sort=True):
-        score = group.set_index(["seed", "value"])
-        error = 100 * (1 - score["finetune_acc"])
-        cells = [level(error.xs(v, level="value")) for v in values]
-        delta = error.xs(last, level="value") - error.xs(first, level="value")
-        slopes = []
-        for seed in seeds:
-            e = error.xs(seed, level="seed").reindex(values)
-            g = gap.xs(seed, level="seed").reindex(values)
-            if e.notna().all() and g.notna().all():
-                slopes.append(slope(g.to_numpy(), e.to_numpy()) / 10)
-        own = [
-            ci(score[c].xs(last, level="value") - score[c].xs(first, level="value"), 1, 3)
-            for c in OWN
-        ]
-        gains = [
-            score["finetune_acc"].xs(v, level="value") - scratch.xs(v, level="value")
-            for v in (first, last)
-        ]
-        gain = (
-            [ci(g, 100) for g in (*gains, gains[1] - gains[0])]
-            if method != "scratch"
-            else ["—"] * 3
-        )
+    print("|---|" + "---:|" * (len(names) + 8))
+    for m in t.methods:
+        own = [ci(m.own[c], 3) for c in ("gap_pair", "gap_tv", "gap_cka")]
+        gain = [ci(g) for g in m.gains] if m.gains else ["—"] * 3
         print(
-            f"| {method} | "
-            + " | ".join(cells)
-            + f" | {ci(delta)} | {ci(np.array(slopes))} | "
+            f"| {m.method} | "
+            + " | ".join(level(e) for e in m.error)
+            + f" | {ci(m.delta)} | {ci(m.slope)} | "
             + " | ".join(own)
             + " | "
             + " | ".join(gain)
@@ -120,19 +68,10 @@ def main() -> None:
         )
 
     if args.versus is not None:
-        accuracy = runs.set_index(["method", "seed", "value"])["finetune_acc"]
         print(f"\n| {args.versus} minus | {' | '.join(names)} |")
-        print("|---|" + "---:|" * len(values))
-        for other in sorted(set(runs.method) - {args.versus}):
-            cells = [
-                ci(
-                    accuracy[args.versus].xs(v, level="value")
-                    - accuracy[other].xs(v, level="value"),
-                    100,
-                )
-                for v in values
-            ]
-            print(f"| {other} | " + " | ".join(cells) + " |")
+        print("|---|" + "---:|" * len(names))
+        for other, per_value in t.versus[args.versus].items():
+            print(f"| {other} | " + " | ".join(ci(e) for e in per_value) + " |")
 
 
 if __name__ == "__main__":
