@@ -153,3 +153,14 @@ def test_a_pair_unresolved_after_holm_is_never_called_resolved(tmp_path: Path) -
     assert "`crd`" not in ahead and "`scratch`" in ahead
     neither = next(line for line in lines if "in neither direction" in line)
     assert "`crd`" in neither
+
+
+def test_bench_power_refuses_a_replicate_without_the_tracks_records(tmp_path: Path) -> None:
+    """A replicate of another track would restrict the decomposition to no method pairs
+    and print an empty table: the command says so instead (exit code 2)."""
+    from benchmark.cli.main import main as bench
+
+    out = _folder(tmp_path / "results", ["sketch-cls"], [SUPERVISED, LABEL_FREE])
+    again = _folder(tmp_path / "replicate", ["sketch-cls"], [SUPERVISED])
+    argv = ["power", "--out", str(out), "--replicate", str(again)]
+    assert bench([*argv, "--track", LABEL_FREE]) == 2

@@ -53,6 +53,11 @@ def cmd_power(args: argparse.Namespace, console: Console) -> int:
         if args.replicate is not None
         else None
     )
+    if replicate is not None and not replicate:
+        raise UserError(
+            f"'{args.replicate}' holds no {args.track} records: re-run its cells with "
+            f"--tracks {args.track}, or leave --replicate out"
+        )
     kinds = {r.task: r.data.get("kind") or kind_of_columns(r.metrics).name for r in records}
     components = decompose(records, kinds, replicate, progress=_progress)
     if not components:
