@@ -17,7 +17,14 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from benchmark.results.aggregate import BASELINE, families, method_frame, primary_metrics, summarize
+from benchmark.results.aggregate import (
+    BASELINE,
+    families,
+    headroom,
+    method_frame,
+    primary_metrics,
+    summarize,
+)
 from benchmark.results.findings_text import (
     LEGEND,
     cell,
@@ -93,7 +100,8 @@ def _track(
     lines = [
         f"## {TITLES[track]}",
         "",
-        f"Rests on the {track} track's records — {basis(own, scores)}. Each task's "
+        f"Rests on the {track} track's records — {basis(own, scores)}. Scores: "
+        f"{', '.join(f'`{m}`' for m in sorted(set(rows['metric'])))} (points). Each task's "
         f"verdicts are one family: Holm over the n(n − 1) one-sided pairwise hypotheses of "
         f"its n methods for a direction, TOST at ±{100 * margin:g} points (Holm over its "
         f"pairs) for equivalence.",
@@ -104,6 +112,15 @@ def _track(
     lines += headroom_lines(
         rows, refs, title="### Headroom", baseline=BASELINES.get(track, "scratch (few labels)")
     )
+    room = {t: c - f for t, (f, c) in headroom(rows, refs).items() if not math.isnan(c - f)}
+    if room:
+        least = min(room, key=lambda t: room[t])
+        lines += [
+            f"The least headroom between `{BASELINE}` and the all-labels ceiling is "
+            f"{pts(room[least])} points ({least}): a task with little headroom cannot "
+            "separate methods by much.",
+            "",
+        ]
     lines += _gains(own)
     lines += _first(own)
     if any(FOCAL in f.methods for f in own.values()):

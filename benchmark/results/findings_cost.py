@@ -74,7 +74,7 @@ def measure(records: list[Record]) -> dict[tuple[str, str], Measured]:
                 out[key].keys[r.seed] = r.teacher["key"]
         else:
             own = stages[(r.track, r.task, r.method)]
-            for stage in METHOD_STAGES:
+            for stage in sorted({*METHOD_STAGES, *r.seconds}):
                 own[stage].append(float(r.seconds.get(stage, 0.0)))
     for (track, task, method), values in stages.items():
         means = {s: float(np.mean(v)) for s, v in values.items() if v}
@@ -122,9 +122,9 @@ def project(
             if methods is None:
                 chosen = list(m.methods.values())
             else:
+                known = sorted({s for v in m.methods.values() for s in v})
                 mean = {
-                    s: float(np.mean([v.get(s, 0.0) for v in m.methods.values()]))
-                    for s in METHOD_STAGES
+                    s: float(np.mean([v.get(s, 0.0) for v in m.methods.values()])) for s in known
                 }
                 chosen = [mean] * len(methods)
             for cost in chosen:
@@ -151,7 +151,8 @@ def cost_section(records: list[Record]) -> list[str]:
     plan = {t: cfg.for_task(t).seeds for t in tasks}
     tracks = [t for t in TRACKS if any(tr == t for tr, _ in measured)]
     recorded = _recorded(records)
-    stages = ["data", "teacher", "distill", "evaluate", "gap", "reference", "teachers"]
+    found = {s for _, cost in (recorded, project(measured, plan, tracks)) for s in cost}
+    stages = [s for s in STAGE_NAMES if s in found] + sorted(found - set(STAGE_NAMES))
     rows = []
     scenarios = []
     if SUPERVISED in tracks:
@@ -172,9 +173,21 @@ def cost_section(records: list[Record]) -> list[str]:
         total = sum(cost.values())
         share = [f"{100 * cost.get(s, 0.0) / total:.0f}%" if total else "—" for s in stages]
         rows.append([label, f"{cells:,}", f"{total:,.0f}", f"{total / 3600:.1f}", *share])
-    header = ["run", "cells", "cell-seconds", "cell-hours", *(STAGE_NAMES[s] for s in stages)]
+    header = [
+        "run",
+        "cells",
+        "cell-seconds",
+        "cell-hours",
+        *(STAGE_NAMES.get(s, s) for s in stages),
+    ]
     hosts = sorted({r.host or "unknown" for r in records if r.ok})
-    threads = sorted({str(r.versions.get("torch_threads", "?")) for r in records if r.ok})
+    threads = sorted(
+        {
+            str(r.versions["torch_threads"])
+            for r in records
+            if r.ok and "torch_threads" in r.versions
+        }
+    ) or ["not recorded"]
     return [
         "## Cost",
         "",
