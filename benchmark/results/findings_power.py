@@ -14,7 +14,15 @@ from benchmark.config import resolve
 from benchmark.kinds import kind_of_columns
 from benchmark.results.aggregate import all_scores
 from benchmark.results.findings_text import names, seed_list
-from benchmark.results.power import Components, decompose, power_table, seed_needs, seeds_table
+from benchmark.results.power import (
+    ALPHA,
+    POWER,
+    Components,
+    decompose,
+    power_table,
+    seed_needs,
+    seeds_table,
+)
 from benchmark.results.records import REFERENCE, Record
 from benchmark.tracks import TRACKS
 
@@ -35,18 +43,19 @@ def power_section(records: list[Record], replicate: list[Record]) -> list[str]:
         "",
         "A comparison is worth what it can resolve. Per task and track: the per-seed SD of a "
         "paired difference pooled over every method pair, the minimum detectable difference "
-        "(MDE: 95% two-sided, 80% power, paired t over the seeds) at the seeds the records "
-        "have, and the seeds that bring it to 2 points; the task's plan is the maximum over "
+        f"(MDE: {1 - ALPHA:.0%} two-sided, {POWER:.0%} power, paired t over the seeds) at the "
+        f"seeds the records have, and the seeds that bring it to {100 * TARGET:g} points; the "
+        "task's plan is the maximum over "
         f"its tracks and never below the quick profile's default of {cfg.seeds}, and the "
         "last column is what the quick profile stores (`bench power --out results "
         "--seeds-plan` prints the same table).",
         "",
         seeds_table(needs, TARGET, stored, floor=cfg.seeds),
         "",
-        f"MDE at most 2 points with the seeds recorded: "
+        f"MDE at most {100 * TARGET:g} points with the seeds recorded: "
         f"{names(f'{n.task} ({n.track})' for n in meets)}. Short of it: "
         f"{names(f'{n.task} ({n.track})' for n in short)}; those need the planned seeds "
-        "before a 2-point difference can be told from noise there.",
+        f"before a {100 * TARGET:g}-point difference can be told from noise there.",
         "",
     ]
     lines += _decomposition(records, replicate)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from benchmark.results.ranks import Pair
+from benchmark.results.ranks import ALPHA, Pair
 
 # One mark per verdict of `Pair.word` (resolved wins over equivalent, as on the board).
 MARKS = {"better": "▲", "worse": "▼", "equivalent": "≈", "undetermined": "?"}
 LEGEND = (
     "▲ resolved ahead and ▼ resolved behind (Holm over the family named above the table, "
-    "family-wise error ≤ 5%); ≈ equivalent within the margin (TOST, Holm over the task's "
+    f"family-wise error ≤ {ALPHA:.0%}); ≈ equivalent within the margin (TOST, Holm over the task's "
     "pairs); ? undetermined: neither a resolved difference nor shown equivalent. The ± is "
     "the unadjusted 95% paired t interval over the seeds both methods have."
 )
