@@ -29,6 +29,7 @@ from benchmark.results.findings_text import (
     LEGEND,
     cell,
     names,
+    num,
     pair_cell,
     pts,
     seed_list,
@@ -291,9 +292,9 @@ def _gaps(rows: pd.DataFrame, refs: pd.DataFrame) -> list[str]:
         out.append(
             [
                 task,
-                f"{gap_in:.2f}" if not math.isnan(gap_in) else "—",
+                num(float(gap_in)),
                 span(distilled["gap_tv"] / 100, digits=2),
-                f"{scratch['gap_tv'].iloc[0]:.2f}" if len(scratch) else "—",
+                num(float(scratch["gap_tv"].iloc[0])) if len(scratch) else "—",
                 span(distilled["mean"]),
                 f"{rho_tv:+.2f}" if not math.isnan(rho_tv) else "—",
                 f"{rho_cka:+.2f}" if not math.isnan(rho_cka) else "—",

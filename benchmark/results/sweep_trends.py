@@ -96,7 +96,7 @@ def trends(table: pd.DataFrame) -> Trends:
         levels[column] = [estimate(scale * refs.xs(v, level="value")[column]) for v in values]
         delta = refs.xs(last, level="value")[column] - refs.xs(first, level="value")[column]
         changes[column] = estimate(scale * delta)
-    gap = refs["input_gap_pair"]
+    gap = refs["input_gap_pair"] if "input_gap_pair" in refs else pd.Series(dtype=float)
     scratch = runs[runs.method == BASELINE].set_index(["seed", "value"])["finetune_acc"]
     methods = []
     for method, group in runs.groupby("method", sort=True):
@@ -109,8 +109,10 @@ def trends(table: pd.DataFrame) -> Trends:
                 if seed in error.index.get_level_values("seed")
                 else None
             )
+            if e is None or not len(gap):
+                continue
             g = gap.xs(seed, level="seed").reindex(values)
-            if e is not None and e.notna().all() and g.notna().all():
+            if e.notna().all() and g.notna().all():
                 slopes.append(slope(g.to_numpy(), e.to_numpy()) / 10)
         own = {
             c: estimate(score[c].xs(last, level="value") - score[c].xs(first, level="value"))
