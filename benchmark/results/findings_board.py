@@ -25,6 +25,7 @@ from benchmark.results.aggregate import (
     primary_metrics,
     summarize,
 )
+from benchmark.results.findings_summary import across_tasks, leaders
 from benchmark.results.findings_text import (
     LEGEND,
     cell,
@@ -124,10 +125,12 @@ def _track(
         ]
     lines += _gains(own)
     lines += _first(own)
+    lines += leaders(own)
     if any(FOCAL in f.methods for f in own.values()):
         lines += _focal(own)
     lines += _resolved_counts(own)
     lines += _gaps(rows, refs)
+    lines += across_tasks(records, rows, refs)
     return lines
 
 
