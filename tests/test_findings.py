@@ -164,3 +164,78 @@ def test_bench_power_refuses_a_replicate_without_the_tracks_records(tmp_path: Pa
     again = _folder(tmp_path / "replicate", ["sketch-cls"], [SUPERVISED])
     argv = ["power", "--out", str(out), "--replicate", str(again)]
     assert bench([*argv, "--track", LABEL_FREE]) == 2
+
+
+def _timed(task: str, method: str, seed: int, seconds: dict[str, float], key: str) -> Record:
+    return Record(
+        task=task,
+        method=method,
+        seed=seed,
+        status="ok",
+        config_hash="h",
+        profile="quick",
+        seconds=seconds,
+        teacher={"key": key, "seconds": 30.0},
+    )
+
+
+def test_cost_projection_by_hand() -> None:
+    """Each stage charged at its cost when computed; a teacher once per seed for the
+    tasks that share it, up to the largest of their seed counts."""
+    from benchmark.results.findings_cost import measure, project
+
+    records = []
+    for seed in range(2):
+        key = f"rgb{seed}"  # both tasks share the seed's teacher
+        for task in ("a", "b"):
+            records.append(_timed(task, "m1", seed, {"data": 1.0, "distill": 5.0}, key))
+            records.append(_timed(task, "m2", seed, {"data": 1.0, "distill": 7.0}, key))
+            # The ceiling was trained in seed 0's cell only (cached, reads 0, in seed 1's).
+            ceiling = 10.0 if seed == 0 else 0.0
+            ref = {"data": 2.0, "gap": 1.0, "reference": ceiling, "teacher": 0.0}
+            records.append(_timed(task, REFERENCE, seed, ref, key))
+    measured = measure(records)
+    cells, cost = project(measured, {"a": 3, "b": 5}, [SUPERVISED])
+    assert cells == 3 * 3 + 5 * 3
+    # Method cells: (1 + 5) + (1 + 7) = 14 a seed; reference: 2 + 1 + 10 = 13 a seed.
+    assert sum(v for k, v in cost.items() if k not in ("teachers",)) == 8 * (14 + 13)
+    assert cost["reference"] == 8 * 10.0
+    assert cost["teachers"] == 5 * 30.0  # one teacher a seed, for the larger plan
+    cells, one = project(measured, {"a": 3, "b": 5}, [SUPERVISED], ["new"])
+    assert cells == 8 * 2
+    assert sum(one.values()) == 8 * (7 + 13) + 5 * 30.0
+
+
+def test_a_sweep_table_marks_only_what_survives_holm_over_the_table() -> None:
+    """cmcd-cmc − crd excludes zero at each value unadjusted (p ≈ 0.046) but not after
+    Holm over the versus table's tests: no mark; the clear differences keep theirs."""
+    from benchmark.results.findings_sweeps import _sweep
+    from benchmark.results.sweep_trends import trends
+
+    rows = []
+    lift = [0.01, 0.04, 0.02, 0.05]
+    for value in (0.0, 1.0):
+        for seed in range(4):
+            base = 0.3 + 0.01 * seed
+            accs = {
+                "scratch": base,
+                "l2": base + 0.05,
+                "crd": base + 0.10,
+                "cmcd-cmc": base + 0.10 + lift[seed],
+                "kd": base + 0.20,
+            }
+            for method, acc in accs.items():
+                rows.append((value, method, seed, acc, None, None))
+            rows.append((value, REFERENCE, seed, None, 0.7 - 0.1 * value, 0.6 + 0.1 * value))
+    frame = pd.DataFrame(
+        rows,
+        columns=["value", "method", "seed", "finetune_acc", "all_labels_acc", "input_gap_pair"],
+    ).assign(knob="world.k", task="t", status="ok")
+    t = trends(frame)
+    assert t.versus["cmcd-cmc"]["crd"][0].excludes_zero
+    page = "\n".join(_sweep(t, "sweeps/world.k"))
+    versus = page.split("cmcd-cmc minus |")[1]
+    crd = next(line for line in versus.splitlines() if line.startswith("| `crd` |"))
+    kd = next(line for line in versus.splitlines() if line.startswith("| `kd` |"))
+    assert "▲" not in crd and "▼" not in crd
+    assert kd.count("▼") == 2
