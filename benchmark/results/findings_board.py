@@ -355,7 +355,8 @@ def _tracks_compared(verdicts: dict[tuple[str, str], Family]) -> list[str]:
         "The same tasks, students and test sets under each track's teacher and labels; "
         "methods are never compared across tracks, so this table sets ranges side by side "
         "and makes no pairwise claim. Gains: the range of the methods' mean paired gains "
-        f"over `{BASELINE}` (points); `{FOCAL}`: its mean score.",
+        f"over `{BASELINE}` (points); `{FOCAL}`: its mean score; each on its track's seeds "
+        "as its section lists them.",
         "",
         *table(header, rows, ["l"] + ["r"] * (len(header) - 1)),
     ]
