@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.results.findings import main, render_findings
+from benchmark.cli.main import main as bench
+from benchmark.results.findings import render_findings
 from benchmark.results.ranks import analyse
 from benchmark.results.records import REFERENCE, Record, write_record
 from benchmark.tracks import LABEL_FREE, SUPERVISED
@@ -21,10 +22,7 @@ PAGE = ROOT / "docs" / "results.md"
 
 def test_committed_page_is_the_rendering_of_the_committed_records() -> None:
     rendered = render_findings(ROOT / "results")
-    assert PAGE.read_text() == rendered, (
-        "docs/results.md is stale: run `python -m benchmark.results.findings results "
-        "docs/results.md` and commit it"
-    )
+    assert PAGE.read_text() == rendered, "docs/results.md is stale: run `bench docs` and commit it"
     # Nothing machine- or day-specific in it.
     assert str(ROOT) not in rendered
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b", rendered)
@@ -117,9 +115,11 @@ def test_renders_one_task_and_one_track_and_twice_identically(tmp_path: Path) ->
     assert "## Tuning" not in page and "## What the sweeps show" not in page
     assert str(tmp_path) not in page
     # The command writes the same page.
-    assert main([str(out), str(tmp_path / "results.md")]) == 0
-    assert (tmp_path / "results.md").read_text() == page
-    assert main([str(tmp_path / "nothing"), str(tmp_path / "x.md")]) == 2
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    assert bench(["docs", "--output", str(docs), "--records", str(out)]) == 0
+    assert (docs / "results.md").read_text() == page
+    assert bench(["docs", "--output", str(docs), "--records", str(tmp_path / "nothing")]) == 2
 
 
 def test_renders_a_track_that_lacks_a_task(tmp_path: Path) -> None:
@@ -158,7 +158,6 @@ def test_a_pair_unresolved_after_holm_is_never_called_resolved(tmp_path: Path) -
 def test_bench_power_refuses_a_replicate_without_the_tracks_records(tmp_path: Path) -> None:
     """A replicate of another track would restrict the decomposition to no method pairs
     and print an empty table: the command says so instead (exit code 2)."""
-    from benchmark.cli.main import main as bench
 
     out = _folder(tmp_path / "results", ["sketch-cls"], [SUPERVISED, LABEL_FREE])
     again = _folder(tmp_path / "replicate", ["sketch-cls"], [SUPERVISED])

@@ -1,10 +1,17 @@
 """The generated pages, in one place: each relative path under the docs folder and the
-function that renders it from the code. Adding a page is one line in `PAGES`; `bench
-docs` writes every page listed, `bench docs --check` and the tests compare each one.
+function that renders it. Adding a page is one line in one of the two registries:
+
+- `CODE_PAGES` render from the code alone (the methods, tasks and CLI references). The
+  site's build generates them every time (`scripts/mkdocs_hooks.py`), so they are never
+  committed and a new method's file is all a contributor adds; `bench docs` writes them
+  for a look without the site.
+- `RECORD_PAGES` render from the committed reference records (the results page). They
+  are committed beside the records, like LEADERBOARD.md, and `bench docs --check` and the
+  tests say when one differs from what the records give.
 
 A render function takes the `Site` (the docs folder, for links to hand-written pages
-that may or may not exist there, and the `bench` parser) and returns the page's whole
-text, a pure function of the code and that folder: no dates, no absolute paths, sorted,
+that may or may not exist there, the `bench` parser, and the records) and returns the
+page's whole text, a pure function of its inputs: no dates, no absolute paths, sorted,
 so a page regenerates byte for byte."""
 
 from __future__ import annotations
@@ -14,21 +21,26 @@ from pathlib import Path
 
 from benchmark.docs import cli_page, methods_page, tasks_page
 from benchmark.docs.site import Site
+from benchmark.results.findings import render_findings
 from benchmark.storage import check_target, check_writable, read_input, write_text
 
 Render = Callable[[Site], str]
 
-PAGES: dict[str, Render] = {
+CODE_PAGES: dict[str, Render] = {
     "reference/methods.md": methods_page.render,
     "reference/tasks.md": tasks_page.render,
     "reference/cli.md": cli_page.render,
 }
+RECORD_PAGES: dict[str, Render] = {
+    "results.md": lambda site: render_findings(site.records),
+}
+PAGES: dict[str, Render] = {**CODE_PAGES, **RECORD_PAGES}
 MAX_PAGE_BYTES = 16 * 2**20  # a bound on a committed page read back for comparison
 
 
-def render_all(site: Site) -> dict[str, str]:
-    """Every page's text, by relative path, rendered for `site`."""
-    return {path: render(site) for path, render in sorted(PAGES.items())}
+def render_all(site: Site, pages: dict[str, Render] = PAGES) -> dict[str, str]:
+    """The text of each of `pages` (by default every page), by relative path."""
+    return {path: render(site) for path, render in sorted(pages.items())}
 
 
 def committed(root: Path, path: str) -> str | None:

@@ -1,7 +1,7 @@
 """The results page (`docs/results.md`): the project's findings, rendered from the
 committed records so that none of its numbers is typed by hand.
 
-    python -m benchmark.results.findings results docs/results.md
+    bench docs          (writes it with the other generated pages; --check compares)
 
 `render_findings(results)` reads `results/runs` (every track present), the replicate of
 `bench power` (`results/power-replicate`), the tuned reference (`results/tune`) and the
@@ -20,8 +20,6 @@ in `findings_board`, `findings_power`, `findings_cost`, `findings_tune` and
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 from benchmark.results.findings_board import track_sections
@@ -32,10 +30,9 @@ from benchmark.results.findings_text import cell
 from benchmark.results.findings_tune import tune_section
 from benchmark.results.leaderboard import short_commit
 from benchmark.results.records import Record, read_records
-from benchmark.storage import write_text
 
 REPLICATE = "power-replicate"
-COMMAND = "python -m benchmark.results.findings results docs/results.md"
+COMMAND = "bench docs"
 
 
 def render_findings(results: Path) -> str:
@@ -94,22 +91,3 @@ def _provenance(records: list[Record], replicate: list[Record]) -> list[str]:
             "",
         ]
     return lines
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", type=Path, help="the results folder (holds runs/)")
-    parser.add_argument("output", type=Path, help="the Markdown page to write")
-    args = parser.parse_args(argv)
-    if not (args.results / "runs").is_dir():
-        print(
-            f"error: no records under '{args.results / 'runs'}': pass the results folder",
-            file=sys.stderr,
-        )
-        return 2
-    write_text(args.output, render_findings(args.results))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
