@@ -17,7 +17,7 @@ from benchmark.results.compare import (
     compare,
     reference_folder,
 )
-from benchmark.results.records import REFERENCE, Record, read_records
+from benchmark.results.records import REFERENCE, Record, read_records, write_record
 
 RESULTS = Path(__file__).parent.parent / "results"
 
@@ -123,7 +123,7 @@ def test_cli_against_the_committed_reference(
         )
     assert reference_folder(tmp_path) is not None
     assert main(["compare", "--out", str(tmp_path), "--against", str(RESULTS)]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # lines wrapped at the console's width
     copied = read_records(tmp_path)
     cells, rows = len(copied), len({(r.track, r.method) for r in copied})  # a row per track
     assert f"compared with the committed reference: {rows} bit-identical, 0 within seed " in out
@@ -146,3 +146,36 @@ def test_a_run_ends_with_the_comparison_line(
     assert "other settings (profile smoke vs quick, data, distill, eval, teacher)" in (
         capsys.readouterr().out
     )
+
+
+METHODS = ("scratch", "l2", "kd", "crd", "cmcd-cmc", "soft-proj", "pkt", "rkd", REFERENCE)
+
+
+def test_36_rows_fit_80_columns_one_line_a_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2 tasks × 2 tracks × 9 methods, every row with the four kinds of reason: each row
+    is one line of at most 80 characters, its reasons numbered in a legend below."""
+    values = [0.50, 0.55, 0.45]
+    for task in ("sketch-cls", "depth-cls"):
+        for track in ("supervised", "label-free"):
+            for method in METHODS:
+                for seed in range(3):
+                    ref = _rec(method, seed, values[seed], task=task, track=track)
+                    write_record(tmp_path / "ref", ref)
+                    mine = _rec(method, seed, values[seed] + 0.01 * seed, task=task, track=track)
+                    mine.git, mine.profile, mine.config_hash = "b" * 40, "smoke", "other"
+                    mine.config["eval"] = {"finetune_epochs": 1}
+                    mine.versions = {"torch": "2.5", "torch_threads": "2"}
+                    write_record(tmp_path / "mine", mine)
+    monkeypatch.setenv("COLUMNS", "80")
+    argv = ["compare", "--out", str(tmp_path / "mine"), "--against", str(tmp_path / "ref")]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= 80
+    body = [line for line in lines if " 0–2 " in line]  # a row's seeds, on its first line
+    assert len(body) == 36 and 36 + 20 <= len(lines) <= 70  # title, header, legend, notes
+    assert sum("sketch-cls" in line for line in body) == 1  # a task is named once
+    assert all(line.rstrip().endswith(" 1 2 3 4") for line in body)
+    assert any(line.strip() == f"1  other commit ({'b' * 12} vs {'a' * 12})" for line in lines)
+    assert any(line.strip().startswith("4  other settings (profile smoke vs") for line in lines)

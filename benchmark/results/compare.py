@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -273,37 +274,65 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
             f"no (task, method, seed) has a finished record in both '{args.out}' and "
             f"'{against}': nothing to compare"
         )
-    tracks = {r.track for r in rows}
-    table = Table(title=f"{args.out} (yours) against {against} (reference)")
-    columns = ["task", *(["track"] if len(tracks) > 1 else []), "method", "seeds", "verdict"]
-    for col in [*columns, "Δ yours − reference (points)", "why not bit-identical"]:
-        table.add_column(col, overflow="fold")
-    colour = {BIT_IDENTICAL: "green", WITHIN_NOISE: "cyan", DIFFERS: "red", TOO_FEW: "yellow"}
-    for row in rows:
-        who = "reference (all labels)" if row.method == REFERENCE else row.method
-        delta = "" if row.diff is None else _delta(row.diff)
-        cells = [row.task, *([row.track] if len(tracks) > 1 else []), who]
-        table.add_row(
-            *(escape(c) for c in cells),
-            _seed_text(row.seeds),
-            f"[{colour[row.verdict]}]{row.verdict}[/]",
-            delta,
-            escape("; ".join(row.reasons)),
-        )
-    console.print(table)
+    print_rows(console, rows, f"{args.out} (yours) against {against} (reference)")
     console.print(
         f"Only seeds present in both folders are compared ({sum(len(r.seeds) for r in rows)} "
         f"cells); left out: {only_yours} cell(s) only in {args.out}, {only_theirs} only in "
-        f"{against}. Δ is the mean per-seed difference of the primary metric ± its 95% t "
-        "interval (unadjusted); 'differs' means resolved after Holm's correction over the "
-        "tested rows of the same task and track (family-wise error 5%).",
+        f"{against}. Δ is the mean per-seed difference yours − reference of the primary "
+        "metric, in points, ± its 95% t interval (unadjusted); 'differs' means resolved "
+        "after Holm's correction over the tested rows of the same task and track "
+        "(family-wise error 5%).",
         highlight=False,
         markup=False,
     )
-    console.print(
-        summary_line(rows, args.out, against), highlight=False, markup=False, soft_wrap=True
-    )
+    console.print(summary_line(rows, args.out, against), highlight=False, markup=False)
     return 0
+
+
+COLOUR = {BIT_IDENTICAL: "green", WITHIN_NOISE: "cyan", DIFFERS: "red", TOO_FEW: "yellow"}
+REFERENCE_ROW = "reference*"  # the reference cell's row; the note under the table says so
+
+
+def print_rows(console: Console, rows: list[Row], title: str) -> None:
+    """The rows as a table that fits 80 columns: one line a row where the names allow,
+    task and track written once per group, and the reasons as numbers whose legend
+    follows the table (rows share most reasons: a commit, a thread count, a profile)."""
+    tracks = {r.track for r in rows}
+    legend: dict[str, int] = {}
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=0, show_edge=False)
+    columns = ["task", *(["track"] if len(tracks) > 1 else []), "method", "seeds", "verdict"]
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    table.add_column("Δ (points)", justify="right", overflow="fold")
+    table.add_column("why", overflow="fold")
+    previous: tuple[str, str] | None = None
+    for row in rows:
+        group = (row.task, row.track)
+        names = [row.task, *([row.track] if len(tracks) > 1 else [])]
+        if group == previous:  # the group's first row names it
+            names = ["" for _ in names]
+        elif previous is not None and previous[0] == row.task:
+            names[0] = ""
+        previous = group
+        who = REFERENCE_ROW if row.method == REFERENCE else row.method
+        codes = [legend.setdefault(reason, len(legend) + 1) for reason in row.reasons]
+        table.add_row(
+            *(escape(c) for c in [*names, who, _seed_text(row.seeds)]),
+            f"[{COLOUR[row.verdict]}]{row.verdict}[/]",
+            "" if row.diff is None else _delta(row.diff),
+            " ".join(map(str, codes)),
+        )
+    console.print(table)
+    if any(r.method == REFERENCE for r in rows):
+        console.print(
+            f"{REFERENCE_ROW} the task's reference cell, compared on its all-labels ceiling",
+            highlight=False,
+            markup=False,
+        )
+    if legend:
+        console.print("why not bit-identical:", highlight=False, markup=False)
+        for reason, code in legend.items():
+            console.print(f"{code:>3}  {reason}", highlight=False, markup=False)
 
 
 def _delta(diff: Paired) -> str:
