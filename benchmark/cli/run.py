@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.table import Table
 
+from benchmark.cli.cells_table import print_cells
 from benchmark.cli.common import (
     Command,
     add_run_arguments,
@@ -229,7 +229,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         finally:
             loggers.close()
     board = write_outputs(read_records(args.out), args.out)
-    _summary(console, finished)
+    print_cells(console, finished)
     failed = [r for r in finished if not r.done]
     console.print(
         f"{len(finished)} cell(s) run in {time.perf_counter() - start:.0f} s, "
@@ -299,34 +299,6 @@ def _clock(pending: list, settings: Any, out: Path) -> Any:
         settings.kind, settings.array_parallelism or len(pending)
     )
     return PlanClock(pending, priors(reference_folder(out), pending), parallel)
-
-
-def _summary(console: Console, records: list) -> None:
-    from benchmark.kinds import get_kind
-
-    if not records:
-        return
-    table = Table(title="cells run")
-    score = "fine-tune / head"  # the labelled track's cells have their own head instead
-    for col in ("task", "track", "method", "seed", "status", score, "probe", "seconds"):
-        table.add_column(col, justify="right" if col in {"seed", "seconds"} else "left")
-    for r in records:
-        m = r.metrics
-        name = get_kind(r.data["kind"]).primary if "kind" in r.data else None
-        # A method cell's two protocols; a reference cell's ceiling and teacher score.
-        ft = m.get(f"finetune_{name}", m.get(f"head_{name}", m.get(f"all_labels_{name}")))
-        pr = m.get(f"probe_{name}", m.get(f"teacher_{name}"))
-        table.add_row(
-            r.task,
-            r.track,
-            r.method,
-            str(r.seed),
-            r.status if r.done else f"[red]failed[/]: {r.reason[:60]}",
-            "—" if ft is None else f"{100 * ft:.1f}",
-            "—" if pr is None else f"{100 * pr:.1f}",
-            f"{sum(r.seconds.values()):.1f}",
-        )
-    console.print(table)
 
 
 def add_arguments(run: argparse.ArgumentParser) -> None:
