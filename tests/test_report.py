@@ -3,6 +3,7 @@ errors, showing every method of every task, with everything from records escaped
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -148,3 +149,27 @@ def test_the_page_loads_in_headless_chromium(tmp_path: Path) -> None:
     with Image.open(shot) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 50  # text, tables, a figure: not blank
+
+
+def test_task_links_are_labelled_by_track_and_a_smoke_page_says_it_is_no_result() -> None:
+    """Two tracks: the task links come once per track, on a line named by its track and
+    linked to its section; the smoke records' page says first that it is no result."""
+    both = [*records(), *(_rec_in("label-free", r) for r in records())]
+    page = render_report(both, "o", [])
+    nav = page[page.index("<nav>") : page.index("</nav>")]
+    lines = nav.split("<div>")[1:]
+    assert [line.split(" track</a>: ")[0].rsplit(">", 1)[1] for line in lines] == [
+        "supervised",
+        "label-free",
+    ]
+    for track, line in zip(("supervised", "label-free"), lines, strict=True):
+        assert f'href="#track-{track}"' in line and f'id="track-{track}"' in page
+        assert f'href="#{track}-sketch-cls"' in line and f'href="#{track}-depth-seg"' in line
+    head = page[page.index("<h1>") : page.index("<nav>")]
+    assert "Not the benchmark's results.</b> smoke profile: a plumbing check" in head
+    one = render_report(records(), "o", [])  # one track: one line, no track named
+    assert "track</a>" not in one[one.index("<nav>") : one.index("</nav>")]
+
+
+def _rec_in(track: str, record: Record) -> Record:
+    return dataclasses.replace(record, track=track, config_hash=record.config_hash + track)

@@ -8,7 +8,9 @@ per-seed results as a figure and a table, how each method's distillation loss we
 epoch (`benchmark.results.report_curves`), the not-applicable and failed cells, and the
 sweep figures of `DIR/sweeps`. Every per-seed value carries its record's provenance
 (git, created, host, device, threads, config hash): on hover, and in a panel on click.
-Nothing is computed here that the leaderboard does not compute.
+Nothing is computed here that the leaderboard does not compute. The page opens, like the
+board, with the caveat of records that are no results (`benchmark.results.caveat`), and
+its task links come one line per track, named by it.
 
 Everything taken from a record is HTML-escaped, and the JSON the page's script reads has
 `<`, `>` and `&` escaped, so no name or reason can become markup. When its scripts have
@@ -27,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.errors import UserError
+from benchmark.results.caveat import caveat
 from benchmark.results.compare import track_of
 from benchmark.results.leaderboard import (
     BASELINE,
@@ -226,6 +229,17 @@ def _tracks(table: pd.DataFrame) -> list[str]:
     return sorted(set(table["track"]), key=lambda t: (t != "supervised", t))
 
 
+def _nav(links: dict[str, list[str]]) -> str:
+    """The task links, one line per track, each line named by its track and linked to its
+    section (a task has a section in every track it ran in); one unnamed line for one."""
+    lines = []
+    for track, own in links.items():
+        named = len(links) > 1
+        name = f'<a href="#{e(_anchor("track", track))}">{e(track)} track</a>: ' if named else ""
+        lines.append(f"<div>{name}{' · '.join(own)}</div>")
+    return f"<nav>{''.join(lines)}</nav>"
+
+
 def render_report(records: list[Record], source: str, sweeps: list[Path]) -> str:
     """The whole page."""
     from benchmark.results.plots import sweep_points
@@ -236,17 +250,18 @@ def render_report(records: list[Record], source: str, sweeps: list[Path]) -> str
     frame = records_frame(records)
     refs = frame[(frame.method == REFERENCE) & (frame.status == "ok")] if len(frame) else frame
     tracks = _tracks(table)
-    nav = []
+    nav: dict[str, list[str]] = {}
     for track in tracks:
         board = table[table.track == track] if track else table
         track_refs = refs[refs.track == track] if track and "track" in refs else refs
         own = [r for r in records if not track or track_of(r) == track]
         if len(tracks) > 1:
-            page.parts.append(f"<h2>Track: {e(track)}</h2>")
+            page.parts.append(f'<h2 id="{e(_anchor("track", track))}">Track: {e(track)}</h2>')
         headroom = headroom_lines(board, track_refs)
         page.parts.append(f"<h3>Headroom</h3>{md_table(headroom)}")
         for task, group in board.groupby("task", sort=True):
-            nav.append(f'<a href="#{e(_anchor(track, str(task)))}">{e(str(task))}</a>')
+            link = f'<a href="#{e(_anchor(track, str(task)))}">{e(str(task))}</a>'
+            nav.setdefault(track, []).append(link)
             page.task(own, group, str(task), track)
     for folder in sweeps:
         points = sweep_points(sweep_frame(folder))
@@ -257,15 +272,17 @@ def render_report(records: list[Record], source: str, sweeps: list[Path]) -> str
             page.parts.append(page.figures.html(fig, "sweep"))
     profiles = ", ".join(sorted({r.profile for r in records}))
     commits = ", ".join(sorted({short_commit(r.git) for r in records}))
+    found = caveat(records)
+    warning = "Not the benchmark's results."
+    warning = "" if found is None else f'<p class="caveat"><b>{warning}</b> {e(found)}.</p>'
     header = (
-        f"<h1>XMD-Bench report</h1><p>{len(records)} records in <code>{e(source)}</code> · "
-        f"profile {e(profiles)} · commit {e(commits)} · generated "
+        f"<h1>XMD-Bench report</h1>{warning}<p>{len(records)} records in "
+        f"<code>{e(source)}</code> · profile {e(profiles)} · commit {e(commits)} · generated "
         f"{dt.date.today().isoformat()} by <code>bench report</code>. Hover a value for "
         "its record's provenance, click it for the details. ± is the half-width of a 95% "
         "t interval over seeds; * marks a difference resolved after Holm's correction over "
         "the task's pairwise hypotheses; the rank set holds every rank the resolved "
-        "differences allow (docs/statistics.md, LEADERBOARD.md).</p>"
-        f"<nav>{' · '.join(nav)}</nav>"
+        "differences allow (docs/statistics.md, LEADERBOARD.md).</p>" + _nav(nav)
     )
     data = _script_json([provenance(r) for r in records])
     return TEMPLATE.format(
@@ -321,6 +338,7 @@ td.failed { color: #b00; }
 td.not_applicable { color: #888; }
 section.task { border-top: 2px solid #ccc; margin-top: 24px; }
 nav a { margin: 0 4px; }
+.caveat { border-left: 4px solid #c00; padding: 4px 8px; background: #fff4f4; }
 ul.missing { color: #666; }
 code { background: #f3f4f6; padding: 0 3px; }
 #provenance { position: fixed; right: 16px; top: 16px; background: #fff; max-width: 480px;
