@@ -2,15 +2,15 @@
 workflow (`.github/workflows/pr.yml`) to run those methods' checks only.
 
     python scripts/methods_in_files.py methods/rkd.py methods/cmcd.py   # cmcd-cmc,cmcd-cmd,rkd
-    python scripts/methods_in_files.py --pytest-k methods/soft_proj.py  # soft-proj or soft_proj
+    python scripts/methods_in_files.py methods/soft_proj.py             # soft-proj
 
 A method file stands for the names its module registers (one file may register several,
 and a name need not be the file's: `soft_proj.py` registers `soft-proj`). A shared helper
 (a module whose name starts with `_`) stands for the methods whose modules import from it,
 and for every method when none does directly; `methods/__init__.py` for every method.
 Files outside `methods/`, and files that no longer exist (a deletion), stand for nothing.
-Prints the names comma-separated and sorted, or with `--pytest-k` as a `pytest -k`
-expression that also matches the underscore spelling test functions use; an empty line
+Prints the names comma-separated and sorted (what `XMD_TEST_METHODS` takes; the workflow
+then selects their tests with `pytest -m registry`, tests/conftest.py), or an empty line
 when no method is named.
 """
 
@@ -62,22 +62,12 @@ def methods_in(paths: list[str]) -> list[str]:
     return sorted(found)
 
 
-def pytest_k(names: list[str]) -> str:
-    spellings: list[str] = []
-    for name in names:
-        for spelling in (name, name.replace("-", "_")):
-            if spelling not in spellings:
-                spellings.append(spelling)
-    return " or ".join(spellings)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="*", help="changed files (paths from the repository root)")
-    parser.add_argument("--pytest-k", action="store_true", help="print a pytest -k expression")
     args = parser.parse_args(argv)
     names = methods_in(args.paths)
-    print(pytest_k(names) if args.pytest_k else ",".join(names))
+    print(",".join(names))
     return 0
 
 

@@ -50,3 +50,35 @@ def smoke() -> RunConfig:
 def _isolated_cache_env(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
     """CLI runs in tests must never touch the user's ~/.cache."""
     monkeypatch.setenv("XMD_CACHE", str(cache_dir))
+
+
+REGISTRY_MARK = "registry"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{REGISTRY_MARK}: a test parametrised by a registered method (added at collection): "
+        "`XMD_TEST_METHODS=NAME pytest ... -m registry` runs exactly NAME's",
+    )
+
+
+def _method_of(value: object) -> object:
+    """A parameter's method name: the value, or a case tuple's first item (collapse)."""
+    return value[0] if isinstance(value, tuple) and value else value
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test one of whose parameters is a method `XMD_TEST_METHODS` selects
+    (every registered one when unset), so `-m registry` picks a method's registry-wide
+    tests exactly, where `-k NAME` matches substrings of every test's name."""
+    params = [getattr(item, "callspec", None) for item in items]
+    if not any(params):
+        return
+    from tests.method_selection import selected_methods
+
+    names = set(selected_methods())
+    for item, callspec in zip(items, params, strict=True):
+        values = callspec.params.values() if callspec is not None else ()
+        if any(isinstance(m, str) and m in names for m in map(_method_of, values)):
+            item.add_marker(REGISTRY_MARK)

@@ -13,9 +13,11 @@ binary). A test whose tool is missing is skipped and says which.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -128,4 +130,20 @@ def test_changed_files_map_to_the_methods_they_register() -> None:
     assert script.methods_in(["methods/__init__.py"]) == list_methods()
     helpers = script.methods_in(["methods/_stages.py"])  # the methods importing from it
     assert helpers and set(helpers) < set(list_methods()) and "kd" not in helpers
-    assert script.pytest_k(["soft-proj", "kd"]) == "soft-proj or soft_proj or kd"
+
+
+def test_the_registry_mark_selects_one_method_exactly() -> None:
+    """`XMD_TEST_METHODS=at pytest ... -m registry` collects at's registry-wide tests and
+    nothing else, where `-k at` would match every test whose name holds "at"."""
+    files = ["tests/test_gaps.py", "tests/test_tracks.py"]
+    found = subprocess.run(
+        [sys.executable, "-m", "pytest", *files, "-m", "registry", "--collect-only"],
+        cwd=ROOT,
+        env={**os.environ, ENV: "at"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert found.returncode == 0, found.stdout + found.stderr
+    ids = [line for line in found.stdout.splitlines() if "::" in line]
+    assert len(ids) == 3 and all("at" in re.split(r"[\[\]-]", i) for i in ids), ids
