@@ -48,7 +48,7 @@ def print_cells(console: Console, records: list[Record]) -> None:
         return
     found = profile_caveat(r.profile for r in records)
     if found is not None:
-        console.print(f"[bold red]Not the benchmark's results:[/] {escape(found)}.")
+        console.print(f"[bold red]{escape(found[0].upper() + found[1:])}.[/]")
     title = "cells run"
     tracks = {r.track for r in records}
     table = Table(title=title, box=box.SIMPLE_HEAD, padding=0, show_edge=False)

@@ -32,8 +32,8 @@ def profile_caveat(profiles: Iterable[str]) -> str | None:
     names = sorted(set(profiles))
     if SMOKE in names:
         return (
-            f"{SMOKE_CAVEAT}: its tiny data and single epoch check that the code runs, and "
-            "its means, ranks and headroom say nothing about the methods"
+            f"{SMOKE_CAVEAT} (its tiny data and single epoch check that the code runs; its "
+            "means, ranks and headroom say nothing about the methods)"
         )
     if len(names) > 1:
         return (
