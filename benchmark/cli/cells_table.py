@@ -43,6 +43,7 @@ def print_cells(console: Console, records: list[Record]) -> None:
     """The per-cell table, then one line per failed cell with its reason; first, where
     the profile makes these cells no results (smoke), the line that says so."""
     from benchmark.results.caveat import profile_caveat
+    from benchmark.results.records import NOT_APPLICABLE
 
     if not records:
         return
@@ -65,7 +66,7 @@ def print_cells(console: Console, records: list[Record]) -> None:
     failed = []
     for r in records:
         first, probe = scores(r)
-        status = r.status if r.done else "[red]failed[/]"
+        status = "n/a" if r.status == NOT_APPLICABLE else r.status if r.done else "[red]failed[/]"
         if not r.done:
             failed.append(r)
         table.add_row(
@@ -77,9 +78,11 @@ def print_cells(console: Console, records: list[Record]) -> None:
             f"{sum(r.seconds.values()):.1f}",
         )
     console.print(table)
+    inapplicable = any(r.status == NOT_APPLICABLE for r in records)
     console.print(
         "Scores in % of the task's primary metric; a reference row (_reference) shows the "
-        "all-labels ceiling and the teacher.",
+        "all-labels ceiling and the teacher."
+        + (" n/a: the method cannot run in that track." if inapplicable else ""),
         highlight=False,
         markup=False,
     )
