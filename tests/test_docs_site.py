@@ -217,3 +217,20 @@ def test_every_task_has_a_docs_page_entry() -> None:
     text = "".join((ROOT / "docs" / name).read_text() for name in ("tasks.md", "real-datasets.md"))
     missing = [t for t in TASKS.names() if f"`{t}`" not in text]
     assert not missing, f"docs/tasks.md and docs/real-datasets.md lack {missing}"
+
+
+def test_readme_links_resolve() -> None:
+    """Every relative link in README.md names a file of the repository, and an anchor one
+    of that page's headings (mkdocs checks the site's own pages; README is not one)."""
+    slugify = pytest.importorskip("markdown.extensions.toc").slugify  # mkdocs' anchors
+    links = re.findall(r"\]\(([^)\s]+)\)", README.read_text())
+    local = [link for link in links if "://" not in link]
+    assert len(local) >= 10
+    for link in local:
+        path, _, anchor = link.partition("#")
+        target = ROOT / path
+        assert target.is_file(), f"README.md links to {path}, which does not exist"
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", target.read_text(), re.M)
+            slugs = {slugify(h.strip(), "-") for h in headings}
+            assert anchor in slugs, f"README.md links to {link}: no such heading"
