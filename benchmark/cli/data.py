@@ -82,7 +82,7 @@ def cmd_data(args: argparse.Namespace, console: Console) -> int:
     if not args.deep:
         console.print("files are not decoded: --deep decodes every file the tasks read")
     console.print(
-        "your own paired folders run as --tasks pairs:<path> (README, 'Your own paired data')"
+        "your own paired folders run as --tasks pairs:<path> (docs/real-datasets.md)"
     )
     return 0
 

@@ -119,7 +119,7 @@ def _need_dir(path: Path) -> Path:
         raise DataMissing(
             f"missing folder {path.absolute()} — a pairs: task reads "
             "<path>/{source,target}/{train,test}/<class>/<id>.<ext> "
-            "(README, 'Your own paired data')"
+            "(docs/real-datasets.md, 'Your own paired data')"
         )
     return path
 
