@@ -234,3 +234,13 @@ def test_readme_links_resolve() -> None:
             headings = re.findall(r"^#+ (.+)$", target.read_text(), re.M)
             slugs = {slugify(h.strip(), "-") for h in headings}
             assert anchor in slugs, f"README.md links to {link}: no such heading"
+
+
+def test_gap_page_constants_are_the_code_s() -> None:
+    """docs/gap.md names the gap estimates' sizes (`GAP_DIM` = 16, ...); they are gaps.py's."""
+    from benchmark.protocol import gaps
+
+    stated = re.findall(r"`(GAP_\w+)` = ([\d,]+)", (ROOT / "docs" / "gap.md").read_text())
+    assert len(stated) >= 3
+    for name, value in stated:
+        assert int(value.replace(",", "")) == getattr(gaps, name), f"{name} is not {value}"
