@@ -78,7 +78,7 @@ from .common import (
 )
 
 PREFIX = "pairs:"
-PAIRS = Dataset("a paired folder", "README.md, 'Your own paired data'", "")
+PAIRS = Dataset("a paired folder", "docs/real-datasets.md, 'Your own paired data'", "")
 KINDS = {
     **dict.fromkeys((".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"), "image"),
     ".npy": "array",
