@@ -10,7 +10,7 @@ writing, which the kernel drops when it dies, and a temp file younger than
 Before anything is written, `check_writable` turns an output folder that cannot be one
 (a file, a read-only or missing mount) into one line instead of a traceback half-way.
 
-Special files (the README's "Reliability" policy): an output path that exists and is not
+Special files (docs/cluster.md, "Reliability"): an output path that exists and is not
 a regular file (a device such as /dev/null, a FIFO, a socket, a folder) is refused, never
 written through and never replaced: a write goes through a temp file renamed over its
 target, which would replace a device node with a regular file (as root, /dev/null

@@ -3,7 +3,7 @@ whose total variation and dependence are known, at the sizes and widths the harn
 
     python scripts/gap_calibration.py [--repeats 100]
 
-Prints three markdown tables (README, "The modality gap", quotes them):
+Prints three markdown tables (docs/gap.md, "Calibration of the estimators", explains them):
 
 1. `tv_lower_bound` (the classifier bound behind `gap_tv`): P = N(0, I_d) against
    Q = N(Δ·e₁, I_d), TV = 2Φ(Δ/2) − 1, or against Q = N(0, s²I_d) with s chosen so that

@@ -3,8 +3,8 @@ methods, the mean per-seed difference of the task's primary metric with its unad
 95% paired t interval, the Holm-adjusted p of the directional claim, and the verdict the
 leaderboard uses (`benchmark.results.ranks`): resolved (Holm over the n(n − 1) one-sided
 pairwise hypotheses of the task and track), equivalent within ±margin (TOST, Holm over the
-task's pairs), or undetermined. Methods of two tracks are never paired. README's claims
-about orderings are read off it.
+task's pairs), or undetermined. Methods of two tracks are never paired. The results page's
+claims about orderings (docs/results.md) come from the same statistics.
 
     python scripts/pairwise.py --out results [--method cmcd-cmc] [--margin 2]
 """

@@ -1,6 +1,6 @@
 """Write stand-ins for the real datasets, big enough for the quick profile's split sizes, to
-time real-data cells on a machine without the datasets (README, "Real datasets: sizes and
-time per cell").
+time real-data cells on a machine without the datasets (docs/real-datasets.md describes
+the layout they follow).
 
     python scripts/real_timing_data.py /tmp/xmd-timing-data
 

@@ -81,9 +81,7 @@ def cmd_data(args: argparse.Namespace, console: Console) -> int:
             console.print(f"{row.task}: bad file {bad}", highlight=False, markup=False)
     if not args.deep:
         console.print("files are not decoded: --deep decodes every file the tasks read")
-    console.print(
-        "your own paired folders run as --tasks pairs:<path> (docs/real-datasets.md)"
-    )
+    console.print("your own paired folders run as --tasks pairs:<path> (docs/real-datasets.md)")
     return 0
 
 

@@ -53,7 +53,7 @@ def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
             f"{args.out}' first or pass --out"
         )
     check_writable(args.out, "--out")
-    check_outputs(args.out, args.output)  # no special file (README, "Reliability")
+    check_outputs(args.out, args.output)  # no special file (docs/cluster.md, "Reliability")
     formats = list(dict.fromkeys(args.format or ["markdown"]))
     if args.output is not None and len(formats) > 1:
         raise UserError("--output names one file: give one --format with it")

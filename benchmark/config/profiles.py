@@ -14,14 +14,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "distill": {"epochs": 1, "batch_size": 32},
         "eval": {"probe_steps": 10, "finetune_epochs": 1, "finetune_batch_size": 16},
     },
-    # The default: CPU-sized (README, "Resolving power": its resolution and cost).
+    # The default: CPU-sized (docs/statistics.md, "Resolution and seeds per task").
     "quick": {
         # The default and the floor of every task's seeds.
         "seeds": 8,
         "tasks": {
             # Per embedded task, the fewest seeds whose MDE is ≤ 2 points in every track
             # given the pooled SD of the committed records, at least the default: derived
-            # by `bench power --out results --seeds-plan` (README, "Resolving power").
+            # by `bench power --out results --seeds-plan` (docs/statistics.md).
             "sketch-cls": {"seeds": 13},
             "depth-cls": {"seeds": 31},
             "audio-cls": {"seeds": 39},
@@ -44,7 +44,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "student": {"backbone": "resnet18"},
         "distill": {"epochs": 100, "batch_size": 128},
         "eval": {"probe_steps": 500, "finetune_epochs": 100},
-        # Real datasets at their own scale (README, "The paper profile per dataset").
+        # Real datasets at their own scale (docs/real-datasets.md, "The paper profile per dataset").
         "tasks": {
             # Photos and sketches rendered at 256×256, seen at the 224×224 of ImageNet
             # CNNs; 125 classes of ImageNet-like photos get an ImageNet-sized teacher.

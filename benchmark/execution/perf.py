@@ -4,7 +4,7 @@ Every comparison runs both sides in the same process, interleaved repeat by repe
 B, A, A, B, ...: each side goes first equally often), on the same tensors, and reports
 the median over repeats with min–max, so a ratio is not skewed by what else the machine
 was doing at one moment. Nothing here asserts a speed: the targets are read off the
-printed table (README shows this machine's).
+printed table.
 
 Rows:
 - *distill step*: a bare PyTorch loop (student forward, the method's losses, backward,

@@ -13,8 +13,8 @@ What is stored, in fp32 (the bit-for-bit promise rules out fp16):
   for segmentation);
 - `maps-<key>.pt`: every backbone stage's feature map, written only once a method that
   reads maps (`Method.uses_feature_maps`) asks for them. Maps grow with pairs × channels ×
-  resolution, to gigabytes at the paper profile (sizes in README, "Cost and `bench
-  perf`"), which is why files are opened memory-mapped: a batch reads only its own rows
+  resolution, to gigabytes at the paper profile (`bench perf`
+  prints their sizes), which is why files are opened memory-mapped: a batch reads only its own rows
   from disk, and the process does not hold the whole tensor in RAM.
 
 The key is a hash of the teacher's cache key, the paired inputs' content digest, the torch

@@ -42,7 +42,7 @@ from benchmark.results.records import REFERENCE, Record, read_records
 from benchmark.results.stats import Paired, holm, paired_test
 from benchmark.tracks import LABELLED
 
-REFERENCE_FOLDER = "results"  # the committed reference records (README)
+REFERENCE_FOLDER = "results"  # the committed reference records
 BIT_IDENTICAL, WITHIN_NOISE, DIFFERS, TOO_FEW = (
     "bit-identical",
     "within seed noise",

@@ -354,7 +354,7 @@ def footnote(alpha: float = ALPHA, margin: float = MARGIN) -> list[str]:
         "method shares (the teacher's top principal directions, the student's embedding "
         "mapped in by a ridge fit on disjoint pairs, a fixed number of pairs); means over "
         "seeds. The input gap is the same estimate for the source-trained teacher on the "
-        "source vs the target view. See README, 'The modality gap'.",
+        "source vs the target view. See docs/gap.md.",
     ]
 
 

@@ -267,7 +267,7 @@ class Verdicts:
         if self.path is None or not self.dirty:
             return
         if self.path.exists() and not self.path.is_file():
-            return  # never written over a special file (README, "Reliability")
+            return  # never written over a special file (docs/cluster.md, "Reliability")
         # Verdicts saved meanwhile (another check of the same folder) are kept.
         files = {**self._saved(), **self.entries}
         body = {"version": CACHE_VERSION, "root": str(self.root), "files": files}

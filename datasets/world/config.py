@@ -56,8 +56,8 @@ class WorldConfig:
     *same* scenes: knob sweeps are paired comparisons. The integer fields change the draws
     (image_size via the chunking).
 
-    What the gap knobs move, for reading a sweep (README, "The theory tested where it can be
-    isolated"): sketch_abstraction widens the RGB-to-sketch gap *by removing* shape evidence
+    What the gap knobs move, for reading a sweep (docs/gap.md, "The theory
+    test"): sketch_abstraction widens the RGB-to-sketch gap *by removing* shape evidence
     from the sketch, so its all-labels ceiling falls with it; sketch_ruling widens it with a
     class-independent nuisance that removes none (a learner pays a little to ignore it, far
     less than the abstraction takes); colour_class_correlation leaves every
@@ -92,7 +92,7 @@ class WorldConfig:
     # spatial frequency sees almost only ink), and the lines carry no class information, so
     # the sketch's class evidence is the same at every value while the sketch looks less
     # like a photo to an RGB network. Whether a learner with labels does ignore them is
-    # measured, not assumed: the all-labels ceiling across a sweep (README).
+    # measured, not assumed: the all-labels ceiling across a sweep (docs/results.md).
     sketch_ruling: float = 0.0
     # Depth: scales sensor noise and missing pixels (dropout at silhouettes, grazing angles and
     # random holes). 0 = perfect depth. Higher values widen the RGB-to-depth gap.
