@@ -18,6 +18,7 @@ from benchmark.results.records import Record
 
 SMOKE = "smoke"
 SMOKE_CAVEAT = "smoke profile: a plumbing check, not results"
+NOT_RESULTS = "Not the benchmark's results"  # the words a caveat follows on a board or export
 MIN_SEEDS = 3  # below it a task's paired t intervals have at most one degree of freedom
 
 

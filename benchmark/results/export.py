@@ -13,6 +13,11 @@ that the board does not compute. Every name from a record is escaped for LaTeX.
 `benchmark.protocol.curves`), and the free-form mappings (`config`, `teacher`, `data`,
 `versions`) as JSON text. The per-sample outcomes are left out: they are what the records
 are for, not a table. `write_parquet` needs pyarrow (`pip install 'xmd-bench[parquet]'`).
+
+Records that are not the benchmark's results (a smoke run, too few seeds:
+`benchmark.results.caveat`) say so in both, as the board does at its top: the LaTeX as a
+comment line and a note opening every caption (a table pasted alone still carries it),
+the parquet file as the schema metadata key `CAVEAT_KEY` (absent when there is none).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import pandas as pd
 
 from benchmark.errors import UserError
 from benchmark.results.aggregate import BASELINE, short_commit, summarize
+from benchmark.results.caveat import NOT_RESULTS, caveat
 from benchmark.results.leaderboard import VERDICT_TEXT
 from benchmark.results.ranks import MARGIN
 from benchmark.results.records import Record, records_frame
@@ -68,11 +74,17 @@ def _pct(mean: float, ci: float = math.nan, signed: bool = False, mark: bool = F
     return text + ("$^{*}$" if mark else "")
 
 
-def latex_table(group: pd.DataFrame, track: str, task: str, margin: float = MARGIN) -> str:
+CAVEAT_KEY = b"xmd-bench.caveat"  # the parquet schema's metadata key of `caveat`
+
+
+def latex_table(
+    group: pd.DataFrame, track: str, task: str, margin: float = MARGIN, note: str | None = None
+) -> str:
     """One (task, track)'s rows as a booktabs table (a `table` float), in the board's
     order (summarize's: by mean) and with its columns: the rank set, the mean, the Δs
     (* where resolved after Holm), the verdict against the best other method at ±margin,
-    the probe and the seeds."""
+    the probe and the seeds. `note` (the records' caveat) opens the caption, after the
+    board's words in bold."""
     metric, probe = str(group["metric"].iloc[0]), str(group["probe_metric"].iloc[0])
     head = [
         "Rank set",
@@ -89,10 +101,10 @@ def latex_table(group: pd.DataFrame, track: str, task: str, margin: float = MARG
         r"\centering",
         r"\footnotesize",
         r"\setlength{\tabcolsep}{3pt}",
-        rf"\caption{{{tex(task)} ({tex(track)} track): {tex(metric)}, mean $\pm$ half-width "
-        r"of the 95\% interval over seeds; $^{*}$ marks a difference resolved after Holm's "
-        r"correction over the task's pairwise hypotheses; a rank set holds every rank the "
-        r"resolved differences allow.}",
+        rf"\caption{{{_caption_note(note)}{tex(task)} ({tex(track)} track): {tex(metric)}, "
+        r"mean $\pm$ half-width of the 95\% interval over seeds; $^{*}$ marks a difference "
+        r"resolved after Holm's correction over the task's pairwise hypotheses; a rank set "
+        r"holds every rank the resolved differences allow.}",
         rf"\label{{tab:xmd-{_label(track)}-{_label(task)}}}",
         r"\begin{tabular}{rlrrllrr}",
         r"\toprule",
@@ -116,6 +128,12 @@ def latex_table(group: pd.DataFrame, track: str, task: str, margin: float = MARG
     return "\n".join(lines)
 
 
+def _caption_note(note: str | None) -> str:
+    if note is None:
+        return ""
+    return rf"\textbf{{{NOT_RESULTS}.}} {tex(note)}. "
+
+
 def _label(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in name)
 
@@ -125,10 +143,12 @@ def latex(records: list[Record], source: str, margin: float = MARGIN) -> str:
     the one package they need. `margin` is the board's equivalence margin (`--margin`)."""
     table = summarize(records, margin=margin)
     commits = ", ".join(sorted({short_commit(r.git) for r in records})) or "-"
+    note = caveat(records)
     lines = [
         f"% XMD-Bench leaderboard: {len(records)} records in {' '.join(source.splitlines())}",
         f"% commit {' '.join(commits.splitlines())}; written by bench leaderboard --format "
         "latex. Needs \\usepackage{booktabs}.",
+        *([f"% {NOT_RESULTS}. {' '.join(note.splitlines())}."] if note else []),
         "",
     ]
     if not len(table):
@@ -137,7 +157,7 @@ def latex(records: list[Record], source: str, margin: float = MARGIN) -> str:
     tracks += sorted(set(table.track) - set(tracks))
     for track in tracks:
         for task, group in table[table.track == track].groupby("task", sort=True):
-            lines.append(latex_table(group, str(track), str(task), margin))
+            lines.append(latex_table(group, str(track), str(task), margin, note))
     return "\n".join(lines)
 
 
@@ -180,7 +200,16 @@ def check_parquet() -> None:
 
 
 def write_parquet(records: list[Record], path: Path) -> None:
-    """`records_table` as one parquet file (pandas' pyarrow engine), written atomically."""
+    """`records_table` as one parquet file (pyarrow, pandas' own schema metadata kept),
+    written atomically; the records' caveat, if any, under the metadata key `CAVEAT_KEY`."""
     check_parquet()
-    frame = records_table(records)
-    atomic_write(path, lambda f: frame.to_parquet(f, engine="pyarrow", index=False))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(records_table(records), preserve_index=False)
+    note = caveat(records)
+    if note is not None:
+        meta = dict(table.schema.metadata or {})
+        meta[CAVEAT_KEY] = note.encode()
+        table = table.replace_schema_metadata(meta)
+    atomic_write(path, lambda f: pq.write_table(table, f))
