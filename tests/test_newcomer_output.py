@@ -6,11 +6,14 @@ the LaTeX and parquet exports of records that are no results say so (`caveat`), 
 from __future__ import annotations
 
 import importlib.util
+import io
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from benchmark.results.caveat import NOT_RESULTS, SMOKE_CAVEAT, caveat, seed_floor
 from benchmark.results.export import CAVEAT_KEY, latex, tex, write_parquet
@@ -91,3 +94,90 @@ def test_parquet_of_records_that_are_no_results_carries_the_caveat_key(tmp_path:
     assert meta[CAVEAT_KEY].decode() == caveat(smoke) and b"pandas" in meta
     assert CAVEAT_KEY not in (pq.read_schema(tmp_path / "clean.parquet").metadata or {})
     assert len(pd.read_parquet(tmp_path / "smoke.parquet")) == len(smoke)
+
+
+def _lines(print_to: Callable[[Console], None], width: int = 80) -> list[str]:
+    console = Console(file=io.StringIO(), width=width)
+    print_to(console)
+    return console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+
+
+LONG_TASK = "mnist-fsdd-audio-cls"  # the longest task name
+LOG = "/scratch/someone/xmd-bench/runs/jobs/slurm-12345678/worker-17.log"
+
+
+def test_bench_status_fits_80_columns_one_line_a_cell() -> None:
+    """Two tracks, the longest task, a SLURM array job id, a failed cell whose reason is
+    a traceback's long last line, a killed job's cells sharing one detail: nothing cut
+    in the table, one line a cell, each long detail once, numbered, below."""
+    from benchmark.cli.status import DETAIL_CHARS, print_states
+    from benchmark.execution.plan import Cell
+    from benchmark.execution.status import CellState
+
+    states = []
+    for track in ("supervised", "label-free"):
+        for seed in range(8):
+            for method in ("soft-proj", "cmcd-cmc", REFERENCE):
+                cell = Cell(LONG_TASK, method, seed, track)
+                states.append(CellState(cell.label, "done", f"12345678_{seed}", "", cell))
+    ended = f"job ended without a record; log {LOG}"
+    reason = "RuntimeError: CUDA out of memory. " + "Tried to allocate 2.00 GiB; " * 20
+    states[0].state, states[0].detail = "failed", f"{reason}; {LOG}"
+    for s in states[1:4]:
+        s.state, s.detail = "failed", ended
+    states[4].state, states[4].detail = "running", "on gpu017"
+    states[5].state, states[5].detail = "queued", "pending"
+    states[-1].detail = "not applicable"
+    lines = _lines(lambda c: print_states(c, states, f"plan in {LOG}"))
+    assert max(map(len, lines)) <= 80
+    rows = [line for line in lines if line.startswith(LONG_TASK)]
+    assert len(rows) == len(states) and not any("…" in row for row in rows)
+    assert rows[0].split()[1:6] == ["supervised", "soft-proj", "0", "failed", "12345678_0"]
+    assert rows[0].rstrip().endswith("(1)") and all(r.rstrip().endswith("(2)") for r in rows[1:4])
+    assert "on gpu017" in rows[4] and rows[5].split()[-1] == "pending"
+    assert rows[-1].split()[-1] == "n/a" and "n/a: done, the method cannot run" in "".join(lines)
+    notes = lines[lines.index(next(x for x in lines if x.startswith("(1) "))) :]
+    assert sum(x.startswith("(") for x in notes) == 2  # one entry a detail, however shared
+    text = " ".join(x.strip() for x in notes)
+    first, second = text.split(" (2) ")
+    assert first.startswith("(1) RuntimeError: CUDA out of memory.") and " … " in first
+    assert first.replace(" ", "").endswith(LOG.replace(" ", ""))  # the log path kept whole
+    assert len(first) < DETAIL_CHARS + 20
+    assert second.replace(" ", "") == ended.replace(" ", "")
+    assert len(lines) <= len(states) + 12  # title, header, rule, the notes
+
+
+def test_bench_status_on_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command itself, on a folder whose manifest holds a done, a failed, a not
+    applicable and a pending cell (one track: no track column)."""
+    from benchmark.cli.main import main
+    from benchmark.execution.plan import Cell
+    from benchmark.results.records import write_record
+    from benchmark.storage import write_json
+
+    cells = [Cell(LONG_TASK, m, 0) for m in ("soft-proj", "cmcd-cmc", "kd", REFERENCE)]
+    entries = [
+        {"label": c.label, "task": c.task, "method": c.method, "seed": c.seed,
+         "track": c.track, "config_hash": f"h{i}"}
+        for i, c in enumerate(cells)
+    ]  # fmt: skip
+    write_json(tmp_path / "plan.json", {"cells": entries, "runs": [], "jobs": {}})
+    for i, status in enumerate(("ok", "failed", "not_applicable")):
+        record = _rec(LONG_TASK, "scratch", 0, "smoke")
+        record.method, record.status, record.config_hash = cells[i].method, status, f"h{i}"
+        record.reason = "ValueError: " + "y" * 150 if status == "failed" else ""
+        write_record(tmp_path, record)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["status", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= 80 and "track" not in lines[1]
+    rows = [line.split() for line in lines if line.startswith(LONG_TASK)]
+    assert [r[1:] for r in rows] == [
+        ["soft-proj", "0", "done"],
+        ["cmcd-cmc", "0", "failed", "(1)"],
+        ["kd", "0", "done", "n/a"],
+        [REFERENCE, "0", "pending"],
+    ]
+    assert lines[-1] == "4 cells: 2 done, 0 running, 0 queued, 1 failed, 1 pending"

@@ -184,6 +184,7 @@ class CellState:
     state: str  # done | running | queued | failed | pending
     job_id: str = ""
     detail: str = ""
+    cell: Cell | None = None  # the planned cell the label names (set by `cell_states`)
 
 
 class JobWatcher(Protocol):
@@ -218,7 +219,11 @@ def cell_states(out: Path, watchers: Mapping[str, JobWatcher]) -> list[CellState
         job = jobs.get(label, {})
         watcher = watchers.get(str(job.get("executor", "")))
         ended = bool(job) and watcher is not None and watcher.job_ended(job)
-        states.append(_state(out, label, cell, job, queue, ended))
+        state = _state(out, label, cell, job, queue, ended)
+        state.cell = Cell(
+            cell["task"], cell["method"], int(cell["seed"]), cell.get("track", SUPERVISED)
+        )
+        states.append(state)
     return states
 
 
