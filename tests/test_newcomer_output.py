@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
@@ -181,3 +182,34 @@ def test_bench_status_on_a_folder(
         [REFERENCE, "0", "pending"],
     ]
     assert lines[-1] == "4 cells: 2 done, 0 running, 0 queued, 1 failed, 1 pending"
+
+
+def test_bench_tunes_table_fits_80_columns_one_line_a_study() -> None:
+    """The longest task and method names, a study with no finished trial: every column
+    whole, one line a (task, method), what the columns hold below."""
+    import argparse
+
+    from benchmark.cli.tune import _summary
+    from benchmark.execution.selection import TrialResult
+
+    def trial(n: int, val: float | None, test: float | None) -> TrialResult:
+        return TrialResult(n, {}, "ok" if val is not None else "failed", val, test)
+
+    studies = [
+        SimpleNamespace(
+            task=LONG_TASK,
+            method=method,
+            results={n: trial(n, 0.5 + 0.01 * n, 0.4 + 0.02 * n) for n in range(16)},
+        )
+        for method in ("soft-proj", "cmcd-cmc", "scratch")
+    ]
+    studies.append(SimpleNamespace(task=LONG_TASK, method="kd", results={0: trial(0, None, None)}))
+    args = argparse.Namespace(selection="val")
+    lines = _lines(lambda c: _summary(c, studies, args))  # type: ignore[arg-type]
+    assert max(map(len, lines)) <= 80 and not any("…" in line for line in lines)
+    rows = [line.split() for line in lines if line.startswith(LONG_TASK)]
+    assert rows[0] == [LONG_TASK, "soft-proj", "16/16", "15", "65.0", "70.0", "70.0"]
+    assert rows[-1] == [LONG_TASK, "kd", "0/1", "—", "—", "—", "—"]
+    assert len(rows) == len(studies) and len(lines) <= len(studies) + 7
+    assert "oracle test: the best test score over the trials" in " ".join(lines)
+

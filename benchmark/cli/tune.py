@@ -25,6 +25,7 @@ import time
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from benchmark.cli.common import Command, add_run_arguments
@@ -217,22 +218,34 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
 
 
 def _summary(console: Console, studies: list[Study], args: argparse.Namespace) -> None:
+    """One line a (task, method) within 80 columns, the way `bench run`'s table does it
+    (`benchmark.cli.cells_table`): no box, names folded rather than cut, headers on two
+    lines; what the columns hold follows the table."""
+    from rich import box
+
     from benchmark.execution.selection import TestOracle, get_rule
 
     rule, oracle_rule = get_rule(args.selection), TestOracle()
-    table = Table(title=f"bench tune · selection on {args.selection}")
-    for col in ("task", "method", "trials ok", "selected", "val", "test (sel.)", "oracle test"):
-        table.add_column(col, justify="left" if col in ("task", "method") else "right")
+    table = Table(
+        title=f"bench tune · selection on {args.selection}",
+        box=box.SIMPLE_HEAD,
+        padding=0,
+        show_edge=False,
+    )
+    table.add_column("task", overflow="fold")
+    table.add_column("method", overflow="fold")
+    for col in ("trials\nok", "selected\ntrial", "val", "test\n(sel.)", "oracle\ntest"):
+        table.add_column(col, justify="right")
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None or math.isnan(v) else f"{100 * v:.1f}"
+
     for s in studies:
         results = list(s.results.values())
         best, oracle = rule.select(results), oracle_rule.select(results)
-
-        def pct(v: float | None) -> str:
-            return "—" if v is None or math.isnan(v) else f"{100 * v:.1f}"
-
         table.add_row(
-            s.task,
-            s.method,
+            escape(s.task),
+            escape(s.method),
             f"{sum(r.val is not None for r in results)}/{len(results)}",
             "—" if best is None else str(best.number),
             pct(None if best is None else best.val),
@@ -240,6 +253,12 @@ def _summary(console: Console, studies: list[Study], args: argparse.Namespace) -
             pct(None if oracle is None else oracle.test),
         )
     console.print(table)
+    console.print(
+        "val, test (sel.): the selected trial's scores in % of the task's primary metric; "
+        "oracle test: the best test score over the trials, an upper bound.",
+        highlight=False,
+        markup=False,
+    )
 
 
 COMMAND = Command(
