@@ -137,11 +137,12 @@ def test_a_run_ends_with_the_comparison_line(
     monkeypatch.setenv("COLUMNS", "400")  # rich tables unwrapped
     argv = ["run", "--profile", "smoke", "--seeds", "2", "--methods", "scratch"]
     assert main([*argv, "--tasks", "depth-cls", "--out", str(tmp_path)]) == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    summary, command = capsys.readouterr().out.strip().splitlines()[-2:]
     # smoke's sizes against the quick reference: another profile, so they differ
-    assert last.startswith("compared with the committed reference: 0 bit-identical, ")
-    assert "differ (other commit, " in last and "other settings) — bench compare" in last
-    assert last.endswith(f"bench compare --out {tmp_path} --against {reference_folder(tmp_path)}")
+    assert summary.startswith("compared with the committed reference: 0 bit-identical, ")
+    assert "differ (other commit, " in summary and summary.endswith("other settings)")
+    # the command on a line of its own, to be copied
+    assert command == f"  bench compare --out {tmp_path} --against {reference_folder(tmp_path)}"
     assert main(["compare", "--out", str(tmp_path)]) == 0  # --against found by itself
     assert "other settings (profile smoke vs quick, data, distill, eval, teacher)" in (
         capsys.readouterr().out

@@ -213,3 +213,50 @@ def test_bench_tunes_table_fits_80_columns_one_line_a_study() -> None:
     assert len(rows) == len(studies) and len(lines) <= len(studies) + 7
     assert "oracle test: the best test score over the trials" in " ".join(lines)
 
+
+def test_the_runs_closing_lines_are_broken_at_spaces_within_80_columns() -> None:
+    """`bench run --with-reference`'s lines on the re-created teacher (a differing one,
+    with its Δ and reasons) and the closing summary with its command: each statement's
+    words in order, continuation lines indented, nothing past 80 columns, the command
+    whole on a line of its own."""
+    import pandas as pd
+
+    from benchmark.cli.cells_table import print_wrapped
+    from benchmark.results.compare import DIFFERS, summary_parts
+    from benchmark.results.stats import paired_test
+    from benchmark.results.with_reference import Recreated, recreated_lines
+
+    diff = paired_test(pd.Series({0: 0.50, 1: 0.51, 2: 0.52}), pd.Series({0: 0.56, 1: 0.58}))
+    row = Recreated(LONG_TASK, "label-free", [0, 1, 2], DIFFERS, "teacher acc", diff)
+    row.reasons = [
+        "other teacher key",
+        "other teacher scores or input gap",
+        "other commit (893837fd2d34+dirty vs deadbeefdead)",
+        "other thread count (1 vs 2)",
+    ]
+    ref = SimpleNamespace(folder=Path("/scratch/someone/xmd-bench/reference-folder"))
+    said = recreated_lines([row], ref)  # type: ignore[arg-type]
+    assert said[0].startswith(f"{LONG_TASK} (label-free): teacher and data re-created here vs ")
+    assert f"{ref.folder}: differs over 3 seed(s), teacher acc Δ " in said[0]
+    assert len(said) == 2 and max(map(len, said)) > 160  # one line each, as the record says
+
+    def show(console: Console) -> None:
+        for line in said:
+            print_wrapped(console, line)
+        print_wrapped(console, *summary_parts([], Path(LOG).parent, ref.folder))
+
+    lines = _lines(show)
+    assert max(map(len, lines)) <= 80 and len(lines) <= 12
+    starts = [i for i, line in enumerate(lines) if not line.startswith("  ")]
+    assert len(starts) == 3  # one statement each, its continuation lines indented
+    for i, text in zip(starts, said, strict=False):
+        end = starts[starts.index(i) + 1]
+        assert " ".join(x.strip() for x in lines[i:end]) == text
+    command = [i for i, line in enumerate(lines) if line.startswith("  bench compare")]
+    assert len(command) == 1 and lines[command[0] - 1].endswith("differ")
+    assert lines[command[0]].endswith(" \\") and lines[-1].startswith("    --against")
+    asked = " ".join(x.strip().removesuffix(" \\") for x in lines[command[0] :])
+    assert asked == f"bench compare --out {Path(LOG).parent} --against {ref.folder}"
+    assert " ".join(x.strip() for x in lines[starts[2] : command[0]]).startswith(
+        "compared with the committed reference: 0 bit-identical"
+    )

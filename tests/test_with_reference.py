@@ -140,7 +140,7 @@ def test_a_run_with_reference_runs_only_the_new_cells_and_refuses_another_protoc
     assert main(["run", "--methods", "l2", "--with-reference", str(ref), "--out", str(mine),
                  *common]) == 0  # fmt: skip
     said = " ".join(capsys.readouterr().out.split())
-    assert "bit-identical against" in said and "over 2 seed(s)" in said
+    assert f"re-created here vs {ref}: bit-identical over 2 seed(s)" in said
     ran = sorted(p.relative_to(mine / "runs").as_posix() for p in (mine / "runs").rglob("*.json"))
     assert ran == ["sketch-cls/l2/seed0.json", "sketch-cls/l2/seed1.json"]  # no reference cell
     board = (mine / "LEADERBOARD-with-reference.md").read_text()

@@ -5,11 +5,14 @@ happened (task, track, method, seed, status, the two scores, seconds), draws no 
 names the track only where the cells span several, and prints a failed cell's reason
 below the table instead of in a column (a traceback's last line would widen every row).
 Cells of the smoke profile are preceded by the line saying they are no results
-(`benchmark.results.caveat`).
+(`benchmark.results.caveat`). The lines after the table (`print_wrapped`) are broken at
+spaces to the console's width, with a hanging indent, rather than left to the terminal
+to cut mid-word.
 """
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 from rich import box
@@ -93,3 +96,29 @@ def print_cells(console: Console, records: list[Record]) -> None:
             highlight=False,
             markup=False,
         )
+
+
+def print_wrapped(console: Console, text: str, command: str | None = None) -> None:
+    """`text` broken at spaces to the console's width, its continuation lines indented
+    so each statement reads as one item; a word or path longer than a line stays whole
+    on a line of its own, to be copied. `command` follows on lines of its own, indented,
+    broken only at spaces and with the shell's ` \\` continuation, so it can be copied
+    and run as printed."""
+    width = max(console.width, 40)
+    lines = _wrap(text, width, "", "  ")
+    if command:
+        parts = _wrap(command, width - 2, "  ", "    ")
+        lines += [f"{part} \\" for part in parts[:-1]] + parts[-1:]
+    for line in lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+    return textwrap.wrap(
+        text,
+        width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )

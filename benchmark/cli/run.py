@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from benchmark.cli.cells_table import print_cells
+from benchmark.cli.cells_table import print_cells, print_wrapped
 from benchmark.cli.common import (
     Command,
     add_run_arguments,
@@ -231,25 +231,26 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     board = write_outputs(read_records(args.out), args.out)
     print_cells(console, finished)
     failed = [r for r in finished if not r.done]
-    console.print(
+    print_wrapped(
+        console,
         f"{len(finished)} cell(s) run in {time.perf_counter() - start:.0f} s, "
         f"{len(failed)} failed · records in {args.out / 'runs'} · "
-        f"table {args.out / 'results.csv'} · leaderboard {board}"
+        f"table {args.out / 'results.csv'} · leaderboard {board}",
     )
     if reference is not None:
         path, lines = finish_against(reference, args.out, cells, ref_seeds)
         for line in lines:
-            console.print(line, highlight=False, markup=False, soft_wrap=True)
+            print_wrapped(console, line)
         if path is not None:
-            console.print(f"ranked with {reference.folder}'s other methods: {path}")
+            print_wrapped(console, f"ranked with {reference.folder}'s other methods: {path}")
     # A sweep's points are not runs of the reference's settings; a run ranked against a
     # reference has said above how it compares with it.
     if args.command == "run" and reference is None:
         from benchmark.results.compare import run_summary
 
-        line = run_summary(args.out)  # None without a reference folder (results/)
-        if line is not None:
-            console.print(line, highlight=False, markup=False, soft_wrap=True)
+        summary = run_summary(args.out)  # None without a reference folder (results/)
+        if summary is not None:
+            print_wrapped(console, *summary)
     return 1 if failed else 0
 
 

@@ -227,14 +227,19 @@ def counts(rows: list[Row]) -> dict[str, int]:
 
 
 def summary_line(rows: list[Row], out: Path, against: Path) -> str:
+    return " — ".join(summary_parts(rows, out, against))
+
+
+def summary_parts(rows: list[Row], out: Path, against: Path) -> tuple[str, str]:
+    """The verdicts' counts and the command that shows them row by row."""
     c = counts(rows)
     few = f", {c[TOO_FEW]} with too few seeds" if c[TOO_FEW] else ""
     kinds = dict.fromkeys(reason.split(" (")[0] for row in rows for reason in row.reasons)
     why = f" ({', '.join(kinds)})" if kinds else ""
     return (
         f"compared with the committed reference: {c[BIT_IDENTICAL]} bit-identical, "
-        f"{c[WITHIN_NOISE]} within seed noise, {c[DIFFERS]} differ{few}{why} — "
-        f"bench compare --out {out} --against {against}"
+        f"{c[WITHIN_NOISE]} within seed noise, {c[DIFFERS]} differ{few}{why}",
+        f"bench compare --out {out} --against {against}",
     )
 
 
@@ -341,12 +346,12 @@ def _delta(diff: Paired) -> str:
     return f"{100 * diff.mean:+.2f} ± {100 * diff.half:.2f}"
 
 
-def run_summary(out: Path) -> str | None:
-    """The line `bench run` ends with when a reference folder exists (None otherwise, or
-    when the two share no finished cell)."""
+def run_summary(out: Path) -> tuple[str, str] | None:
+    """What `bench run` ends with when a reference folder exists (None otherwise, or
+    when the two share no finished cell): `summary_parts`."""
     against = reference_folder(out)
     if against is None:
         return None
     mine, reference = read_records(out, []), read_records(against, [])
     rows, _, _ = compare(mine, reference)
-    return summary_line(rows, out, against) if rows else None
+    return summary_parts(rows, out, against) if rows else None

@@ -303,8 +303,8 @@ def recreated_lines(rows: list[Recreated], ref: Reference) -> list[str]:
         why = f" ({'; '.join(row.reasons)})" if row.reasons else ""
         track = "" if row.track == "supervised" else f" ({row.track})"
         lines.append(
-            f"{row.task}{track}: teacher and data re-created here are {row.verdict} "
-            f"against {ref.folder} over {len(row.seeds)} seed(s){delta}{why}"
+            f"{row.task}{track}: teacher and data re-created here vs {ref.folder}: "
+            f"{row.verdict} over {len(row.seeds)} seed(s){delta}{why}"
         )
     if any(r.verdict == DIFFERS for r in rows):
         lines.append(
