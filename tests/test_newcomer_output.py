@@ -260,3 +260,23 @@ def test_the_runs_closing_lines_are_broken_at_spaces_within_80_columns() -> None
     assert " ".join(x.strip() for x in lines[starts[2] : command[0]]).startswith(
         "compared with the committed reference: 0 bit-identical"
     )
+
+
+def test_the_progress_bars_keep_their_figures_whole_at_80_columns() -> None:
+    """A real task's stage label and a tune study's bar with its best score: the label
+    folds, the counts and times stay whole (no '…'), one or two lines a bar."""
+    from benchmark.execution.progress import RichReporter
+
+    console = Console(file=io.StringIO(), width=80)
+    reporter = RichReporter(140, console=console)
+    progress = reporter.progress
+    progress.advance(reporter.plan, 40)
+    progress.add_task(f"tune {LONG_TASK}/soft-proj · best val 10.0% (trial 0)", total=70)
+    with reporter.stage(f"{LONG_TASK}/soft-proj/seed0.label-free distill", 100) as advance:
+        advance(12)
+        console.print(progress.make_tasks_table(progress.tasks))
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert max(map(len, lines)) <= 80 and not any("…" in line for line in lines)
+    figures = [line.split()[-4:] for line in lines if " eta " in line]
+    assert [f[0] for f in figures] == ["40/140", "0/70", "12/100"]
+    assert len(lines) <= 2 * len(figures)

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from benchmark.cli.cells_table import print_wrapped
 from benchmark.cli.common import Command, add_run_arguments
 from benchmark.errors import UserError
 
@@ -210,9 +211,10 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
     run_selected(run, studies, RichReporter, console.print)
     board = write_outputs(read_records(args.out), args.out)
     _summary(console, studies, args)
-    console.print(
+    print_wrapped(
+        console,
         f"tuned in {time.perf_counter() - start:.0f} s · trials in {run.root} · "
-        f"leaderboards {board} and {tuned_board_path(board)}"
+        f"leaderboards {board} and {tuned_board_path(board)}",
     )
     return 0
 

@@ -24,6 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 from rich.text import Text
 
 if TYPE_CHECKING:
@@ -94,6 +95,9 @@ class EtaColumn(ProgressColumn):
         return Text(str(dt.timedelta(seconds=round(left))), style="progress.remaining")
 
 
+BAR_WIDTH = 12  # the label takes the rest of the line
+
+
 class RichReporter:
     """One bar for the whole plan and one for the running stage, both with an ETA; one
     printed line per finished cell."""
@@ -104,8 +108,10 @@ class RichReporter:
         self.clock = clock
         plan_task: list[int] = []
         self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
+            # The label folds onto a second line rather than squeezing the figures to
+            # '…' at 80 columns (a real task's cell label, a tune study's best score).
+            TextColumn("{task.description}", table_column=Column(overflow="fold", ratio=1)),
+            BarColumn(bar_width=BAR_WIDTH),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("eta"),
