@@ -1,5 +1,6 @@
-"""Calibration of the modality-gap estimators (`benchmark.protocol.gaps`) on synthetic Gaussians
-whose total variation and dependence are known, at the sizes and widths the harness uses.
+"""Calibration of the modality-gap estimators (`benchmark.protocol.gap_estimators`) on
+synthetic Gaussians whose total variation and dependence are known, at the sizes and widths
+the harness uses.
 
     python scripts/gap_calibration.py [--repeats 100]
 
@@ -40,19 +41,17 @@ import torch
 from scipy import optimize, stats
 from torch import Tensor
 
-from benchmark.protocol.gaps import (
+from benchmark.protocol.gap_estimators import (
     GAP_DIM,
-    GAP_MAP_PAIRS,
-    GAP_SAMPLES,
     debiased_cka,
     estimate,
     fit_classifier,
     fit_common_space,
-    gap_split,
     linear_cka,
     rule_accuracy,
     tv_from_accuracy,
 )
+from benchmark.protocol.gaps import GAP_MAP_PAIRS, GAP_SAMPLES, gap_split
 
 FRESH = 5000  # fresh rows per side scoring each fitted classifier (its a*)
 MC = 10000  # Monte Carlo draws for a Gaussian pair's TV

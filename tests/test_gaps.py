@@ -11,24 +11,26 @@ import torch
 from benchmark.backbones import Backbone, DenseHead, TaskModel
 from benchmark.datasets.tasks import Split, TaskData
 from benchmark.method import Context, Outputs, create_method
-from benchmark.protocol.gaps import (
+from benchmark.protocol.gap_estimators import (
     GAP_DIM,
-    GAP_MAP_PAIRS,
-    GAP_SAMPLES,
     _hsic1,
-    adapt_channels,
     debiased_cka,
     estimate,
     fit_common_space,
     fit_linear_map,
-    gap_metrics,
-    gap_pairs,
-    gap_split,
-    input_gap,
     linear_cka,
     pair_distance,
     tv_lower_bound,
     wilson,
+)
+from benchmark.protocol.gaps import (
+    GAP_MAP_PAIRS,
+    GAP_SAMPLES,
+    adapt_channels,
+    gap_metrics,
+    gap_pairs,
+    gap_split,
+    input_gap,
 )
 from tests.method_selection import selected_methods
 

@@ -7,9 +7,9 @@ Two kinds of figure:
 - per task of a sweep (`sweep-<knob>-<task>`): target error (1 − the fine-tune score)
   against the knob value, against the task's measured input gap `input_gap_tv`, against
   `gap_tv` and the debiased `gap_cka`, both in the one space every method shares (the
-  teacher's top principal directions, the student mapped in: `benchmark.protocol.gaps`), one line
-  per method, each legend entry carrying Spearman's ρ between error and the x axis over
-  that method's cells (every value and seed).
+  teacher's top principal directions, the student mapped in:
+  `benchmark.protocol.gap_estimators`), one line per method, each legend entry carrying
+  Spearman's ρ between error and the x axis over that method's cells (every value and seed).
 
 Every figure is written next to a CSV of exactly what it draws, so a figure can be
 checked against its records without reading pixels. matplotlib is an optional extra
