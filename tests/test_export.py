@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmark.results.board_prose import VERDICT_TEXT
 from benchmark.results.export import latex, records_table, tex, write_parquet
-from benchmark.results.leaderboard import VERDICT_TEXT, summarize
+from benchmark.results.leaderboard import summarize
 from benchmark.results.records import REFERENCE, Record
 
 HOSTILE = "a_b & c%$#{}~^\\"  # every character LaTeX treats specially

@@ -32,8 +32,8 @@ import pandas as pd
 
 from benchmark.errors import UserError
 from benchmark.results.aggregate import BASELINE, short_commit, summarize
+from benchmark.results.board_prose import VERDICT_TEXT
 from benchmark.results.caveat import NOT_RESULTS, caveat
-from benchmark.results.leaderboard import VERDICT_TEXT
 from benchmark.results.ranks import MARGIN
 from benchmark.results.records import Record, records_frame
 from benchmark.storage import atomic_write
