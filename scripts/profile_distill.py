@@ -15,12 +15,13 @@ from torch.profiler import ProfilerActivity, profile
 from benchmark.config import resolve
 from benchmark.datasets.tasks import get_task
 from benchmark.execution import perf
+from benchmark.execution.perf_row import PERF_TASK
 from benchmark.protocol.distill import distill
 from benchmark.protocol.teacher_outputs import teacher_outputs
 
 torch.set_num_threads(2)
 cfg = resolve("quick")
-data = get_task(perf.PERF_TASK).load(cfg.data, cfg.world, 0, None)
+data = get_task(PERF_TASK).load(cfg.data, cfg.world, 0, None)
 sb = cfg.student.backbone
 teacher = perf._teacher(data, sb)
 outputs = teacher_outputs(teacher, data.paired.source, keep_maps=False)

@@ -22,6 +22,7 @@ import torch
 from benchmark.config import resolve
 from benchmark.datasets.tasks import get_task
 from benchmark.execution import perf
+from benchmark.execution.perf_row import PERF_TASK
 from benchmark.method import Batch, create_method
 from benchmark.protocol.distill import distill, take
 from benchmark.protocol.loop import batches, sgd_cosine
@@ -31,8 +32,8 @@ from benchmark.protocol.training import seeded
 
 def main(method_name: str, repeats: int) -> None:
     torch.set_num_threads(2)
-    cfg = resolve("quick").for_task(perf.PERF_TASK)
-    data = get_task(perf.PERF_TASK).load(cfg.data, cfg.world, 0, None)
+    cfg = resolve("quick").for_task(PERF_TASK)
+    data = get_task(PERF_TASK).load(cfg.data, cfg.world, 0, None)
     backbone = cfg.student.backbone
     teacher = perf._teacher(data, backbone)
     paired = data.paired

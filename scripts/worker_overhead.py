@@ -27,7 +27,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from benchmark.execution.perf import PERF_TASK, run_child
+from benchmark.execution.perf_child import run_child
+from benchmark.execution.perf_row import PERF_TASK
 
 PLAN = ["--methods", "l2,kd", "--tasks", PERF_TASK, "--seeds", "2"]
 LOCAL = ["--executor", "local", "--workers", "2"]

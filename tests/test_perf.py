@@ -9,7 +9,7 @@ import pytest
 
 import benchmark.execution.perf
 from benchmark.cli.main import main
-from benchmark.execution.perf import Row
+from benchmark.execution.perf_row import Row
 
 ROWS = (
     "bare loop · l2",

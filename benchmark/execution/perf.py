@@ -18,31 +18,17 @@ Rows:
   teacher (resnet18), since caching saves what the teacher costs and RepDistiller's pairs
   (e.g. resnet32x4 → resnet8x4) have teachers several times the student's size.
 - *world*: samples/s of the embedded world, per modality, at the profile's image size.
-- *cell*: one (sketch-cls, l2) cell and its reference cell run by `bench run` in a child
-  process with an empty cache: seconds per stage, wall time and the child's peak memory.
-- *workers*: `bench run --executor local --workers 2 --threads 1` of two methods × two
-  seeds on sketch-cls (with their reference cells) in a child process with an empty cache:
-  the workers' busy seconds (alive minus waiting for a cell: process start, imports and
-  everything between cells included) over the cells' own seconds (their records' stages),
-  and the workers' wall-clock seconds (workers × wall) over the same.
-- *full* (`--full`): `bench run --methods all --tasks all` with one seed, same way.
-- *cli*: `bench --help`, `bench list methods -v`, `bench list tasks` and `bench validate`
-  in fresh interpreters (`benchmark.execution.cli_timing`), and the first listing call on
-  an empty cache, which builds the registries' catalog.
+
+Whole commands run in a child process — the *cell*, *workers*, *full* and *cli* rows — are
+`benchmark.execution.perf_child`; `measure` gathers both kinds into one table.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -53,6 +39,8 @@ from benchmark.backbones import Backbone, TaskModel
 from benchmark.config import DistillConfig, RunConfig
 from benchmark.datasets.tasks import TaskData, get_task, world_config
 from benchmark.datasets.world.config import chunk_size
+from benchmark.execution.perf_child import listing_rows, run_rows, worker_rows
+from benchmark.execution.perf_row import PERF_TASK, Row
 from benchmark.execution.runner import initial_student, method_context
 from benchmark.method import Batch, Method, Outputs, create_method
 from benchmark.protocol.distill import distill, take
@@ -60,26 +48,7 @@ from benchmark.protocol.loop import batches
 from benchmark.protocol.teacher_outputs import teacher_outputs
 from benchmark.protocol.training import seeded
 
-PERF_TASK = "sketch-cls"
 LARGE_TEACHER = "resnet18"
-
-
-@dataclass
-class Row:
-    """One line of the table: a measured value (median, min, max) and what it means."""
-
-    group: str
-    what: str
-    median: float
-    low: float
-    high: float
-    unit: str
-    ratio: str = ""
-    note: str = ""
-
-    @classmethod
-    def of(cls, group: str, what: str, values: list[float], unit: str, **kw: str) -> Row:
-        return cls(group, what, statistics.median(values), min(values), max(values), unit, **kw)
 
 
 def _ratio(a: list[float], b: list[float]) -> str:
@@ -283,96 +252,7 @@ def world_rows(cfg: RunConfig, n: int, repeats: int) -> list[Row]:
     return rows
 
 
-# --- whole runs in a child process ---------------------------------------------------------
-
-_BENCH = "import sys; from benchmark.cli.main import main; sys.exit(main())"
-_CHILD = (
-    "import resource, subprocess, sys, time\n"
-    "t = time.perf_counter()\n"
-    "code = subprocess.run(sys.argv[1:]).returncode\n"
-    "wall = time.perf_counter() - t\n"
-    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "print(f'PERF {code} {wall} {peak}')\n"
-)
-
-
-def run_child(
-    args: list[str], threads: int, reports: dict[str, dict] | None = None
-) -> tuple[float, float, list[dict]]:
-    """`bench run ARGS` in a fresh process with an empty cache, in a temporary folder that
-    is removed afterwards: (wall s, peak MB, records). A wrapper process reports the bench
-    process's own peak RSS. `reports` receives the local workers' report, if any
-    (`benchmark.execution.workers`), as "workers"."""
-    with tempfile.TemporaryDirectory(prefix="xmd-perf-") as name:
-        tmp = Path(name)
-        env = {**os.environ, "XMD_CACHE": str(tmp / "cache")}
-        env.pop("XMD_DATA", None)  # embedded tasks only: real ones are skipped under `all`
-        bench = [
-            sys.executable,
-            "-c",
-            "import sys; from benchmark.cli.main import main; sys.exit(main())",
-        ]
-        command = [*bench, "run", *args, "--out", str(tmp / "out"), "--threads", str(threads)]
-        done = subprocess.run(
-            [sys.executable, "-c", _CHILD, *command], env=env, capture_output=True, text=True
-        )
-        line = next((x for x in done.stdout.splitlines() if x.startswith("PERF ")), "")
-        if not line or line.split()[1] != "0":
-            tail = (done.stdout + done.stderr)[-3000:]
-            raise RuntimeError(f"bench run {' '.join(args)} failed:\n{tail}")
-        _, _, wall, peak_kb = line.split()
-        runs = sorted((tmp / "out" / "runs").glob("*/*/seed*.json"))
-        records = [json.loads(p.read_text()) for p in runs]
-        workers = tmp / "out" / "jobs" / "workers.json"
-        if reports is not None and workers.is_file():
-            reports["workers"] = json.loads(workers.read_text())
-    return float(wall), float(peak_kb) / 1024, records
-
-
-def run_rows(group: str, args: list[str], threads: int) -> list[Row]:
-    wall, peak, records = run_child(args, threads)
-    stages: dict[str, float] = {}
-    for record in records:
-        for stage, seconds in record["seconds"].items():
-            stages[stage] = stages.get(stage, 0.0) + seconds
-    failed = [r for r in records if r["status"] != "ok"]
-    rows = [
-        Row.of(group, f"{stage} (summed over {len(records)} cells)", [s], "s")
-        for stage, s in sorted(stages.items(), key=lambda kv: -kv[1])
-    ]
-    note = f"{len(records)} cells" + (f", {len(failed)} FAILED" if failed else "")
-    rows.append(Row.of(group, f"wall · bench run {' '.join(args)}", [wall], "s", note=note))
-    rows.append(Row.of(group, "peak memory of the bench process", [peak], "MB"))
-    return rows
-
-
 # --- the command -----------------------------------------------------------------------------
-
-
-def worker_rows(profile: str) -> list[Row]:
-    """The local executor's overhead: worker-seconds over the cells' own seconds."""
-    args = ["--methods", "l2,kd", "--tasks", PERF_TASK, "--profile", profile, "--seeds", "2"]
-    args += ["--executor", "local", "--workers", "2"]
-    reports: dict[str, dict] = {}
-    wall, _, records = run_child(args, 1, reports)
-    workers = reports.get("workers", {}).get("workers", [])
-    if not workers:
-        raise RuntimeError("bench run --executor local left no workers report")
-    cells = sum(sum(r["seconds"].values()) for r in records)
-    busy = sum(w["busy_s"] for w in workers)
-    held = len(workers) * wall
-    what = f"{len(records)} cells on {len(workers)} workers, {profile}"
-    return [
-        Row.of("workers", f"cell-seconds (records' stages) · {what}", [cells], "s"),
-        Row.of(
-            "workers",
-            "busy worker-seconds ÷ cell-seconds",
-            [busy / cells],
-            "×",
-            note="target ≤ 1.05×",
-        ),
-        Row.of("workers", "workers × wall ÷ cell-seconds (idle included)", [held / cells], "×"),
-    ]
 
 
 def measure(cfg: RunConfig, *, repeats: int, full: bool, cache_dir: Path | None) -> list[Row]:
@@ -395,14 +275,6 @@ def measure(cfg: RunConfig, *, repeats: int, full: bool, cache_dir: Path | None)
         rows += run_rows("full", ["--methods", "all", "--tasks", "all", *profile], threads)
     rows += listing_rows(repeats)
     return rows
-
-
-def listing_rows(repeats: int) -> list[Row]:
-    """The commands that only read declarations, as a user waits for them
-    (`benchmark.execution.cli_timing`)."""
-    from benchmark.execution.cli_timing import cli_timings
-
-    return [Row.of("cli", what, seconds, "s") for what, seconds in cli_timings(repeats)]
 
 
 def render(rows: list[Row], console: Console, title: str) -> None:
