@@ -26,8 +26,9 @@ import torch
 from benchmark.backbones import Backbone, TaskModel
 from benchmark.config import resolve
 from benchmark.datasets.tasks import get_task
+from benchmark.execution.cell_setup import initial_student, method_context
 from benchmark.execution.plan import Cell
-from benchmark.execution.runner import CellRunner, initial_student, method_context
+from benchmark.execution.runner import CellRunner
 from benchmark.kinds import get_kind
 from benchmark.method import create_method
 from benchmark.protocol.evaluate import probe_features

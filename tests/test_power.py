@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from benchmark.config import RunConfig
+from benchmark.execution.cell_setup import initial_student
 from benchmark.execution.plan import REFERENCE, Cell, plan_cell
-from benchmark.execution.runner import CellRunner, initial_student
+from benchmark.execution.runner import CellRunner
 from benchmark.protocol import outcomes
 from benchmark.protocol.evaluate import linear_probe
 from benchmark.protocol.training import score

@@ -11,7 +11,7 @@ import torch
 from benchmark.backbones import Backbone
 from benchmark.config import RunConfig
 from benchmark.datasets.tasks import get_task
-from benchmark.execution.runner import method_context
+from benchmark.execution.cell_setup import method_context
 from benchmark.method import Batch, create_method
 from benchmark.protocol.distill import take
 from benchmark.protocol.teacher import Trained, get_teacher

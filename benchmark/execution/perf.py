@@ -39,9 +39,9 @@ from benchmark.backbones import Backbone, TaskModel
 from benchmark.config import DistillConfig, RunConfig
 from benchmark.datasets.tasks import TaskData, get_task, world_config
 from benchmark.datasets.world.config import chunk_size
+from benchmark.execution.cell_setup import initial_student, method_context
 from benchmark.execution.perf_child import listing_rows, run_rows, worker_rows
 from benchmark.execution.perf_row import PERF_TASK, Row
-from benchmark.execution.runner import initial_student, method_context
 from benchmark.method import Batch, Method, Outputs, create_method
 from benchmark.protocol.distill import distill, take
 from benchmark.protocol.loop import batches

@@ -67,7 +67,7 @@ class Record:
     losses: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     # What the cell's data was: split sizes, class count, which test split, the loader's
-    # warnings (`benchmark.execution.runner.data_facts`).
+    # warnings (`benchmark.execution.cell_setup.data_facts`).
     data: dict[str, Any] = field(default_factory=dict)
     # Per-sample test outcomes the metrics were computed from, by protocol ("probe",
     # "finetune"), encoded by `benchmark.protocol.outcomes.encode`.
