@@ -101,7 +101,7 @@ def test_the_per_task_seed_plan_meets_the_target_on_the_committed_records() -> N
     the pooled SD of the committed records (`bench power --seeds-plan` prints the table),
     and never fall below the profile's default."""
     from benchmark.results.aggregate import all_scores
-    from benchmark.results.power import seed_needs, seed_plan
+    from benchmark.results.seeds import seed_needs, seed_plan
 
     needs = seed_needs(all_scores(read_records(RESULTS)), 0.02)
     plan = seed_plan(needs, DEFAULT_SEEDS)

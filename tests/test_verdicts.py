@@ -167,7 +167,8 @@ def test_stratified_bootstrap_resamples_within_tasks_and_covers() -> None:
 
 
 def test_seeds_per_task_follow_the_mde_formula() -> None:
-    from benchmark.results.power import mde, seed_needs, seed_plan
+    from benchmark.results.power import mde
+    from benchmark.results.seeds import seed_needs, seed_plan
 
     # Two tracks of one task: pooled SDs 1 and 3 points (one pair each, constant a − b
     # spread), so the task's plan is the larger need, the noisier track's.

@@ -80,8 +80,8 @@ def _seeds_plan(out: Path) -> int:
     """`bench power --seeds-plan`: the per-task seeds the quick profile stores, derived."""
     from benchmark.config import resolve
     from benchmark.results.aggregate import all_scores
-    from benchmark.results.power import seed_needs, seeds_table
     from benchmark.results.records import read_records
+    from benchmark.results.seeds import seed_needs, seeds_table
 
     scores = all_scores(read_records(out))
     if not scores:

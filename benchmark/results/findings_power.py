@@ -20,10 +20,9 @@ from benchmark.results.power import (
     Components,
     decompose,
     power_table,
-    seed_needs,
-    seeds_table,
 )
 from benchmark.results.records import REFERENCE, Record
+from benchmark.results.seeds import seed_needs, seeds_table
 from benchmark.tracks import TRACKS
 
 TARGET = 0.02  # the MDE the quick profile's seeds are planned for (2 points)

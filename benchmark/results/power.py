@@ -325,7 +325,7 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
-def _pts(variance: float) -> str:
+def sd_points(variance: float) -> str:
     """A variance in squared fractions as an SD in points."""
     return "—" if math.isnan(variance) else f"{100 * math.sqrt(max(variance, 0.0)):.2f}"
 
@@ -340,73 +340,13 @@ def power_table(components: list[Components]) -> str:
     for c in components:
         sd = math.sqrt(c.total) if not math.isnan(c.total) else math.nan
         lines.append(
-            f"| {c.task} | {c.metric} | {c.seeds} | {c.pairs} | {_pts(c.total)} | "
-            f"{_pts(c.test)} | {_pts(c.finetune_noise)} | {_pts(c.training)} | "
-            f"{_pts(c.seed_part)} | {c.dominant()} | {_num(100 * mde(sd, c.seeds))} | "
+            f"| {c.task} | {c.metric} | {c.seeds} | {c.pairs} | {sd_points(c.total)} | "
+            f"{sd_points(c.test)} | {sd_points(c.finetune_noise)} | {sd_points(c.training)} | "
+            f"{sd_points(c.seed_part)} | {c.dominant()} | {two_places(100 * mde(sd, c.seeds))} | "
             f"{seeds_for(sd, 0.02)} | {seeds_for(sd, 0.01)} |"
         )
     return "\n".join(lines)
 
 
-def _num(value: float) -> str:
+def two_places(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.2f}"
-
-
-# ---- seeds per task from measured variance ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class SeedNeed:
-    """What one (task, track)'s records say about the seeds a target MDE takes."""
-
-    task: str
-    track: str
-    sd: float  # per-seed SD of a paired difference, pooled over every method pair
-    pairs: int
-    seeds: int  # seeds the records have
-    need: int  # fewest seeds with MDE ≤ target (`seeds_for`)
-
-
-def seed_needs(
-    scores: dict[tuple[str, str], dict[str, pd.Series]], target: float
-) -> list[SeedNeed]:
-    """Per (track, task) (`scores`: each method's per-seed primary metric), the seeds
-    that bring the MDE of a paired difference to `target` given the pooled SD."""
-    found = []
-    for (track, task), own in sorted(scores.items()):
-        sd, pairs = pooled_sd(own)
-        seeds = max((len(v.dropna()) for v in own.values()), default=0)
-        found.append(SeedNeed(task, track, sd, pairs, seeds, seeds_for(sd, target)))
-    return found
-
-
-def seed_plan(needs: list[SeedNeed], floor: int = 0) -> dict[str, int]:
-    """Per task, the seeds that meet the target in every track measured (the maximum),
-    and never fewer than `floor` (the profile's default: with fewer seeds the SD estimate
-    the plan rests on, and the t quantile, get worse quickly)."""
-    plan: dict[str, int] = {}
-    for n in needs:
-        plan[n.task] = max(plan.get(n.task, floor), n.need)
-    return plan
-
-
-def seeds_table(
-    needs: list[SeedNeed], target: float, stored: dict[str, int], floor: int = 0
-) -> str:
-    """The derivation as a markdown table: per (task, track) the pooled SD, the MDE at the
-    records' seeds, the seeds for `target`; per task the plan (at least `floor`) and the
-    count the profile stores."""
-    plan = seed_plan(needs, floor)
-    lines = [
-        f"| task | track | pairs | seeds now | SD of D | MDE now | seeds for {100 * target:g} "
-        f"pts | task's plan (max over tracks, ≥ {floor}) | profile |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for n in sorted(needs, key=lambda n: (n.task, n.track)):
-        have = stored.get(n.task)
-        lines.append(
-            f"| {n.task} | {n.track} | {n.pairs} | {n.seeds} | {_pts(n.sd**2)} | "
-            f"{_num(100 * mde(n.sd, n.seeds))} | {n.need} | {plan[n.task]} | "
-            f"{'—' if have is None else have} |"
-        )
-    return "\n".join(lines)
