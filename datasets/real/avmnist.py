@@ -66,9 +66,9 @@ from .common import (
     few_per_class,
     malformed,
     register_real,
-    resize,
     sizes_info,
 )
+from .decode import resize
 from .peer_splits import Joined, mst_split
 
 AVMNIST = Dataset(

@@ -60,11 +60,10 @@ from .common import (
     draw,
     few_per_class,
     malformed,
-    read_image,
     register_real,
-    resize,
     sizes_info,
 )
+from .decode import read_image, resize
 
 CRISISMMD = Dataset("CrisisMMD v2.0", "https://crisisnlp.qcri.org/crisismmd", "CrisisMMD_v2.0")
 SPLIT_DIR = "crisismmd_datasplit_all"

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from .common import DataError, FileGroup, Survey, malformed, read_wav
+from .common import DataError, FileGroup, Survey, malformed
+from .decode import read_wav
 
 CACHE_VERSION = 1  # bump when a decoder starts rejecting files it used to accept
 ANNOUNCE = 1000  # files to decode before a check says, on stderr, that it is working

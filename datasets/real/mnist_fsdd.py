@@ -64,14 +64,11 @@ from .common import (
     Survey,
     draw,
     few_per_class,
-    log_mel,
     malformed,
-    read_wav,
     register_real,
-    resize,
     sizes_info,
-    standardise,
 )
+from .decode import log_mel, read_wav, resize, standardise
 
 MIRRORS = (  # torchvision's MNIST.mirrors (first entry) and TensorFlow Datasets' CVDF mirror
     "https://ossci-datasets.s3.amazonaws.com/mnist/",

@@ -70,10 +70,9 @@ from .common import (
     few_per_class,
     malformed,
     register_real,
-    resize,
-    resize_labels,
     sizes_info,
 )
+from .decode import resize, resize_labels
 from .peer_splits import mst_split
 
 NYU = Dataset(

@@ -67,15 +67,11 @@ from .common import (
     Survey,
     draw,
     few_per_class,
-    load_images,
-    log_mel,
     malformed,
-    read_wav,
     real_spec,
-    resize,
     sizes_info,
-    standardise,
 )
+from .decode import load_images, log_mel, read_wav, resize, standardise
 
 PREFIX = "pairs:"
 PAIRS = Dataset("a paired folder", "docs/real-datasets.md, 'Your own paired data'", "")

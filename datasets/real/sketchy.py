@@ -51,13 +51,11 @@ from .common import (
     Survey,
     draw,
     few_per_class,
-    load_images,
     malformed,
     register_real,
-    resize,
-    resize_ink,
     sizes_info,
 )
+from .decode import load_images, resize, resize_ink
 
 SKETCHY = Dataset("Sketchy", "https://sketchy.eye.gatech.edu/", "sketchy")
 PHOTO_DIR = "rendered_256x256/256x256/photo/tx_000000000000"

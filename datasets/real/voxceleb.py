@@ -64,15 +64,11 @@ from .common import (
     Survey,
     draw,
     few_per_class,
-    log_mel,
     malformed,
-    read_image,
-    read_wav,
     register_real,
-    resize,
     sizes_info,
-    standardise,
 )
+from .decode import log_mel, read_image, read_wav, resize, standardise
 
 VOXCELEB1 = Dataset(
     "VoxCeleb1 (audio, iden_split.txt, vox1_meta.csv and the face frames)",
