@@ -22,7 +22,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             # Per embedded task, the fewest seeds whose MDE is ≤ 2 points in every track
             # given the pooled SD of the committed records, at least the default: derived
             # by `bench power --out results --seeds-plan` (docs/statistics.md).
-            "sketch-cls": {"seeds": 13},
+            "sketch-cls": {"seeds": 22},
             "depth-cls": {"seeds": 31},
             "audio-cls": {"seeds": 39},
             # 2,000 test scenes of ~1,000 labelled pixels each already make test sampling
