@@ -4,15 +4,15 @@ made before a setting existed valid.
 A cell's record carries the settings that can change its result (`cell_payload`, the
 schema below) and a short content hash of them (`config_hash`); a re-run compares hashes
 to tell whether an existing record still answers the same question, and
-`tests/test_reference_results.py` checks that the committed reference still hashes to
-what it says. A change to what a cell computes bumps `PROTOCOL_VERSION` (every record
-stops matching) or, for one method, its `version` (`benchmark.method.Method`).
+`tests/results/test_reference_results.py` checks that the committed reference still
+hashes to what it says. A change to what a cell computes bumps `PROTOCOL_VERSION` (every
+record stops matching) or, for one method, its `version` (`benchmark.method.Method`).
 
 When a setting is added, the records made before it must keep their hashes, so its
 default is left out of the payload (or the record reads as before). Each such rule is in
 `LEGACY_RULES`, with where it is applied, why, and the protocol version whose records it
-keeps valid; `tests/test_hashing.py` lists and checks them all. This module is a leaf
-(nothing from the package), so the configuration layer can re-export it.
+keeps valid; `tests/core/test_legacy_hash_rules.py` lists and checks them all. This
+module is a leaf (nothing from the package), so the configuration layer can re-export it.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ This project's reading: the maps are |A|^p as the paper writes (the codes' A^p a
 p = 2 and non-negative ResNet stages); `aligned` returns the normalised maps scaled by
 1/√(H·W), concatenated over stages, so a row pair's squared distance is its loss before
 β. Label-free, a spatially flat (even collapsed) student meets the loss against a teacher
-whose maps are flat (`tests/test_collapse.py`; `docs/methods/at.md`).
+whose maps are flat (`tests/methods/test_collapse.py`; `docs/methods/at.md`).
 
 Labelled track: L = 1·CE + 1000·L_AT (`benchmark.tracks`), RepDistiller's `--distill
 attention -a 0 -b 1000` (`-r` 1), the setting the paper trains AT in.

@@ -14,8 +14,8 @@ the parts freely,
 Reference code: megvii-research/mdistiller (`mdistiller/distillers/DKD.py`).
 Numerics: softmax at T, both parts scaled by T², averaged over samples; here the target
 column is removed and the split taken in log space (log-sum-exp for log(1 − p_t)) where
-the reference subtracts 1000 from the target logit (`tests/test_equations_logit.py`
-checks the two agree).
+the reference subtracts 1000 from the target logit
+(`tests/methods/test_equations_logit.py` checks the two agree).
 Defaults: α = 1, β = 8, T = 4, the paper's CIFAR-100 values (mdistiller's `CFG.DKD`).
 
 This project's reading, label-free: the teacher's argmax is the target class, in the split

@@ -24,7 +24,7 @@ Stages: `feature_maps[first_stage:]`, paired by index; the default 1 skips the s
 This project's reading: the kernel's feature space (the (H·W)²-wide spatial Gram matrix)
 is too wide for the gap estimates, so `aligned` keeps the fitted linear map. Label-free,
 a spatially flat (even collapsed) student meets the loss against a teacher whose maps are
-flat (`tests/test_collapse.py`; `docs/methods/nst.md`).
+flat (`tests/methods/test_collapse.py`; `docs/methods/nst.md`).
 
 Labelled track: L = 1·CE + 50·Σ MMD² (`benchmark.tracks`), RepDistiller's `--distill nst
 -a 0 -b 50` (`-r` 1), the setting the paper trains NST in.

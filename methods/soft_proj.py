@@ -17,11 +17,11 @@ feature match (Romero et al., ICLR 2015) and on Hinton's KD (2015), f pooled emb
 
 g: a trainable MLP (student_dim → student_dim → teacher_dim) on the student's side, so the
 hinge's target is the teacher's own embedding (on the teacher's side nothing anchors g
-and a collapsed student meets every hinge: `tests/test_collapse.py`). a: a learnt linear
-adapter, so the teacher's head (eval mode, parameters detached, never trained here)
-scores the student. Segmentation: per-stage 1×1 adapters into the teacher's dense head,
-the hinge per pixel, averaged. Why, and the tasks that match the papers'
-settings: `docs/methods/soft-proj.md`.
+and a collapsed student meets every hinge: `tests/methods/test_collapse.py`). a: a learnt
+linear adapter, so the teacher's head (eval mode, parameters detached, never trained
+here) scores the student. Segmentation: per-stage 1×1 adapters into the teacher's dense
+head, the hinge per pixel, averaged. Why, and the tasks that match the papers' settings:
+`docs/methods/soft-proj.md`.
 Defaults: m = 0.1, T = 4 (as `kd`), δ = 0.1: this project's choices, not the papers'.
 `feature`, `classifier` and `quality=none` switch components off for ablations.
 

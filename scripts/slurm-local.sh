@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A single-node SLURM cluster on this machine, for the end-to-end tests of
-# `bench run --executor slurm` (tests/test_slurm.py) and for trying the executor by hand.
+# `bench run --executor slurm` (tests/execution/test_slurm.py) and for trying the
+# executor by hand.
 #
 # Idempotent: installs slurmctld, slurmd, the client tools and munge with apt-get where
 # they are missing, writes /etc/slurm/slurm.conf for one node ("localhost", every core of

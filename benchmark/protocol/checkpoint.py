@@ -6,7 +6,8 @@ reached, the student's and the method's state dicts (weights and buffers: memory
 queues, queue pointers, sampler counters), the optimiser and the LR scheduler, the loop's
 own batch generator, the global torch RNG (and CUDA's, where used), and the losses of the
 last finished epoch. Restoring all of it makes a resumed cell compute exactly what an
-uninterrupted one computes, bit for bit (tests/test_checkpoint.py checks it).
+uninterrupted one computes, bit for bit (tests/protocol/test_checkpoint_resume.py checks
+it).
 
 Format: one `torch.save` file of tensors and plain Python values, written atomically
 (temp file + rename, so a kill mid-write leaves the previous epoch's file intact) and read

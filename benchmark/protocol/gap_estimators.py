@@ -5,9 +5,9 @@ Distillation with Contrastive Learning", arXiv 2405.03355) charges the target-mo
 error with the total-variation distance between source and target feature distributions;
 the paper never measures it. This module holds the estimators, on plain tensors: no task,
 method or model appears here, so they can be checked on synthetic data
-(`scripts/gap_calibration.py`, `tests/test_gaps.py`). Which rows they are given — the
-held-out pairs of a cell, the teacher's and student's features, the keys of a record — is
-`benchmark.protocol.gaps`.
+(`scripts/gap_calibration.py`, `tests/protocol/test_gaps.py`). Which rows they are given
+— the held-out pairs of a cell, the teacher's and student's features, the keys of a
+record — is `benchmark.protocol.gaps`.
 
 The **common space** (`fit_common_space`) is the frozen teacher's embedding of the source
 view, reduced to its top `GAP_DIM` principal directions (fitted on the teacher rows of the

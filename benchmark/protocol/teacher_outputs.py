@@ -6,7 +6,7 @@ the methods see the un-augmented source view, so its outputs on the paired set a
 function of (teacher weights, paired source tensor): they are computed once per (task,
 teacher, seed), stored next to the teacher in the cache, and every method of that teacher
 slices them per batch. A method cannot tell them from a live forward: they are the same
-numbers, bit for bit (tests/test_teacher_outputs.py).
+numbers, bit for bit (tests/protocol/test_teacher_output_cache.py).
 
 What is stored, in fp32 (the bit-for-bit promise rules out fp16):
 - `outputs-<key>.pt`: the pooled embedding [N, D] and the logits ([N, K], or [N, K, H, W]

@@ -78,7 +78,7 @@ def fit(
 def predict(model: nn.Module, x: Tensor, batch_size: int = 256) -> Tensor:
     """Class predictions ([N] or [N,H,W]) in eval mode, batch by batch, under
     `torch.inference_mode` (no autograd bookkeeping at all; the same kernels as `no_grad`,
-    so the same bits: tests/test_eval_identity.py)."""
+    so the same bits: tests/protocol/test_eval_identity.py)."""
     model.eval()
     device = next(model.parameters()).device
     with torch.inference_mode():

@@ -101,7 +101,7 @@ def test_soft_proj_feature_level_alone_runs_label_free() -> None:
 def test_both_tracks_in_one_folder(tmp_path: Path) -> None:
     """One `bench run` of both teacher tracks: each track's cells get their own records;
     the n/a cells are done (a re-run runs nothing) and the leaderboard shows each track
-    apart. (The labelled track's own run: tests/test_labelled.py.)"""
+    apart. (The labelled track's own run: tests/protocol/test_labelled_track.py.)"""
     out = tmp_path / "out"
     argv = ["run", "--methods", "kd,l2,scratch", "--tasks", "sketch-cls", "--seeds", "1"]
     argv += ["--profile", "smoke", "--tracks", f"{SUPERVISED},{LABEL_FREE}", "--out", str(out)]

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli.main import main
+from tests.paths import ROOT
 
-REFERENCE_RECORD = Path(__file__).parent.parent / "results" / "runs" / "sketch-cls" / "l2"
+REFERENCE_RECORD = ROOT / "results" / "runs" / "sketch-cls" / "l2"
 RESULTS = str(REFERENCE_RECORD.parents[2])  # the committed reference folder
 Setup = Callable[[Path], None] | None
 

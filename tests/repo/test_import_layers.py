@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 FOLDERS = {
     "benchmark": "benchmark",
     "methods": "benchmark.methods",

@@ -156,9 +156,10 @@ CASES = [(name, {}) for name in SELECTED] + [c for c in ABLATIONS if c[0] in SEL
 # maps are the embeddings broadcast over space, with no spatial structure, and `at`
 # (normalised spatial attention) and `nst` (normalised per-channel spatial patterns) read
 # nothing else, so a student flat over space and over inputs meets them exactly, and
-# training finds it (tests/test_equations_feature.py checks the zero loss by hand). Both
-# papers train them beside a labelled cross-entropy, which this benchmark's distillation
-# never has. Strict: a change that stops the collapse fails here, to be looked at.
+# training finds it (tests/methods/test_equations_feature.py checks the zero loss by
+# hand). Both papers train them beside a labelled cross-entropy, which this benchmark's
+# distillation never has. Strict: a change that stops the collapse fails here, to be
+# looked at.
 # The papers' objectives on their own (they train them beside a labelled cross-entropy,
 # which this label-free protocol has not): both read only normalised spatial patterns,
 # so nothing holds the pooled embedding apart (README, "The protocol": Methods).

@@ -544,8 +544,8 @@ def test_deep_verdicts_are_cached_by_size_and_mtime(
 
 def test_bench_run_on_every_adapter_end_to_end(data_root: Path, tmp_path: Path) -> None:
     """One cell per adapter through `bench run --data-root`, on smaller splits than smoke
-    (tests/test_runner.py runs `l2` and `kd`, the readers of feature maps and of logits, on
-    every registered real task at smoke size)."""
+    (tests/execution/test_runner.py runs `l2` and `kd`, the readers of feature maps and
+    of logits, on every registered real task at smoke size)."""
     pairs = write_pairs(data_root / f"{tmp_path.name}-pairs")
     tasks = "sketchy-sketch-cls,nyuv2-depth-seg13,avmnist-audio-cls,mnist-fsdd-audio-cls,"
     tasks += f"pairs:{pairs.name}"

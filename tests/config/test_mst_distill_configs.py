@@ -21,11 +21,12 @@ from benchmark.execution.plan import Cell, plan_cell
 from benchmark.execution.runner import CellRunner
 from benchmark.protocol.labelled import label_budget
 from benchmark.streams import IGNORE_INDEX
+from tests.paths import ROOT
 from tests.real_fixtures import NYU_IMAGES
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = ROOT / "configs"
 AVMNIST_ROWS = 96 + 64  # tests/real_fixtures.py: write_avmnist's train + test rows
 
 

@@ -1,12 +1,12 @@
 """Evaluation speed-ups change no metric: smoke cells' per-sample outcomes equal frozen ones,
 and the fast evaluation paths equal their plain forms bit for bit.
 
-`FROZEN` (tests/frozen_outcomes.json) holds the metrics and per-sample outcomes (the
-records' encoded `outcomes`) of three smoke cells run by one runner on one thread, as the
-code before the evaluation changes (commit 92d5e83: `no_grad` forwards, fine-tune
+`FROZEN` (tests/protocol/frozen_outcomes.json) holds the metrics and per-sample outcomes
+(the records' encoded `outcomes`) of three smoke cells run by one runner on one thread,
+as the code before the evaluation changes (commit 92d5e83: `no_grad` forwards, fine-tune
 checkpoints every epoch, the gap's teacher side recomputed per cell) produced them:
 
-    PYTHONPATH=<that tree> python tests/test_eval_identity.py --freeze
+    PYTHONPATH=<that tree> python tests/protocol/test_eval_identity.py --freeze
 
 Bits depend on the machine (torch's kernels per instruction set), so the exact comparison
 runs where torch's version and CPU capability are the frozen ones; the plain-form

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from benchmark.cli.main import main
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 GUIDE = (ROOT / "CONTRIBUTING.md").read_text()
 
 

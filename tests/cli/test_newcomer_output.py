@@ -1,7 +1,8 @@
-"""What a newcomer is shown beyond the board and `bench run`'s table (tests/test_first_read.py):
-the LaTeX and parquet exports of records that are no results say so (`caveat`), and
-`bench status`, `bench tune`'s table and `bench run --with-reference`'s closing lines fit
-80 columns, nothing cut off, a bounded number of lines a row."""
+"""What a newcomer is shown beyond the board and `bench run`'s table
+(tests/cli/test_cell_table_and_caveat.py): the LaTeX and parquet exports of records that
+are no results say so (`caveat`), and `bench status`, `bench tune`'s table and `bench run
+--with-reference`'s closing lines fit 80 columns, nothing cut off, a bounded number of
+lines a row."""
 
 from __future__ import annotations
 

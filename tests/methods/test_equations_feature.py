@@ -379,9 +379,9 @@ def test_nst_is_an_mmd_zero_for_the_same_channel_distribution() -> None:
 
 @pytest.mark.parametrize("name", ["at", "nst"])
 def test_a_collapsed_student_meets_at_and_nst_against_flat_teacher_maps(name: str) -> None:
-    """What tests/test_collapse.py records for these two: a teacher whose maps are its
-    embeddings broadcast over space (as there) is matched exactly by a student whose maps
-    are one input-independent positive constant per channel."""
+    """What tests/methods/test_collapse.py records for these two: a teacher whose maps
+    are its embeddings broadcast over space (as there) is matched exactly by a student
+    whose maps are one input-independent positive constant per channel."""
     teacher = randn(95, 4, 7).abs() + 0.1
     flat_t = [teacher[:, :, None, None].expand(-1, -1, s, s) for s in (4, 4)]
     flat_s = [torch.full((4, c, 4, 4), 0.5, dtype=F64) for c in (3, 5)]

@@ -27,7 +27,6 @@ from benchmark.execution.tune_trials import TRIAL_SEED, TUNE, trial_cell
 from benchmark.method import list_methods, load_methods
 from benchmark.results.records import Record, load_record, read_records
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLER = "random-seed0"
 
 

@@ -33,9 +33,9 @@ from benchmark.protocol.training import fit
 from benchmark.results.leaderboard import render
 from benchmark.results.records import NOT_APPLICABLE, REFERENCE, read_records
 from benchmark.tracks import LABEL_FREE, LABELLED, SUPERVISED
+from tests.execution.test_runner import check_curves
 from tests.method_selection import selected_methods
-from tests.test_checkpoint import _KillAfter, _Killed
-from tests.test_equations_logit import (
+from tests.methods.test_equations_logit import (
     K,
     c2kd_rows,
     close,
@@ -45,7 +45,7 @@ from tests.test_equations_logit import (
     logits_pair,
     mdistiller_forward_train,
 )
-from tests.test_runner import check_curves
+from tests.protocol.test_checkpoint_resume import _KillAfter, _Killed
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli.main import main
+from tests.paths import ROOT
 
-REFERENCE = Path(__file__).parent.parent / "results" / "runs" / "sketch-cls" / "l2" / "seed0.json"
+REFERENCE = ROOT / "results" / "runs" / "sketch-cls" / "l2" / "seed0.json"
 Setup = Callable[[Path], None] | None
 SMOKE = ["--profile", "smoke", "--seeds", "1", "--tasks", "sketch-cls"]
 RUN = ["run", *SMOKE, "--methods", "l2", "--out", "{out}"]

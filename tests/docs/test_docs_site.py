@@ -25,8 +25,8 @@ import pytest
 
 from benchmark.cli.main import build_parser, reject_empty
 from benchmark.errors import UserError
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 MAX_README_LINES = 250
 # The hand-written pages (the generated ones under docs/reference/ and docs/results.md are

@@ -16,8 +16,8 @@ from rich.console import Console
 
 from benchmark.cli import catalog
 from benchmark.errors import UserError
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 # Runs a bench command in a fresh interpreter, then reports its output and whether
 # torch or timm were imported.
 PROBE = """

@@ -21,8 +21,9 @@ from benchmark.results.compare import track_of
 from benchmark.results.records import load_record, records_frame
 from benchmark.tracks import LABEL_FREE, LABELLED, SUPERVISED, file_suffix
 from benchmark.weights import key_settings
+from tests.paths import ROOT
 
-REFERENCE_RECORD = Path(__file__).resolve().parents[1] / "results/runs/sketch-cls/l2/seed0.json"
+REFERENCE_RECORD = ROOT / "results/runs/sketch-cls/l2/seed0.json"
 
 
 def test_every_legacy_rule_is_listed_and_holds(tmp_path: Path) -> None:

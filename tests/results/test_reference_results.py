@@ -23,8 +23,8 @@ from benchmark.results.leaderboard import _cell, render
 from benchmark.results.records import NOT_APPLICABLE, read_records
 from benchmark.results.tune_board import link_line, render_tuned
 from benchmark.tracks import LABEL_FREE, SUPERVISED
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 # The quick profile plans seeds per task (`tasks.<task>.seeds`, derived by `bench power
 # --seeds-plan`); the committed reference may cover a prefix of that plan.

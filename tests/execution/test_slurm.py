@@ -39,7 +39,7 @@ def _needs_slurm() -> None:
     """Skip where SLURM is absent, saying so in the warnings summary too (which `-q`
     still prints, unlike skip reasons)."""
     if shutil.which("sbatch") is None:
-        warnings.warn(f"tests/test_slurm.py skipped: {NO_SLURM}", stacklevel=1)
+        warnings.warn(f"tests/execution/test_slurm.py skipped: {NO_SLURM}", stacklevel=1)
         pytest.skip(NO_SLURM)
 
 

@@ -20,8 +20,9 @@ from benchmark.execution.status import cell_states, plan_cells, read_manifest
 from benchmark.protocol.checkpoint import checkpoint_path
 from benchmark.results.records import Record, load_record, read_records, write_record
 from benchmark.storage import atomic_write, check_target, full_disk_message, read_input, write_json
+from tests.paths import ROOT
 
-RESULTS = Path(__file__).parent.parent / "results"
+RESULTS = ROOT / "results"
 
 
 def test_special_files_are_refused_as_outputs_and_inputs(tmp_path: Path) -> None:

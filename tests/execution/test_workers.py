@@ -1,7 +1,7 @@
 """Long-lived local workers (`benchmark.execution.workers`): one worker process runs many
 cells and writes the records an inline run writes at the same thread count; `kill -9` of
 a worker mid-cell loses only that cell, which the next run resumes from its epoch
-checkpoint. (`kill -9` of the parent: tests/test_crash.py.)"""
+checkpoint. (`kill -9` of the parent: tests/execution/test_killed_run_resumes.py.)"""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Per-epoch curves (`benchmark.protocol.curves`) in the loop and in records: stages and
 restarts named, kept when a loop fails, stored in records of schema 3, and records of
 older schemas (the committed reference) still read, without curves. The curves of real
-cells are checked in tests/test_runner.py (`check_curves`) and tests/test_checkpoint.py
-(whole after a resume)."""
+cells are checked in tests/execution/test_runner.py (`check_curves`) and
+tests/protocol/test_checkpoint_resume.py (whole after a resume)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ from benchmark.results.records import (
     record_path,
     write_record,
 )
+from tests.paths import ROOT
 
-REFERENCE_RESULTS = Path(__file__).resolve().parents[1] / "results"
+REFERENCE_RESULTS = ROOT / "results"
 
 
 def _loop(epochs: int, fail_at: int | None = None) -> dict[str, float]:

@@ -16,8 +16,8 @@ from benchmark.docs.citations import code_bases, paper, reference_code
 from benchmark.docs.pages import PAGES, render_all
 from benchmark.docs.site import Site
 from benchmark.method import create_method, load_methods
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 SITE = Site(DOCS, build_parser(), ROOT / "results")
 

@@ -81,7 +81,7 @@ def test_abstraction_lowers_a_bag_of_words_accuracy_monotonically() -> None:
 def test_abstraction_keeps_cache_keys_at_its_default() -> None:
     """The knob enters a world cache key only away from its default, so files written
     before it existed are still found. (That it changes the text only, every other
-    modality bit-identical, is tests/test_world.py's.)"""
+    modality bit-identical, is tests/datasets/test_world.py's.)"""
     changed = WorldConfig(text_abstraction=1.0)
     assert cache_key(WorldConfig(), 10, 0, ["rgb"]) != cache_key(changed, 10, 0, ["rgb"])
     default = dataclasses.replace(changed, text_abstraction=0.5)

@@ -18,8 +18,9 @@ from benchmark.results.compare import (
     reference_folder,
 )
 from benchmark.results.records import REFERENCE, Record, read_records, write_record
+from tests.paths import ROOT
 
-RESULTS = Path(__file__).parent.parent / "results"
+RESULTS = ROOT / "results"
 
 
 def _rec(method: str, seed: int, value: float, **fields: object) -> Record:

@@ -15,8 +15,8 @@ from benchmark.results.findings import render_findings
 from benchmark.results.ranks import analyse
 from benchmark.results.records import REFERENCE, Record, write_record
 from benchmark.tracks import LABEL_FREE, SUPERVISED
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "results.md"
 
 

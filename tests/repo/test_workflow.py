@@ -26,8 +26,8 @@ import yaml
 
 from benchmark.method import list_methods
 from tests.method_selection import ENV
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 
@@ -126,7 +126,7 @@ def test_changed_files_map_to_the_methods_they_register() -> None:
     assert script.methods_in(["methods/soft_proj.py", "README.md", "methods/gone.py"]) == [
         "soft-proj"
     ]
-    assert script.methods_in(["benchmark/method.py", "tests/test_runner.py"]) == []
+    assert script.methods_in(["benchmark/method.py", "tests/execution/test_runner.py"]) == []
     assert script.methods_in(["methods/__init__.py"]) == list_methods()
     helpers = script.methods_in(["methods/_stages.py"])  # the methods importing from it
     assert helpers and set(helpers) < set(list_methods()) and "kd" not in helpers
@@ -135,7 +135,7 @@ def test_changed_files_map_to_the_methods_they_register() -> None:
 def test_the_registry_mark_selects_one_method_exactly() -> None:
     """`XMD_TEST_METHODS=at pytest ... -m registry` collects at's registry-wide tests and
     nothing else, where `-k at` would match every test whose name holds "at"."""
-    files = ["tests/test_gaps.py", "tests/test_tracks.py"]
+    files = ["tests/protocol/test_gaps.py", "tests/protocol/test_label_free_track.py"]
     found = subprocess.run(
         [sys.executable, "-m", "pytest", *files, "-m", "registry", "--collect-only"],
         cwd=ROOT,
