@@ -62,15 +62,19 @@ def test_every_legacy_rule_is_listed_and_holds(tmp_path: Path) -> None:
     # supervised-paths
     assert file_suffix(SUPERVISED) == ""
     assert Cell("sketch-cls", "l2", 0).record_path(tmp_path).name == "seed0.json"
-    # record-without-track: a committed reference record has no track field
+    # record-without-track: a committed reference record as it was written before records
+    # named their track (the field left out), read as supervised and settling its cell
     raw = json.loads(REFERENCE_RECORD.read_text())
-    assert "track" not in raw
-    record = load_record(REFERENCE_RECORD)
+    assert raw.get("track", SUPERVISED) == SUPERVISED
+    raw.pop("track", None)
+    legacy = tmp_path / "legacy.json"
+    legacy.write_text(json.dumps(raw))
+    record = load_record(legacy)
     assert record is not None and record.track == SUPERVISED and track_of(record) == SUPERVISED
     out = tmp_path / "out"
     path = Cell("sketch-cls", "l2", 0).record_path(out)
     path.parent.mkdir(parents=True)
-    shutil.copy(REFERENCE_RECORD, path)
+    shutil.copy(legacy, path)
     manifest = {"label": "sketch-cls/l2/seed0", "task": "sketch-cls", "method": "l2"}
     manifest |= {"seed": 0, "config_hash": raw["config_hash"]}
     (out / "plan.json").write_text(json.dumps({"cells": [manifest], "jobs": {}}))
