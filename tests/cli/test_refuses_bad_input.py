@@ -10,31 +10,17 @@ the whole table takes seconds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from benchmark.cli.main import main
+from tests.cli.refusal import Setup, assert_refused, both, write
 from tests.paths import ROOT
 
 REFERENCE_RECORD = ROOT / "results" / "runs" / "sketch-cls" / "l2"
 RESULTS = str(REFERENCE_RECORD.parents[2])  # the committed reference folder
-Setup = Callable[[Path], None] | None
-
-
-def _write(rel: str, text: str | bytes) -> Callable[[Path], None]:
-    def setup(tmp: Path) -> None:
-        path = tmp / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(text)
-
-    return setup
 
 
 def _record(rel: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
@@ -43,15 +29,7 @@ def _record(rel: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
     def setup(tmp: Path) -> None:
         raw = json.loads((REFERENCE_RECORD / "seed0.json").read_text())
         change(raw)
-        _write(rel, json.dumps(raw))(tmp)
-
-    return setup
-
-
-def _both(*setups: Callable[[Path], None]) -> Callable[[Path], None]:
-    def setup(tmp: Path) -> None:
-        for step in setups:
-            step(tmp)
+        write(rel, json.dumps(raw))(tmp)
 
     return setup
 
@@ -70,7 +48,7 @@ def _string_metrics(raw: dict) -> None:
 BINARY = bytes(range(200, 256)) * 4
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
 VALID = _record("out/runs/sketch-cls/l2/seed0.json", lambda raw: None)
-OLD_TABLES = _both(_write("out/results.csv", "old\n"), _write("out/LEADERBOARD.md", "old\n"))
+OLD_TABLES = both(write("out/results.csv", "old\n"), write("out/LEADERBOARD.md", "old\n"))
 RUN = ["run", "--profile", "smoke", "--seeds", "1", "--methods", "scratch", "--tasks", "sketch-cls"]
 RUN += ["--out", "{out}"]
 
@@ -144,23 +122,23 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "out-is-file",
         [*RUN, "--out", "{tmp}/afile"],
         "'{tmp}/afile' is a file",
-        _write("afile", "x"),
+        write("afile", "x"),
     ),
-    ("out-under-file", [*RUN, "--out", "{tmp}/afile/sub"], "is a file", _write("afile", "x")),
+    ("out-under-file", [*RUN, "--out", "{tmp}/afile/sub"], "is a file", write("afile", "x")),
     ("out-proc", [*RUN, "--out", "/proc/x"], "'/proc/x' is not writable", None),
     (
         "cache-is-file",
         [*RUN, "--cache-dir", "{tmp}/afile"],
         "'{tmp}/afile' is a file",
-        _write("afile", "x"),
+        write("afile", "x"),
     ),
-    ("plan-list", RUN, "plan.json' is malformed", _write("out/plan.json", "[1]")),
+    ("plan-list", RUN, "plan.json' is malformed", write("out/plan.json", "[1]")),
     # config files
     (
         "config-binary",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "not a text file",
-        _write("c.yaml", BINARY),
+        write("c.yaml", BINARY),
     ),
     ("config-dir", [*RUN, "--config", "{tmp}"], "is a directory", None),
     (
@@ -173,98 +151,98 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "config-syntax",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "not valid YAML at line 2",
-        _write("c.yaml", "a: 1\n b: [\n"),
+        write("c.yaml", "a: 1\n b: [\n"),
     ),
     (
         "config-dup-section",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "'teacher' is set twice (lines 1 and 3)",
-        _write("c.yaml", "teacher:\n  epochs: 2\nteacher:\n  epochs: 3\n"),
+        write("c.yaml", "teacher:\n  epochs: 2\nteacher:\n  epochs: 3\n"),
     ),
     (
         "config-dup-key",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "'epochs' is set twice (lines 2 and 3)",
-        _write("c.yaml", "teacher:\n  epochs: 2\n  epochs: 3\n"),
+        write("c.yaml", "teacher:\n  epochs: 2\n  epochs: 3\n"),
     ),
     (
         "config-tag",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "'!!python/object/apply:os.system'",
-        _write("c.yaml", "a: !!python/object/apply:os.system ['true']\n"),
+        write("c.yaml", "a: !!python/object/apply:os.system ['true']\n"),
     ),
     (
         "config-local-tag",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "tag '!env'",
-        _write("c.yaml", "teacher: !env X\n"),
+        write("c.yaml", "teacher: !env X\n"),
     ),
     (
         "config-list",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "mapping at the top level",
-        _write("c.yaml", "- 1\n"),
+        write("c.yaml", "- 1\n"),
     ),
     (
         "config-number-key",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "section '1'",
-        _write("c.yaml", "1: 2\n"),
+        write("c.yaml", "1: 2\n"),
     ),
     (
         "config-profile-list",
         ["validate", "{tmp}/c.yaml"],
         "unknown profile '[1]'",
-        _write("c.yaml", "profile: [1]\n"),
+        write("c.yaml", "profile: [1]\n"),
     ),
     (
         "config-section-scalar",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "'teacher'",
-        _write("c.yaml", "teacher: 3\n"),
+        write("c.yaml", "teacher: 3\n"),
     ),
     (
         "config-method-scalar",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "methods.l2",
-        _write("c.yaml", "methods: {l2: 3}\n"),
+        write("c.yaml", "methods: {l2: 3}\n"),
     ),
     (
         "config-deep",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "nested too deeply",
-        _write("c.yaml", "a: " + "[" * 50_000),
+        write("c.yaml", "a: " + "[" * 50_000),
     ),
     (
         "config-seeds",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "seeds=5000",
-        _write("c.yaml", "seeds: 5000\n"),
+        write("c.yaml", "seeds: 5000\n"),
     ),
     (
         "config-executor",
         [*RUN, "--config", "{tmp}/c.yaml"],
         "executor.workers=0",
-        _write("c.yaml", "executor: {kind: local, workers: 0}\n"),
+        write("c.yaml", "executor: {kind: local, workers: 0}\n"),
     ),
-    ("validate-binary", ["validate", "{tmp}/c.yaml"], "not a text file", _write("c.yaml", BINARY)),
+    ("validate-binary", ["validate", "{tmp}/c.yaml"], "not a text file", write("c.yaml", BINARY)),
     (
         "validate-tag",
         ["validate", "{tmp}/c.yaml"],
         "tags are not allowed",
-        _write("c.yaml", "x: !!python/name:os.system\n"),
+        write("c.yaml", "x: !!python/name:os.system\n"),
     ),
     (
         "validate-dup",
         ["validate", "{tmp}/c.yaml"],
         "'distill' is set twice",
-        _write("c.yaml", "distill: {}\ndistill: {}\n"),
+        write("c.yaml", "distill: {}\ndistill: {}\n"),
     ),
     (
         "validate-nan",
         ["validate", "{tmp}/c.yaml"],
         "distill.lr=nan",
-        _write("c.yaml", "distill: {lr: .nan}\n"),
+        write("c.yaml", "distill: {lr: .nan}\n"),
     ),
     ("validate-missing", ["validate", "{tmp}/none.yaml"], "does not exist", None),
     # sweeps
@@ -304,25 +282,25 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "board-seconds-list",
         ["leaderboard", "--out", "{out}"],
         "seconds is a list",
-        _both(OLD_TABLES, _record("out/runs/t/m/seed0.json", _set("seconds", [1, 2]))),
+        both(OLD_TABLES, _record("out/runs/t/m/seed0.json", _set("seconds", [1, 2]))),
     ),
     (
         "board-string-metric",
         ["leaderboard", "--out", "{out}"],
         "is not a number",
-        _both(OLD_TABLES, _record("out/runs/t/m/seed0.json", _string_metrics)),
+        both(OLD_TABLES, _record("out/runs/t/m/seed0.json", _string_metrics)),
     ),
     (
         "board-deep",
         ["leaderboard", "--out", "{out}"],
         "nested too deeply",
-        _both(OLD_TABLES, _write("out/runs/t/m/seed0.json", DEEP_JSON)),
+        both(OLD_TABLES, write("out/runs/t/m/seed0.json", DEEP_JSON)),
     ),
     (
         "board-truncated",
         ["leaderboard", "--out", "{out}"],
         "seed0.json: unreadable",
-        _write("out/runs/t/m/seed0.json", '{"task": '),
+        write("out/runs/t/m/seed0.json", '{"task": '),
     ),
     (
         "board-bool-seed",
@@ -340,13 +318,13 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "board-output-proc",
         ["leaderboard", "--out", "{out}", "--output", "/proc/x/LB.md"],
         "'/proc/x' is not writable",
-        _both(OLD_TABLES, VALID),
+        both(OLD_TABLES, VALID),
     ),
     (
         "board-output-dir",
         ["leaderboard", "--out", "{out}", "--output", "{tmp}"],
         "is a folder",
-        _both(OLD_TABLES, VALID),
+        both(OLD_TABLES, VALID),
     ),
     (
         "plot-no-sweep",
@@ -358,19 +336,19 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "plot-empty-sweep",
         ["plot", "--out", "{out}", "--sweep", "{tmp}/sw"],
         "holds no finished cell",
-        _both(VALID, _write("sw/0/x", "")),
+        both(VALID, write("sw/0/x", "")),
     ),
     (
         "plot-nothing",
         ["plot", "--out", "{out}"],
         "nothing to plot",
-        _write("out/runs/t/m/seed0.json", "[]"),
+        write("out/runs/t/m/seed0.json", "[]"),
     ),
     (
         "plot-figures-file",
         ["plot", "--out", "{out}", "--figures", "{tmp}/afile"],
         "is a file",
-        _both(VALID, _write("afile", "x")),
+        both(VALID, write("afile", "x")),
     ),
     # the plan manifest
     ("status-no-plan", ["status", "--out", "{out}"], "no plan in", None),
@@ -378,31 +356,31 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "status-label",
         ["status", "--out", "{out}"],
         "cells[0].label=1",
-        _write("out/plan.json", '{"cells":[{"label":1}]}'),
+        write("out/plan.json", '{"cells":[{"label":1}]}'),
     ),
     (
         "status-list",
         ["status", "--out", "{out}"],
         "a list, not a mapping",
-        _write("out/plan.json", "[1]"),
+        write("out/plan.json", "[1]"),
     ),
     (
         "status-json",
         ["status", "--out", "{out}"],
         "cannot read the plan manifest",
-        _write("out/plan.json", "{"),
+        write("out/plan.json", "{"),
     ),
     (
         "status-deep",
         ["status", "--out", "{out}"],
         "nested too deeply",
-        _write("out/plan.json", DEEP_JSON),
+        write("out/plan.json", DEEP_JSON),
     ),
     (
         "status-cells",
         ["status", "--out", "{out}"],
         "'cells' is not a list",
-        _write("out/plan.json", '{"cells": 3}'),
+        write("out/plan.json", '{"cells": 3}'),
     ),
     # the other commands
     ("power-no-runs", ["power", "--out", "{out}"], "no records under", None),
@@ -436,7 +414,7 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "compare-garbage",
         ["compare", "--out", "{out}", "--against", RESULTS],
         "no finished record",
-        _write("out/runs/t/m/seed0.json", '{"task": '),
+        write("out/runs/t/m/seed0.json", '{"task": '),
     ),
     (
         "compare-nothing-shared",
@@ -449,7 +427,7 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "report-garbage",
         ["report", "--out", "{out}"],
         "no finished record",
-        _write("out/runs/t/m/seed0.json", "[]"),
+        write("out/runs/t/m/seed0.json", "[]"),
     ),
     ("report-html-dir", ["report", "--out", "{out}", "--html", "{tmp}"], "is a folder", VALID),
     (
@@ -466,15 +444,6 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
 ]
 
 
-def _listing(root: Path) -> dict[str, str]:
-    """Every file under `root` with a digest of its bytes."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
 @pytest.mark.parametrize(
     ("argv", "message", "setup"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
@@ -486,20 +455,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # no SLURM, whatever the machine
-    monkeypatch.setenv("XMD_CACHE", str(tmp_path / "cache"))
-    if setup is not None:
-        setup(tmp_path)
-    fill = {"out": str(tmp_path / "out"), "tmp": str(tmp_path)}
-    before = _listing(tmp_path)
-    code = main([a.format(**fill) for a in argv])
-    out, err = capsys.readouterr()
-    assert code == 2, (code, out, err)
-    assert "Traceback" not in out + err
-    assert out == "", out
-    assert err.count("\n") == 1 and err.startswith("bench: error: "), err
-    assert message.format(**fill) in err, err
-    assert _listing(tmp_path) == before
+    assert_refused(argv, message, setup, tmp_path, monkeypatch, capsys)
 
 
 def test_the_table_is_the_size_the_issue_asks_for() -> None:

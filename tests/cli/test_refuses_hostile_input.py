@@ -10,35 +10,23 @@ listing of every entry, with a digest for regular files, compared before and aft
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from benchmark.cli.main import main
+from tests.cli.refusal import Setup, assert_refused, both, write
 from tests.paths import ROOT
 
 REFERENCE = ROOT / "results" / "runs" / "sketch-cls" / "l2" / "seed0.json"
-Setup = Callable[[Path], None] | None
 SMOKE = ["--profile", "smoke", "--seeds", "1", "--tasks", "sketch-cls"]
 RUN = ["run", *SMOKE, "--methods", "l2", "--out", "{out}"]
 SWEEP = ["sweep", *SMOKE, "--methods", "l2", "--out", "{out}", "--knob", "world.depth_noise=0,1"]
 TUNE = ["tune", *SMOKE, "--methods", "l2", "--trials", "2", "--out", "{out}"]
 VALIDATE = ["validate", "{tmp}/c.yaml"]
 DATA = ["data", "check", "--tasks", "pairs:{tmp}/p-{name}", "--deep"]
-
-
-def _write(rel: str, data: str | bytes) -> Callable[[Path], None]:
-    def setup(tmp: Path) -> None:
-        path = tmp / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-
-    return setup
 
 
 def _fifo(rel: str) -> Callable[[Path], None]:
@@ -57,17 +45,9 @@ def _link(rel: str, target: str) -> Callable[[Path], None]:
     return setup
 
 
-def _both(*steps: Callable[[Path], None]) -> Callable[[Path], None]:
-    def setup(tmp: Path) -> None:
-        for step in steps:
-            step(tmp)
-
-    return setup
-
-
 def _record(rel: str, text_change: Callable[[str], str] = lambda t: t) -> Callable[[Path], None]:
     """The committed reference record (quick profile) at `rel`, its JSON text changed."""
-    return lambda tmp: _write(rel, text_change(REFERENCE.read_text()))(tmp)
+    return lambda tmp: write(rel, text_change(REFERENCE.read_text()))(tmp)
 
 
 def _metric(value: str) -> Callable[[str], str]:
@@ -129,11 +109,11 @@ def _flow_laughs(levels: int) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-BOMB = _write("c.yaml", _laughs())
-DEEP_ALIAS = _write("c.yaml", "x: &x " + "[" * 40 + "1" + "]" * 40 + "\ny: [*x, *x]\n")
-HUGE = _write("c.yaml", "# " + "x" * (2 << 20) + "\n")
-LONG_NAME = _write("c.yaml", "profile: " + "k" * 200_000 + "\n")
-LONG_VALUE = _write("c.yaml", "teacher:\n  backbone: [" + "a," * 3000 + "a]\n")
+BOMB = write("c.yaml", _laughs())
+DEEP_ALIAS = write("c.yaml", "x: &x " + "[" * 40 + "1" + "]" * 40 + "\ny: [*x, *x]\n")
+HUGE = write("c.yaml", "# " + "x" * (2 << 20) + "\n")
+LONG_NAME = write("c.yaml", "profile: " + "k" * 200_000 + "\n")
+LONG_VALUE = write("c.yaml", "teacher:\n  backbone: [" + "a," * 3000 + "a]\n")
 JOURNAL = "out/tune/journal.log"
 OTHER = _record("out/runs/sketch-cls/l2/seed0.json")  # a quick-profile record: other settings
 
@@ -158,27 +138,27 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "config-long-list",
         VALIDATE,
         "more than 10,000",
-        _write("c.yaml", "a: [" + "1," * 300_000 + "1]"),
+        write("c.yaml", "a: [" + "1," * 300_000 + "1]"),
     ),
     ("config-long-name", VALIDATE, "unknown profile 'kkk", LONG_NAME),
     ("config-long-value", VALIDATE, "teacher.backbone=", LONG_VALUE),
     ("config-fifo", [*RUN, "--config", "{tmp}/c.yaml"], "FIFO", _fifo("c.yaml")),
     ("validate-dev-zero", ["validate", "/dev/zero"], "not a regular file", None),
     # every input a command reads, checked before its first write
-    ("tune-journal", TUNE, "journal.log' is corrupt at line 1", _write(JOURNAL, "garbage\n")),
-    ("tune-journal-op", TUNE, "cannot be replayed", _write(JOURNAL, '{"op_code": 99}\n')),
+    ("tune-journal", TUNE, "journal.log' is corrupt at line 1", write(JOURNAL, "garbage\n")),
+    ("tune-journal-op", TUNE, "cannot be replayed", write(JOURNAL, '{"op_code": 99}\n')),
     ("tune-journal-fifo", TUNE, "FIFO", _fifo(JOURNAL)),
     (
         "tune-journal-orphan",
         TUNE,
         "names study 3",
-        _write(JOURNAL, '{"op_code": 4, "worker_id": "w", "study_id": 3}\n'),
+        write(JOURNAL, '{"op_code": 4, "worker_id": "w", "study_id": 3}\n'),
     ),
     (
         "sweep-point-plan",
         SWEEP,
         "plan.json' is malformed",
-        _write("out/sweeps/world.depth_noise/1/plan.json", "[1]"),
+        write("out/sweeps/world.depth_noise/1/plan.json", "[1]"),
     ),
     ("run-plan-fifo", RUN, "FIFO", _fifo("out/plan.json")),
     ("status-plan-fifo", ["status", "--out", "{out}"], "FIFO", _fifo("out/plan.json")),
@@ -193,19 +173,19 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "board-fifo",
         ["leaderboard", "--out", "{out}", "--output", "{tmp}/f"],
         "FIFO",
-        _both(OTHER, _fifo("f")),
+        both(OTHER, _fifo("f")),
     ),
     (
         "board-link-devnull",
         ["leaderboard", "--out", "{out}"],
         "LEADERBOARD.md' is a character",
-        _both(OTHER, _link("out/LEADERBOARD.md", "/dev/null")),
+        both(OTHER, _link("out/LEADERBOARD.md", "/dev/null")),
     ),
     (
         "board-csv-fifo",
         ["leaderboard", "--out", "{out}"],
         "results.csv' is a FIFO",
-        _both(OTHER, _fifo("out/results.csv")),
+        both(OTHER, _fifo("out/results.csv")),
     ),
     (
         "report-devnull",
@@ -217,13 +197,13 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "report-fifo",
         ["report", "--out", "{out}"],
         "report.html' is a FIFO",
-        _both(OTHER, _fifo("out/report.html")),
+        both(OTHER, _fifo("out/report.html")),
     ),
     (
         "plot-fifo",
         ["plot", "--out", "{out}"],
         "task-sketch-cls.png' is a FIFO",
-        _both(OTHER, _fifo("out/figures/task-sketch-cls.png")),
+        both(OTHER, _fifo("out/figures/task-sketch-cls.png")),
     ),
     ("run-board-fifo", RUN, "LEADERBOARD.md' is a FIFO", _fifo("out/LEADERBOARD.md")),
     ("run-record-fifo", RUN, "seed0.json' is a FIFO", _fifo("out/runs/sketch-cls/l2/seed0.json")),
@@ -231,14 +211,14 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "run-record-dir",
         RUN,
         "seed0.json' is a folder",
-        _write("out/runs/sketch-cls/l2/seed0.json/x", ""),
+        write("out/runs/sketch-cls/l2/seed0.json/x", ""),
     ),
     ("run-locks-fifo", RUN, "locks' is a file, not a folder", _fifo("out/locks")),
     (
         "run-task-folder-file",
         RUN,
         "'{out}/runs/sketch-cls' is a file",
-        _write("out/runs/sketch-cls", ""),
+        write("out/runs/sketch-cls", ""),
     ),
     (
         "sweep-table-fifo",
@@ -251,7 +231,7 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         "data-cache-file",
         [*DATA, "--cache-dir", "{tmp}/afile"],
         "is a file",
-        _both(_pairs("source/train/a/0.png", b""), _write("afile", "x")),
+        both(_pairs("source/train/a/0.png", b""), write("afile", "x")),
     ),
     # non-finite numbers in records: skipped by name, like a truncated record
     (
@@ -356,7 +336,7 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
     ("empty-status", ["status", "--out", ""], "--out ''", None),
     ("empty-data-root", [*DATA, "--data-root", ""], "--data-root ''", None),
     ("empty-knob", [*SWEEP[:-2], "--knob", ""], "--knob ''", None),
-    ("empty-yaml-profile", VALIDATE, "unknown profile ''", _write("c.yaml", "profile: ''\n")),
+    ("empty-yaml-profile", VALIDATE, "unknown profile ''", write("c.yaml", "profile: ''\n")),
     # finished records made with other settings are never replaced without --force
     ("conflict-run", RUN, "made with other settings (profile quick", OTHER),
     (
@@ -367,25 +347,6 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
     ),
     ("conflict-tune", TUNE, "made with other settings", OTHER),
 ]
-
-
-def _listing(root: Path) -> dict[str, str]:
-    """Every entry under `root`: a digest for a regular file, its kind for anything else
-    (a FIFO is never opened)."""
-    listing = {}
-    for path in sorted(root.rglob("*")):
-        name = str(path.relative_to(root))
-        if path.is_symlink():
-            listing[name] = f"link to {os.readlink(path)}"
-        elif path.is_file():
-            listing[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-        else:
-            listing[name] = "folder" if path.is_dir() else "special"
-    return listing
-
-
-def _timeout(signum: int, frame: object) -> None:
-    raise TimeoutError("the command did not end within 30 s")
 
 
 @pytest.mark.parametrize(
@@ -399,28 +360,7 @@ def test_hostile_input_is_one_line_exit_2_and_writes_nothing(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # no SLURM, whatever the machine
-    monkeypatch.setenv("XMD_CACHE", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    if setup is not None:
-        setup(tmp_path)
-    fill = {"out": str(tmp_path / "out"), "tmp": str(tmp_path), "name": tmp_path.name}
-    before = _listing(tmp_path)
-    previous = signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(30)
-    try:
-        code = main([a.format(**fill) for a in argv])
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    out, err = capsys.readouterr()
-    assert code == 2, (code, out, err)
-    assert "Traceback" not in out + err
-    assert out == "", out
-    assert err.count("\n") == 1 and err.startswith("bench: error: "), err
-    assert len(err) < 1100, f"an unbounded message: {len(err)} characters"
-    assert message.format(**fill) in err, err
-    assert _listing(tmp_path) == before
+    assert_refused(argv, message, setup, tmp_path, monkeypatch, capsys)
 
 
 def test_each_class_has_cases_for_several_commands() -> None:
