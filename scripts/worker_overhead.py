@@ -16,7 +16,8 @@ The plan is `bench perf`'s worker row: `--methods l2,kd --tasks sketch-cls --see
 --executor local --workers 2 --threads 1` (two reference cells, four method cells). Per
 side: wall seconds, the cells' own seconds (their records' stages), workers × wall over
 those (what the plan held the cores for, idle included) and, where the tree writes a
-workers report, busy worker-seconds over them. Metrics are compared cell by cell.
+workers report, busy worker-seconds (plus a fork server's shared import, counted once) over
+them. Metrics are compared cell by cell.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def one(root: Path, profile: str) -> dict:
     wall, _, records = run_child([*PLAN, "--profile", profile, *LOCAL], 1, reports)
     cells = sum(sum(r["seconds"].values()) for r in records)
     workers = reports.get("workers", {}).get("workers", [])
-    busy = sum(w["busy_s"] for w in workers) if workers else None
+    shared = (reports.get("workers", {}).get("start") or {}).get("shared_import_cpu_s") or 0.0
+    busy = sum(w["busy_s"] for w in workers) + shared if workers else None
     metrics = {(r["task"], r["method"], r["seed"]): r["metrics"] for r in records}
     return {"wall": wall, "cells": cells, "busy": busy, "metrics": metrics}
 

@@ -144,6 +144,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     track_text = "" if tracks == (SUPERVISED,) else f" · track(s) {', '.join(tracks)}"
     settings = from_args(args, request.executor_section)
     preflight(settings)
+    if settings.kind == "local":  # the workers' shared import overlaps the planning below
+        from benchmark.execution.workers import warm_up
+
+        warm_up()
     cache_dir = args.cache_dir or default_cache_dir()
     check_folders(args.out, cache_dir)
     log_names = parse_log_names(getattr(args, "log", None))

@@ -8,8 +8,9 @@ what a user waits for: process start, imports, an empty cache, the executor. Row
 - *workers*: `bench run --executor local --workers 2 --threads 1` of two methods × two
   seeds on sketch-cls (with their reference cells) in a child process with an empty cache:
   the workers' busy seconds (alive minus waiting for a cell: process start, imports and
-  everything between cells included) over the cells' own seconds (their records' stages),
-  and the workers' wall-clock seconds (workers × wall) over the same.
+  everything between cells included) plus the CPU seconds of the fork server's import
+  that the workers share, over the cells' own seconds (their records' stages), and the
+  workers' wall-clock seconds (workers × wall) over the same.
 - *full* (`--full`): `bench run --methods all --tasks all` with one seed, same way.
 - *cli*: `bench --help`, `bench list methods -v`, `bench list tasks` and `bench validate`
   in fresh interpreters (`benchmark.execution.cli_timing`), and the first listing call on
@@ -98,14 +99,16 @@ def worker_rows(profile: str) -> list[Row]:
     if not workers:
         raise RuntimeError("bench run --executor local left no workers report")
     cells = sum(sum(r["seconds"].values()) for r in records)
-    busy = sum(w["busy_s"] for w in workers)
+    # a fork server's import, shared by the workers, is theirs too (counted once)
+    shared = (reports["workers"].get("start") or {}).get("shared_import_cpu_s") or 0.0
+    busy = sum(w["busy_s"] for w in workers) + shared
     held = len(workers) * wall
     what = f"{len(records)} cells on {len(workers)} workers, {profile}"
     return [
         Row.of("workers", f"cell-seconds (records' stages) · {what}", [cells], "s"),
         Row.of(
             "workers",
-            "busy worker-seconds ÷ cell-seconds",
+            "(busy worker-seconds + shared import) ÷ cell-seconds",
             [busy / cells],
             "×",
             note="target ≤ 1.05×",

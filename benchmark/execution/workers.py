@@ -21,10 +21,18 @@ answers with the cell's status. So:
   cell runs past it and queues the cell again (it resumes from its epoch checkpoint), at
   most `max_requeues` times, then fails it.
 
+Workers start from a fork server that has imported the stack once
+(`benchmark.execution.worker_preload`; `warm_up` starts it while the parent still plans),
+so N workers cost one import, not N; where the platform has no fork server they are
+spawned and each imports on its own. Either way a worker starts with a fresh copy of the
+modules, never the parent's state, and takes the parent's environment as it is when the
+worker starts.
+
 Each worker writes its log to `<out>/jobs/local-<pid>/worker.log`; the manifest's job of a
 cell names the worker's pid and that log. What each worker did (start, busy and idle
-seconds, cells) goes to `<out>/jobs/workers.json` at the end of the run, which `bench
-perf` reads for the worker overhead (busy worker-seconds over the cells' own seconds).
+seconds, cells) and what the shared import cost goes to `<out>/jobs/workers.json` at the
+end of the run, which `bench perf` reads for the worker overhead (busy worker-seconds plus
+the shared import, over the cells' own seconds).
 """
 
 from __future__ import annotations
@@ -52,6 +60,25 @@ from benchmark.results.records import Record
 log = logging.getLogger(__name__)
 
 STOP = None
+PRELOAD = "benchmark.execution.worker_preload"
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """The fork server preloaded with the stack where the platform has one, else spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([PRELOAD])  # read when the server starts, once
+    return context
+
+
+def warm_up() -> None:
+    """Start the fork server now, so its import runs while the caller goes on planning;
+    a no-op where workers are spawned or the server already runs."""
+    if worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def _redirect_output(path: Path) -> None:
@@ -68,8 +95,12 @@ def log_path(out: Path, pid: int) -> Path:
     return out / "jobs" / f"local-{pid}" / "worker.log"
 
 
-def worker_main(spec: WorkerSpec, conn: Connection) -> None:
-    """A worker's life: set up once, then run cells until told to stop or the pipe closes."""
+def worker_main(spec: WorkerSpec, conn: Connection, environ: dict[str, str]) -> None:
+    """A worker's life: set up once, then run cells until told to stop or the pipe closes.
+    `environ` is the parent's environment when it started the worker (the fork server's
+    is the one it had when the server started)."""
+    os.environ.clear()
+    os.environ.update(environ)
     path = log_path(spec.out, os.getpid())
     _redirect_output(path)
     import sys
@@ -78,12 +109,13 @@ def worker_main(spec: WorkerSpec, conn: Connection) -> None:
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     from benchmark.execution.jobs import process_runner, record_cell
+    from benchmark.execution.worker_preload import PRELOAD_CPU_S
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     runner = process_runner(spec)
     job = {"executor": spec.executor, "job_id": str(os.getpid()), "log": str(path)}
     log.info("worker %d ready: %d torch threads", os.getpid(), spec.threads)
-    conn.send(("ready", ""))
+    conn.send(("ready", repr(PRELOAD_CPU_S)))
     while True:
         try:
             cell = conn.recv()
@@ -102,7 +134,7 @@ def worker_main(spec: WorkerSpec, conn: Connection) -> None:
 class Worker:
     """The parent's handle on one worker process and what it has done so far."""
 
-    process: Any  # multiprocessing.Process (spawn context)
+    process: Any  # multiprocessing.Process (fork-server or spawn context)
     conn: Connection
     started: float
     ready: bool = False
@@ -129,13 +161,18 @@ class Pool:
     workers: list[Worker] = field(default_factory=list)
     history: list[Worker] = field(default_factory=list)
 
+    preload_cpu_s: float | None = None  # the fork server's import, shared by every worker
+
     def __post_init__(self) -> None:
-        self.context = multiprocessing.get_context("spawn")
+        self.context = worker_context()
 
     def start(self) -> Worker:
         parent, child = self.context.Pipe()
         process = self.context.Process(
-            target=worker_main, args=(self.spec, child), name="xmd-worker", daemon=False
+            target=worker_main,
+            args=(self.spec, child, dict(os.environ)),
+            name="xmd-worker",
+            daemon=False,
         )
         process.start()
         child.close()
@@ -170,7 +207,9 @@ class Pool:
             self.retire(worker, kill=busy)
 
     def report(self) -> dict[str, Any]:
-        """What every worker did: seconds alive, idle, busy (alive minus idle), cells."""
+        """What every worker did: seconds alive, idle, busy (alive minus idle), cells; and
+        how the workers started, with the CPU seconds of the fork server's shared import
+        (none when spawned: each worker's own import is in its busy seconds)."""
         rows = []
         for w in self.history:
             end = w.ended if w.ended is not None else time.perf_counter()
@@ -184,7 +223,10 @@ class Pool:
                     "busy_s": round(end - w.started - idle, 3),
                 }
             )
-        return {"workers": rows, "written": now_iso()}
+        start = {"method": self.context.get_start_method(), "shared_import_cpu_s": None}
+        if start["method"] == "forkserver" and self.preload_cpu_s is not None:
+            start["shared_import_cpu_s"] = round(self.preload_cpu_s, 3)
+        return {"workers": rows, "start": start, "written": now_iso()}
 
     def events(self, timeout: float) -> list[tuple[Worker, tuple[str, str] | None]]:
         """Messages from workers (None: the worker ended) within `timeout` seconds."""
@@ -313,6 +355,7 @@ def run_pool(
                     pool.fill(len(queue) + sum(w.cell is not None for w in pool.workers))
                 elif message[0] == "ready":
                     worker.ready = True
+                    pool.preload_cpu_s = float(message[1])
                     worker.idle_since = time.perf_counter()
                 elif message[0] == "done":
                     cell = worker.cell

@@ -30,7 +30,7 @@ ROWS = (
     "bench list methods -v",
     "bench validate (a smoke config)",
     "cell-seconds (records' stages) · 6 cells on 2 workers",
-    "busy worker-seconds ÷ cell-seconds",
+    "(busy worker-seconds + shared import) ÷ cell-seconds",
     "workers × wall ÷ cell-seconds",
 )
 

@@ -1,10 +1,13 @@
-"""Long-lived local workers (`benchmark.execution.workers`): one worker process runs many
-cells and writes the records an inline run writes at the same thread count; `kill -9` of
+"""Long-lived local workers (`benchmark.execution.workers`): one worker process, forked
+from a server that imported the stack once, runs many cells and writes the records an
+inline run writes at the same thread count; `kill -9` of
 a worker mid-cell loses only that cell, which the next run resumes from its epoch
 checkpoint. (`kill -9` of the parent: tests/execution/test_killed_run_resumes.py.)"""
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -70,6 +73,10 @@ def test_one_worker_runs_every_cell_like_inline(
     assert len(pids) == 1, pids  # three cells, one process
     assert {(r.task, r.method): r.metrics for r in records} == inline
     assert "sketch-cls l2 seed 0: fine-tune" in done.stdout + done.stderr  # a line per cell
+    report = json.loads((tmp_path / "out" / "jobs" / "workers.json").read_text())
+    if "forkserver" in multiprocessing.get_all_start_methods():  # the stack imported once
+        assert report["start"]["method"] == "forkserver"
+        assert report["start"]["shared_import_cpu_s"] > 0
 
 
 def test_kill_9_of_a_worker_loses_only_its_cell(
