@@ -6,8 +6,10 @@ because it trains the teacher they share. It is the group's first method cell (i
 order), not its reference cell: a method cell needs the teacher only, while the reference
 cell also trains the all-labels ceiling, so gating on a method cell puts a method result
 on screen one ceiling-training sooner (the reference cell then finds the teacher cached). A
-group without a method cell is gated by its reference cell; a group without a reference
-cell (`bench tune`'s trials) by none: its teacher was trained before. Which cell trains the teacher
+group without a method cell is gated by its reference cell, a group without a reference
+cell (a seed past those that report headroom, `benchmark.execution.plan.expand`) by its
+first method cell all the same, and a group of `bench tune`'s trials by none: its teacher
+was trained before. Which cell trains the teacher
 changes no metric: the teacher's cache entry is the same whoever trains it (its file lock
 makes it train once), and a record's metrics never depend on the cells before it.
 
@@ -43,9 +45,10 @@ class Order:
             self.groups.setdefault(group(cell), []).append(cell)
         self.gates: dict[Group, PlannedCell] = {}
         for key, members in self.groups.items():
-            if any(c.method == REFERENCE for c in members):
-                methods = [c for c in members if c.method != REFERENCE]
-                self.gates[key] = (methods or members)[0]
+            if all(c.evaluation is not None for c in members):
+                continue  # `bench tune`'s trials: their teacher was trained before
+            methods = [c for c in members if c.method != REFERENCE]
+            self.gates[key] = (methods or members)[0]
 
     def gate(self, cell: PlannedCell) -> PlannedCell | None:
         """The cell `cell` waits for (None: none; a gate waits for none either)."""

@@ -248,7 +248,7 @@ def make_plan(
 
     for (task, _), task_cfg in task_cfgs.items():  # a split the task has no loader for: first
         get_task(task).check_split(task_cfg.data)
-    cells = expand(tasks, methods, seeds, tracks)
+    cells = expand(tasks, methods, seeds, tracks, headroom=cfg.seeds)
     return [plan_cell(c, cfg, task_cfgs[(c.task, c.track)]) for c in cells]
 
 
@@ -257,14 +257,23 @@ def expand(
     methods: list[str],
     seeds: list[int] | dict[str, list[int]],
     tracks: tuple[str, ...] = (SUPERVISED,),
+    headroom: int | None = None,
 ) -> list[Cell]:
     """Cells grouped by (track, task, seed) so consecutive cells share data and teacher.
-    `seeds`: one list for every task, or each task's own (task → seeds)."""
+    `seeds`: one list for every task, or each task's own (task → seeds).
+
+    A (task, track)'s reference cell (its teacher's score, the all-labels ceiling and the
+    input gap) is planned for the seeds below `headroom` only (None: every seed); `make_plan`
+    passes the profile's default seed count, the floor of every task's plan. Those seeds
+    report the headroom; a task's further seeds, which it takes to resolve the paired
+    method differences, add method cells only, since no difference between two methods
+    involves the ceiling or the input gap."""
     cells: list[Cell] = []
     for track in tracks:
         for task in tasks:
             for seed in seeds[task] if isinstance(seeds, dict) else seeds:
-                cells.append(Cell(task, REFERENCE, seed, track))
+                if headroom is None or seed < headroom:
+                    cells.append(Cell(task, REFERENCE, seed, track))
                 cells.extend(Cell(task, method, seed, track) for method in methods)
     return cells
 

@@ -1,7 +1,8 @@
 """The results page's cost section (`benchmark.results.findings`): what the committed cells
 cost, by stage, from the records' `seconds`, and what three runs would cost at the quick
 profile's per-task seeds (`benchmark.config.profiles`): the default `bench run`, the full
-reference re-run of every track present, and a one-method comparison.
+reference re-run of every track present, and a one-method comparison, each with its
+reference cells on the seeds that report headroom only, as the plan makes them.
 
 A record's `seconds` holds the cell's own stages. A method cell: data, teacher,
 distillation, evaluation, gap estimates, its `teacher` stage being whatever getting the
@@ -107,10 +108,13 @@ def project(
     seeds: dict[str, int],
     tracks: list[str],
     methods: list[str] | None = None,
+    headroom: int | None = None,
 ) -> tuple[int, dict[str, float]]:
     """(cells, cell-seconds by stage) of a run of `tracks` at `seeds` per task: every
     measured method of each (track, task), or, with `methods`, the mean cell of the
-    measured ones counted len(methods) times (a method not yet measured)."""
+    measured ones counted len(methods) times (a method not yet measured); a reference
+    cell on the first `headroom` seeds of each (None: every seed), as the plan makes
+    them (`benchmark.execution.plan.expand`)."""
     total: dict[str, float] = defaultdict(float)
     cells = 0
     for track in tracks:
@@ -130,9 +134,10 @@ def project(
             for cost in chosen:
                 for stage, value in cost.items():
                     total[stage] += n * value
-            cells += n * (len(chosen) + 1)
+            refs = n if headroom is None else min(n, headroom)
+            cells += n * len(chosen) + refs
             for stage in ("data", "gap", "reference"):
-                total[stage] += n * m.reference.get(stage, 0.0)
+                total[stage] += refs * m.reference.get(stage, 0.0)
         for group in _groups(measured, track):
             need = max(seeds.get(t, 0) for t in group)
             per = [measured[(track, t)].teacher for t in group]
@@ -151,7 +156,8 @@ def cost_section(records: list[Record]) -> list[str]:
     plan = {t: cfg.for_task(t).seeds for t in tasks}
     tracks = [t for t in TRACKS if any(tr == t for tr, _ in measured)]
     recorded = _recorded(records)
-    found = {s for _, cost in (recorded, project(measured, plan, tracks)) for s in cost}
+    projected = project(measured, plan, tracks, headroom=cfg.seeds)
+    found = {s for _, cost in (recorded, projected) for s in cost}
     stages = [s for s in STAGE_NAMES if s in found] + sorted(found - set(STAGE_NAMES))
     rows = []
     scenarios = []
@@ -169,7 +175,7 @@ def cost_section(records: list[Record]) -> list[str]:
         if chosen is None:
             cells, cost = recorded
         else:
-            cells, cost = project(measured, plan, chosen, methods)
+            cells, cost = project(measured, plan, chosen, methods, cfg.seeds)
         total = sum(cost.values())
         share = [f"{100 * cost.get(s, 0.0) / total:.0f}%" if total else "—" for s in stages]
         rows.append([label, f"{cells:,}", f"{total:,.0f}", f"{total / 3600:.1f}", *share])

@@ -92,7 +92,7 @@ def test_each_task_may_plan_its_own_seeds_and_seeds_overrides_them() -> None:
     from benchmark.cli.run import RunRequest, resolve_config
     from benchmark.config import resolve
     from benchmark.errors import UserError
-    from benchmark.execution.plan import expand
+    from benchmark.execution.plan import REFERENCE, expand
 
     quick = resolve("quick")
     assert quick.for_task("audio-cls").seeds > quick.seeds  # the profile's per-task plan
@@ -110,3 +110,8 @@ def test_each_task_may_plan_its_own_seeds_and_seeds_overrides_them() -> None:
     assert request(3).task_seeds("audio-cls") == 3 == request(3).task_seeds("depth-seg")
     cells = expand(["a", "b"], ["l2"], {"a": [0], "b": [0, 1]})
     assert [(c.task, c.seed) for c in cells if c.method == "l2"] == [("a", 0), ("b", 0), ("b", 1)]
+    # the reference cells (ceiling, input gap) only on the seeds that report headroom
+    cells = expand(["a", "b"], ["l2"], {"a": [0], "b": [0, 1, 2]}, headroom=2)
+    refs = [(c.task, c.seed) for c in cells if c.method == REFERENCE]
+    assert refs == [("a", 0), ("b", 0), ("b", 1)]
+    assert len([c for c in cells if c.method == "l2"]) == 4

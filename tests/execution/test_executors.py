@@ -273,8 +273,13 @@ def test_order_gates_on_a_method_cell_then_longest_work_first(smoke: RunConfig) 
         ("sketch-cls", REFERENCE),
         ("sketch-cls", "crd"),
     ]
-    trials = [c for c in plan if c.method != REFERENCE]  # no reference: no gate
-    assert all(Order(trials).gate(c) is None for c in trials)
+    # seeds past those reporting headroom have no reference cell, and are gated all the same
+    later = make_plan(["sketch-cls"], ["l2", "crd"], [smoke.seeds], smoke)
+    assert [c.method for c in later] == ["l2", "crd"]
+    assert [Order(later).gate(c) for c in later] == [None, later[0]]
+    # `bench tune`'s trials (an evaluation hook, no reference): their teacher exists, no gate
+    trials = [dataclasses.replace(c, evaluation=object()) for c in plan if c.method != REFERENCE]
+    assert all(Order(trials).gate(c) is None for c in trials)  # type: ignore[arg-type]
 
 
 def test_executors_are_one_registry_the_settings_agree_with() -> None:

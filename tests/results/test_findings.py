@@ -203,6 +203,11 @@ def test_cost_projection_by_hand() -> None:
     cells, one = project(measured, {"a": 3, "b": 5}, [SUPERVISED], ["new"])
     assert cells == 8 * 2
     assert sum(one.values()) == 8 * (7 + 13) + 5 * 30.0
+    # reference cells on the seeds that report headroom only: 2 of a's 3, 2 of b's 5
+    cells, few = project(measured, {"a": 3, "b": 5}, [SUPERVISED], headroom=2)
+    assert cells == 8 * 2 + 2 * 2
+    assert few["reference"] == 4 * 10.0
+    assert sum(few.values()) == 8 * 14 + 4 * 13 + 5 * 30.0
 
 
 def test_a_sweep_table_marks_only_what_survives_holm_over_the_table() -> None:
