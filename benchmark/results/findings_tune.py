@@ -56,15 +56,10 @@ def _gain_table(items: list[Gain]) -> list[str]:
         for g in rows_here:
             test = paired_test(g.tuned, g.defaults)
             mark = ("▲" if test.mean > 0 else "▼") if resolved[g.method] else "?"
-            rows.append(
-                [
-                    f"`{cell(g.method)}`",
-                    str(g.note.get("trial", "—")),
-                    f"{pts_ci(test.mean, test.half, signed=True)} {mark}",
-                    str(test.n),
-                ]
-            )
-        best = max(rows_here, key=lambda g: paired_test(g.tuned, g.defaults).mean)
+            gain = f"{pts_ci(test.mean, test.half, signed=True)} {mark}" if test.n else "—"
+            rows.append([f"`{cell(g.method)}`", str(g.note.get("trial", "—")), gain, str(test.n)])
+        paired = [g for g in rows_here if paired_test(g.tuned, g.defaults).n]
+        unpaired = [g for g in rows_here if g.unpaired]
         lines += [
             f"### Gain from tuning on {task}",
             "",
@@ -73,6 +68,21 @@ def _gain_table(items: list[Gain]) -> list[str]:
             "? not resolved.",
             "",
             *table(["method", "selected trial", "gain", "seeds"], rows, ["l", "r", "r", "r"]),
+        ]
+        if unpaired:
+            lines += [
+                "Not paired: "
+                + ", ".join(
+                    f"`{cell(g.method)}` ({g.unpaired} of {len(g.tuned)})" for g in unpaired
+                )
+                + " seeds, whose tuned and defaults records were made with different teachers "
+                "(the task's data or teacher changed between the two runs).",
+                "",
+            ]
+        if not paired:
+            continue
+        best = max(paired, key=lambda g: paired_test(g.tuned, g.defaults).mean)
+        lines += [
             f"Largest mean gain: `{cell(best.method)}` "
             f"({pts(paired_test(best.tuned, best.defaults).mean, signed=True)} points"
             f"{', resolved' if resolved[best.method] else ', not resolved'}).",

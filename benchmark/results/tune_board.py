@@ -75,8 +75,9 @@ class Gain:
     task: str
     method: str
     note: dict[str, Any]  # the tuned records' config["tune"]
-    defaults: pd.Series  # per-seed primary metric of the defaults records
+    defaults: pd.Series  # per-seed primary metric of the defaults records it pairs with
     tuned: pd.Series  # per-seed primary metric of the tuned records
+    unpaired: int = 0  # tuned seeds whose defaults record has another teacher
 
 
 def _scores(records: list[Record]) -> dict[tuple[str, str, str], pd.Series]:
@@ -90,22 +91,32 @@ def _scores(records: list[Record]) -> dict[tuple[str, str, str], pd.Series]:
     return {key: pd.Series(values, dtype=float).sort_index() for key, values in table.items()}
 
 
+def _teachers(records: list[Record]) -> dict[tuple[str, str, str, int], object]:
+    return {(r.track, r.task, r.method, r.seed): r.teacher.get("key") for r in records if r.ok}
+
+
 def gains(tuned: list[Record], defaults: list[Record]) -> list[Gain]:
+    """Each tuned (track, task, method) with the defaults records it pairs with: the same
+    seed and the same teacher (its cache key). A defaults record re-made since the tune
+    with another teacher (the data or teacher changed under the same settings) is not
+    that seed's counterpart; it is left out and counted in `unpaired`."""
     notes: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in tuned:
         note = r.config.get("tune")
         if isinstance(note, dict) and r.ok:
             notes.setdefault((r.track, r.task, r.method), note)
     base, own = _scores(defaults), _scores(tuned)
+    theirs, mine = _teachers(defaults), _teachers(tuned)
     found = []
     for key in sorted(own):
         if key not in notes:
             continue
         _, task, method = key
         # The defaults on the tuned records' seeds only, so both columns cover one set.
-        seeds = own[key].index
-        defaults_here = base.get(key, pd.Series(dtype=float)).reindex(seeds).dropna()
-        found.append(Gain(task, method, notes[key], defaults_here, own[key]))
+        defaults_here = base.get(key, pd.Series(dtype=float)).reindex(own[key].index).dropna()
+        same = [s for s in defaults_here.index if theirs[(*key, s)] == mine[(*key, s)]]
+        unpaired = len(defaults_here) - len(same)
+        found.append(Gain(task, method, notes[key], defaults_here.loc[same], own[key], unpaired))
     return found
 
 
@@ -156,6 +167,19 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
                 f"{test.n} |"
             )
         lines.append("")
+        stale = [g for g in sorted(rows, key=lambda g: g.method) if g.unpaired]
+        if stale:
+            lines += [
+                "Not paired: "
+                + ", ".join(
+                    f"{escape(g.method)} ({g.unpaired} of {len(g.tuned)} seeds)" for g in stale
+                )
+                + ": the tuned and the defaults record of a seed were made with different "
+                "teachers (the task's data or teacher changed under the same settings "
+                "between the two runs), so the seed has no counterpart; `bench tune "
+                "--force` re-makes the tuned side on the current teacher.",
+                "",
+            ]
     lines += [
         "† The oracle selects the trial with the best **test** score on the tuning seed: "
         "an upper bound on what any selection rule could reach with this budget, shown "
