@@ -1,8 +1,9 @@
 """The results page's cost section (`benchmark.results.findings`): what the committed cells
 cost, by stage, from the records' `seconds`, and what three runs would cost at the quick
 profile's per-task seeds (`benchmark.config.profiles`): the default `bench run`, the full
-reference re-run of every track present, and a one-method comparison, each with its
-reference cells on the seeds that report headroom only, as the plan makes them.
+reference re-run of every track present (reference cells on the seeds that report
+headroom only, as the plan makes them), and a one-method comparison against the committed
+board (`--with-reference`: its method cells and teachers, no reference cell).
 
 A record's `seconds` holds the cell's own stages. A method cell: data, teacher,
 distillation, evaluation, gap estimates, its `teacher` stage being whatever getting the
@@ -166,7 +167,8 @@ def cost_section(records: list[Record]) -> list[str]:
     scenarios.append((f"reference re-run ({', '.join(tracks)})", tracks, None))
     scenarios.append(
         (
-            "one method: `bench run --methods M` (supervised, with its references)",
+            "one method against the board: `bench run --methods M --with-reference "
+            "results` (supervised; its teachers, no reference cells)",
             [SUPERVISED] if SUPERVISED in tracks else tracks[:1],
             ["M"],
         )
@@ -174,8 +176,9 @@ def cost_section(records: list[Record]) -> list[str]:
     for label, chosen, methods in [("the committed records, as run", None, None), *scenarios]:
         if chosen is None:
             cells, cost = recorded
-        else:
-            cells, cost = project(measured, plan, chosen, methods, cfg.seeds)
+        else:  # --with-reference plans no reference cell: the board has them
+            headroom = 0 if methods else cfg.seeds
+            cells, cost = project(measured, plan, chosen, methods, headroom)
         total = sum(cost.values())
         share = [f"{100 * cost.get(s, 0.0) / total:.0f}%" if total else "—" for s in stages]
         rows.append([label, f"{cells:,}", f"{total:,.0f}", f"{total / 3600:.1f}", *share])
@@ -202,9 +205,9 @@ def cost_section(records: list[Record]) -> list[str]:
         f"({', '.join(f'{t} {n}' for t, n in plan.items())}) and charge each stage what it "
         "costs when computed (a cached teacher or ceiling reads 0 in a record; see "
         "`benchmark.results.findings_cost`). The one-method row charges the mean cell of "
-        "the measured methods. Hosts named by the records: "
-        f"{names(hosts)}; torch threads per cell: {', '.join(threads)}. With w workers on "
-        "an idle machine, wall time is at least the cell-seconds divided by w.",
+        "the measured methods and the teachers, which a fresh cache trains. Hosts named "
+        f"by the records: {names(hosts)}; torch threads per cell: {', '.join(threads)}. "
+        "With w workers on an idle machine, wall time is at least the cell-seconds divided by w.",
         "",
         *table(header, rows, ["l"] + ["r"] * (len(header) - 1)),
     ]
