@@ -30,6 +30,7 @@ from benchmark.results.findings_text import cell
 from benchmark.results.findings_tune import tune_section
 from benchmark.results.leaderboard import short_commit
 from benchmark.results.records import Record, read_records
+from benchmark.results.teachers import mixed_teachers
 
 REPLICATE = "power-replicate"
 COMMAND = "bench docs"
@@ -84,6 +85,24 @@ def _provenance(records: list[Record], replicate: list[Record]) -> list[str]:
         *rows,
         "",
     ]
+    mixed = [
+        (task, track, m)
+        for task, track in sorted({(r.task, r.track) for r in records})
+        if (m := mixed_teachers(records, task, track)) is not None
+    ]
+    if mixed:
+        where = "; ".join(
+            f"{cell(task)} ({track}): {', '.join(f'`{cell(x)}`' for x in m.odd)} at "
+            f"{len(m.seeds)} of {m.of} seeds"
+            for task, track, m in mixed
+        )
+        lines += [
+            "**Teachers differ** within a seed, so these methods' paired differences there "
+            f"compare teachers as well as methods: {where}. Their records predate a change "
+            "that moved the data or the teacher without changing a hash; the reference "
+            "re-run re-makes them.",
+            "",
+        ]
     if replicate:
         lines += [
             f"The variance decomposition also reads `{REPLICATE}/`: {len(replicate)} records "

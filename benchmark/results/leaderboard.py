@@ -32,6 +32,7 @@ from benchmark.results.crosstask import Interval
 from benchmark.results.ranks import ALPHA, MARGIN
 from benchmark.results.records import NOT_APPLICABLE, REFERENCE, Record, records_frame
 from benchmark.results.stats import mean_ci, t975
+from benchmark.results.teachers import mixed_teachers, mixed_teachers_line
 from benchmark.storage import check_target, write_text
 from benchmark.tracks import LABELLED, SUPERVISED, TRACKS
 
@@ -196,6 +197,7 @@ def _track_lines(
             ]
             lines += input_gap_line(task_refs)
         lines += resolution_line(resolution(records, task, track))
+        lines += mixed_teachers_line(mixed_teachers(records, task, track))
         lines += family_line(group, margin)
         lines += [
             f"| rank set | method | {metric} (%) | Δ vs {BASELINE} | Δ vs best other | "

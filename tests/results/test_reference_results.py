@@ -21,6 +21,7 @@ from benchmark.execution.plan import REFERENCE, Cell, plan_cell
 from benchmark.method import create_method, list_methods
 from benchmark.results.leaderboard import _cell, render
 from benchmark.results.records import NOT_APPLICABLE, read_records
+from benchmark.results.teachers import mixed_teachers
 from benchmark.results.tune_board import link_line, render_tuned
 from benchmark.tracks import LABEL_FREE, SUPERVISED
 from tests.paths import ROOT
@@ -97,6 +98,22 @@ def test_committed_records_are_complete_current_and_ok() -> None:
             and create_method(c.method).needs_teacher_logits()
         )
         assert record.status == (NOT_APPLICABLE if inapplicable else "ok"), c.label
+
+
+# Tasks whose records still mix the teacher of older commits with today's until the
+# reference re-run reaches them (CHANGELOG, "Fixed"); the list only shrinks.
+RERUN_PENDING = {"audio-cls", "depth-cls"}
+
+
+def test_committed_records_of_a_seed_share_one_teacher() -> None:
+    """Paired differences compare methods, not teachers (`benchmark.results.teachers`)."""
+    records = read_records(RESULTS)
+    mixed = {
+        (task, track)
+        for task, track in {(r.task, r.track) for r in records}
+        if mixed_teachers(records, task, track) is not None
+    }
+    assert {task for task, _ in mixed} <= RERUN_PENDING, sorted(mixed)
 
 
 def test_the_per_task_seed_plan_meets_the_target_on_the_committed_records() -> None:
