@@ -161,23 +161,27 @@ def cost_section(records: list[Record]) -> list[str]:
     found = {s for _, cost in (recorded, projected) for s in cost}
     stages = [s for s in STAGE_NAMES if s in found] + sorted(found - set(STAGE_NAMES))
     rows = []
-    scenarios = []
+    # (label, tracks, methods (None: every measured one), seeds with a reference cell)
+    scenarios: list[tuple[str, list[str], list[str] | None, int]] = []
     if SUPERVISED in tracks:
-        scenarios.append(("default `bench run` (supervised, every method)", [SUPERVISED], None))
-    scenarios.append((f"reference re-run ({', '.join(tracks)})", tracks, None))
-    scenarios.append(
+        scenarios.append(
+            ("default `bench run` (supervised, every method)", [SUPERVISED], None, cfg.seeds)
+        )
+    scenarios.append((f"reference re-run ({', '.join(tracks)})", tracks, None, cfg.seeds))
+    scenarios.append(  # --with-reference plans no reference cell: the board has them
         (
             "one method against the board: `bench run --methods M --with-reference "
             "results` (supervised; its teachers, no reference cells)",
             [SUPERVISED] if SUPERVISED in tracks else tracks[:1],
             ["M"],
+            0,
         )
     )
-    for label, chosen, methods in [("the committed records, as run", None, None), *scenarios]:
+    runs = [("the committed records, as run", None, None, None), *scenarios]
+    for label, chosen, methods, headroom in runs:
         if chosen is None:
             cells, cost = recorded
-        else:  # --with-reference plans no reference cell: the board has them
-            headroom = 0 if methods else cfg.seeds
+        else:
             cells, cost = project(measured, plan, chosen, methods, headroom)
         total = sum(cost.values())
         share = [f"{100 * cost.get(s, 0.0) / total:.0f}%" if total else "—" for s in stages]

@@ -15,7 +15,14 @@ from benchmark.results.findings_board import FOCAL
 from benchmark.results.findings_text import LEGEND, cell, names, pair_cell, pts, pts_ci, table
 from benchmark.results.records import Record, read_records
 from benchmark.results.stats import paired_test
-from benchmark.results.tune_board import TUNE_DIR, Gain, gains, resolved_gains, selected_folders
+from benchmark.results.tune_board import (
+    TUNE_DIR,
+    Gain,
+    gains,
+    resolved_gains,
+    selected_folders,
+    unpaired_lines,
+)
 
 
 def tune_section(results: Path, defaults: list[Record]) -> list[str]:
@@ -52,14 +59,13 @@ def _gain_table(items: list[Gain]) -> list[str]:
     for task in sorted({g.task for g in items}):
         rows_here = sorted((g for g in items if g.task == task), key=lambda g: g.method)
         resolved = resolved_gains(rows_here)
+        tests = {g.method: paired_test(g.tuned, g.defaults) for g in rows_here}
         rows = []
         for g in rows_here:
-            test = paired_test(g.tuned, g.defaults)
+            test = tests[g.method]
             mark = ("▲" if test.mean > 0 else "▼") if resolved[g.method] else "?"
             gain = f"{pts_ci(test.mean, test.half, signed=True)} {mark}" if test.n else "—"
             rows.append([f"`{cell(g.method)}`", str(g.note.get("trial", "—")), gain, str(test.n)])
-        paired = [g for g in rows_here if paired_test(g.tuned, g.defaults).n]
-        unpaired = [g for g in rows_here if g.unpaired]
         lines += [
             f"### Gain from tuning on {task}",
             "",
@@ -69,22 +75,14 @@ def _gain_table(items: list[Gain]) -> list[str]:
             "",
             *table(["method", "selected trial", "gain", "seeds"], rows, ["l", "r", "r", "r"]),
         ]
-        if unpaired:
-            lines += [
-                "Not paired: "
-                + ", ".join(
-                    f"`{cell(g.method)}` ({g.unpaired} of {len(g.tuned)})" for g in unpaired
-                )
-                + " seeds, whose tuned and defaults records were made with different teachers "
-                "(the task's data or teacher changed between the two runs).",
-                "",
-            ]
+        lines += unpaired_lines(rows_here, lambda m: f"`{cell(m)}`")
+        paired = [g for g in rows_here if tests[g.method].n]
         if not paired:
             continue
-        best = max(paired, key=lambda g: paired_test(g.tuned, g.defaults).mean)
+        best = max(paired, key=lambda g: tests[g.method].mean)
         lines += [
             f"Largest mean gain: `{cell(best.method)}` "
-            f"({pts(paired_test(best.tuned, best.defaults).mean, signed=True)} points"
+            f"({pts(tests[best.method].mean, signed=True)} points"
             f"{', resolved' if resolved[best.method] else ', not resolved'}).",
             "",
         ]

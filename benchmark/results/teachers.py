@@ -26,13 +26,19 @@ class MixedTeachers:
     odd: list[str]  # methods whose teacher differs from the seed's most common one
 
 
+def teacher_key(record: Record) -> str | None:
+    """The teacher a finished record was made with (its cache key), None if it has none."""
+    key = record.teacher.get("key") if record.ok else None
+    return str(key) if key else None
+
+
 def mixed_teachers(records: list[Record], task: str, track: str) -> MixedTeachers | None:
     """None when every seed's method records name one teacher."""
     keys: dict[int, dict[str, str]] = defaultdict(dict)  # seed → method → teacher key
     for r in records:
-        key = r.teacher.get("key") if r.ok else None
+        key = teacher_key(r)
         if r.task == task and r.track == track and r.method != REFERENCE and key:
-            keys[r.seed][r.method] = str(key)
+            keys[r.seed][r.method] = key
     seeds, odd = [], set()
     for seed, teachers in sorted(keys.items()):
         counts = Counter(teachers.values())

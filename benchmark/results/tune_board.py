@@ -35,6 +35,7 @@ import pandas as pd
 from benchmark.kinds import get_kind
 from benchmark.results.records import REFERENCE, Record, read_records
 from benchmark.results.stats import holm, mean_ci, one_sided_p, paired_test
+from benchmark.results.teachers import teacher_key
 
 Render = Callable[[list[Record], str], str]  # records, source → a leaderboard's text
 Escape = Callable[[object], str]  # a record's string → inert markdown
@@ -91,8 +92,8 @@ def _scores(records: list[Record]) -> dict[tuple[str, str, str], pd.Series]:
     return {key: pd.Series(values, dtype=float).sort_index() for key, values in table.items()}
 
 
-def _teachers(records: list[Record]) -> dict[tuple[str, str, str, int], object]:
-    return {(r.track, r.task, r.method, r.seed): r.teacher.get("key") for r in records if r.ok}
+def _teachers(records: list[Record]) -> dict[tuple[str, str, str, int], str | None]:
+    return {(r.track, r.task, r.method, r.seed): teacher_key(r) for r in records}
 
 
 def gains(tuned: list[Record], defaults: list[Record]) -> list[Gain]:
@@ -167,19 +168,7 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
                 f"{test.n} |"
             )
         lines.append("")
-        stale = [g for g in sorted(rows, key=lambda g: g.method) if g.unpaired]
-        if stale:
-            lines += [
-                "Not paired: "
-                + ", ".join(
-                    f"{escape(g.method)} ({g.unpaired} of {len(g.tuned)} seeds)" for g in stale
-                )
-                + ": the tuned and the defaults record of a seed were made with different "
-                "teachers (the task's data or teacher changed under the same settings "
-                "between the two runs), so the seed has no counterpart; `bench tune "
-                "--force` re-makes the tuned side on the current teacher.",
-                "",
-            ]
+        lines += unpaired_lines(sorted(rows, key=lambda g: g.method), escape)
     lines += [
         "† The oracle selects the trial with the best **test** score on the tuning seed: "
         "an upper bound on what any selection rule could reach with this budget, shown "
@@ -198,6 +187,22 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
         "",
     ]
     return lines
+
+
+def unpaired_lines(items: list[Gain], escape: Escape) -> list[str]:
+    """The methods of one task with tuned seeds left unpaired (`gains`), in one line."""
+    stale = [g for g in items if g.unpaired]
+    if not stale:
+        return []
+    return [
+        "Not paired: "
+        + ", ".join(f"{escape(g.method)} ({g.unpaired} of {len(g.tuned)} seeds)" for g in stale)
+        + ": the tuned and the defaults record of a seed were made with different "
+        "teachers (the task's data or teacher changed under the same settings "
+        "between the two runs), so the seed has no counterpart; `bench tune "
+        "--force` re-makes the tuned side on the current teacher.",
+        "",
+    ]
 
 
 def resolved_gains(items: list[Gain], alpha: float = 0.05) -> dict[str, bool]:
