@@ -100,12 +100,6 @@ def test_committed_records_are_complete_current_and_ok() -> None:
         assert record.status == (NOT_APPLICABLE if inapplicable else "ok"), c.label
 
 
-# Tasks whose records still mix the teacher of older commits with today's until the
-# reference re-run reaches them (CHANGELOG, "Fixed"); the list only shrinks, and is empty
-# once the re-run has reached every task with records.
-RERUN_PENDING: set[str] = set()
-
-
 def test_committed_records_of_a_seed_share_one_teacher() -> None:
     """Paired differences compare methods, not teachers (`benchmark.results.teachers`)."""
     records = read_records(RESULTS)
@@ -114,7 +108,7 @@ def test_committed_records_of_a_seed_share_one_teacher() -> None:
         for task, track in {(r.task, r.track) for r in records}
         if mixed_teachers(records, task, track) is not None
     }
-    assert {task for task, _ in mixed} <= RERUN_PENDING, sorted(mixed)
+    assert not mixed, sorted(mixed)
 
 
 def test_the_per_task_seed_plan_meets_the_target_on_the_committed_records() -> None:
