@@ -22,7 +22,7 @@ from benchmark.method import create_method, list_methods
 from benchmark.results.leaderboard import _cell, render
 from benchmark.results.records import NOT_APPLICABLE, read_records
 from benchmark.results.teachers import mixed_teachers
-from benchmark.results.tune_board import link_line, render_tuned
+from benchmark.results.tune_board import gains, link_line, render_tuned, selected_folders
 from benchmark.tracks import LABEL_FREE, SUPERVISED
 from tests.paths import ROOT
 
@@ -109,6 +109,24 @@ def test_committed_records_of_a_seed_share_one_teacher() -> None:
         if mixed_teachers(records, task, track) is not None
     }
     assert not mixed, sorted(mixed)
+
+
+def test_committed_tuned_records_pair_with_the_defaults_on_every_seed() -> None:
+    """The committed tune's re-runs were made with the teachers of the defaults records
+    the tuned board compares them with, so every tuned seed has its counterpart
+    (`tune_board.gains` leaves a seed with another teacher unpaired)."""
+    defaults = read_records(RESULTS)
+    folders = selected_folders(RESULTS)
+    assert folders, "no committed tune under results/tune"
+    for folder in folders:
+        found = gains(read_records(folder), defaults)
+        assert found, folder
+        short = [
+            f"{g.task}/{g.method}: {len(g.defaults)} of {len(g.tuned)} seeds paired"
+            for g in found
+            if g.unpaired or len(g.defaults) != len(g.tuned)
+        ]
+        assert not short, short
 
 
 def test_the_per_task_seed_plan_meets_the_target_on_the_committed_records() -> None:
