@@ -2,7 +2,8 @@
 cross-task row per (track, method). Renderers (`benchmark.results.leaderboard` for
 Markdown, the report page, exports) consume these tables and compute nothing themselves.
 
-Per (track, task), over ok records: each method's mean over seeds with its 95% Student-t
+Per (track, task), over ok records of the methods none of whose cells failed there (see
+`failed_methods`): each method's mean over seeds with its 95% Student-t
 interval; the verdicts of its task's family (`benchmark.results.ranks`: Holm over every
 one-sided pairwise hypothesis, TOST equivalence at ±margin) read off for the pair with
 `scratch` and with the best other method; its confidence set of ranks; the means of its
@@ -23,7 +24,7 @@ from benchmark.kinds import KINDS, get_kind, kind_of_columns
 from benchmark.results import crosstask
 from benchmark.results.power import mde, pooled_sd, seeds_for
 from benchmark.results.ranks import ALPHA, MARGIN, Family, analyse, rank_text
-from benchmark.results.records import REFERENCE, Record, records_frame
+from benchmark.results.records import FAILED, REFERENCE, Record, records_frame
 from benchmark.results.stats import mean_ci
 from benchmark.tracks import LABELLED, SUPERVISED
 
@@ -59,9 +60,38 @@ def short_commit(git: str) -> str:
     return git[:12] + ("+dirty" if git.endswith("+dirty") else "")
 
 
+def failed_methods(records: list[Record]) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(track, task, method) → (seeds whose cell failed, seeds recorded), for every
+    method with a failed cell there.
+
+    Such a method is not ranked on that task and track (`method_frame` leaves it out):
+    a failed cell (training diverged, the cell raised) is an outcome of the method, not a
+    missing value, and a mean or a paired difference over the seeds that survived would
+    describe the seeds on which its training happened to stay stable. `bench run` runs a
+    failed cell again; once none is left, the method is ranked."""
+    seeds: dict[tuple[str, str, str], set[int]] = {}
+    failed: dict[tuple[str, str, str], set[int]] = {}
+    for r in records:
+        if r.method == REFERENCE:
+            continue
+        key = (r.track, r.task, r.method)
+        seeds.setdefault(key, set()).add(r.seed)
+        if r.status == FAILED:
+            failed.setdefault(key, set()).add(r.seed)
+    return {key: (len(bad), len(seeds[key])) for key, bad in sorted(failed.items())}
+
+
 def method_frame(records: list[Record]) -> pd.DataFrame:
-    """The ok method records (not the reference cells) as a frame."""
-    return records_frame([r for r in records if r.ok and r.method != REFERENCE])
+    """The ok method records (not the reference cells) as a frame, without the
+    (track, task, method)s that have a failed cell (`failed_methods`)."""
+    unranked = failed_methods(records)
+    return records_frame(
+        [
+            r
+            for r in records
+            if r.ok and r.method != REFERENCE and (r.track, r.task, r.method) not in unranked
+        ]
+    )
 
 
 def task_scores(frame: pd.DataFrame, task: str, track: str = SUPERVISED) -> dict[str, pd.Series]:

@@ -20,6 +20,7 @@ from benchmark.results.aggregate import (
     PRIMARY,
     Resolution,
     cross_task,
+    failed_methods,
     metric_suffix,
     primary_metrics,
     resolution,
@@ -217,7 +218,23 @@ def _track_lines(
             )
         lines.append("")
         lines += _inapplicable_lines([r for r in inapplicable if r.task == task])
+        lines += unranked_lines(
+            {m: n for (tr, t, m), n in failed_methods(own).items() if tr == track and t == task}
+        )
     return lines
+
+
+def unranked_lines(failed: dict[str, tuple[int, int]]) -> list[str]:
+    """The methods of a task's track left out of its verdicts because a cell of theirs
+    failed (`aggregate.failed_methods`), in one line."""
+    if not failed:
+        return []
+    items = ", ".join(f"{_cell(m)} ({k} of {n} seeds)" for m, (k, n) in sorted(failed.items()))
+    return [
+        f"Not ranked, a cell failed: {items}. A mean over the seeds that did not fail would "
+        "flatter the method; `bench run` runs failed cells again (see Failed cells below).",
+        "",
+    ]
 
 
 def family_line(group: pd.DataFrame, margin: float) -> list[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmark.results.aggregate import failed_methods
 from benchmark.results.leaderboard import (
     mean_ci,
     render,
@@ -126,6 +127,47 @@ def test_render_shows_references_ranks_failures_and_provenance(tmp_path: Path) -
     assert board.read_text() == text.replace("out/runs", str(tmp_path / "runs"))
     csv = pd.read_csv(tmp_path / "results.csv")
     assert len(csv) == 4 and set(csv.status) == {"ok", "failed"}
+
+
+def _failed(task: str, method: str, seed: int) -> Record:
+    return Record(
+        task=task,
+        method=method,
+        seed=seed,
+        status="failed",
+        config_hash="h",
+        profile="quick",
+        reason="FloatingPointError: loss 'tckd' of method 'dkd' is nan",
+    )
+
+
+def test_a_method_with_a_failed_cell_is_not_ranked_on_its_surviving_seeds() -> None:
+    """dkd's one surviving seed scores best of all; ranked on it, dkd would lead the task.
+    It is left out of the task's verdicts and said to be so; the other task, where none
+    of its cells failed, ranks it as usual."""
+    records = [
+        _rec("a", "scratch", 0, finetune_acc=0.40),
+        _rec("a", "scratch", 1, finetune_acc=0.42),
+        _rec("a", "l2", 0, finetune_acc=0.50),
+        _rec("a", "l2", 1, finetune_acc=0.53),
+        _rec("a", "dkd", 0, finetune_acc=0.90),
+        _failed("a", "dkd", 1),
+        _rec("b", "scratch", 0, finetune_acc=0.40),
+        _rec("b", "scratch", 1, finetune_acc=0.41),
+        _rec("b", "dkd", 0, finetune_acc=0.60),
+        _rec("b", "dkd", 1, finetune_acc=0.62),
+    ]
+    assert failed_methods(records) == {("supervised", "a", "dkd"): (1, 2)}
+    table = summarize(records)
+    assert set(table[table.task == "a"].method) == {"scratch", "l2"}
+    assert set(table[table.task == "a"].hypotheses) == {2}  # the family of two methods
+    assert set(table[table.task == "b"].method) == {"scratch", "dkd"}
+    text = render(records, "out/runs")
+    section = text[text.index("\n## a\n") : text.index("\n## b\n")]
+    assert "| dkd |" not in section
+    assert "Not ranked, a cell failed: dkd (1 of 2 seeds)." in section
+    assert "Not ranked" not in text[text.index("\n## b\n") :]
+    assert "| a | dkd | 1 | FloatingPointError" in text  # under Failed cells
 
 
 def test_commit_keeps_the_dirty_mark() -> None:
