@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.kinds import get_kind
-from benchmark.results.records import REFERENCE, Record, read_records
+from benchmark.results.records import FAILED, REFERENCE, Record, read_records
 from benchmark.results.stats import holm, mean_ci, one_sided_p, paired_test
 from benchmark.results.teachers import teacher_key
 
@@ -79,6 +79,7 @@ class Gain:
     defaults: pd.Series  # per-seed primary metric of the defaults records it pairs with
     tuned: pd.Series  # per-seed primary metric of the tuned records
     unpaired: int = 0  # tuned seeds whose defaults record has another teacher
+    failed: int = 0  # tuned seeds whose re-run failed: then no gain is computed
 
 
 def _scores(records: list[Record]) -> dict[tuple[str, str, str], pd.Series]:
@@ -100,19 +101,33 @@ def gains(tuned: list[Record], defaults: list[Record]) -> list[Gain]:
     """Each tuned (track, task, method) with the defaults records it pairs with: the same
     seed and the same teacher (its cache key). A defaults record re-made since the tune
     with another teacher (the data or teacher changed under the same settings) is not
-    that seed's counterpart; it is left out and counted in `unpaired`."""
+    that seed's counterpart; it is left out and counted in `unpaired`. A method whose
+    re-run failed on some seed gets no gain (both columns empty, the count in `failed`):
+    a gain over the seeds that survived would flatter the tuned setting, as on the main
+    board (`benchmark.results.aggregate.failed_methods`)."""
     notes: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in tuned:
         note = r.config.get("tune")
         if isinstance(note, dict) and r.ok:
             notes.setdefault((r.track, r.task, r.method), note)
     base, own = _scores(defaults), _scores(tuned)
+    failed: dict[tuple[str, str, str], int] = {}
+    for r in tuned:
+        if r.status == FAILED:
+            key = (r.track, r.task, r.method)
+            failed[key] = failed.get(key, 0) + 1
+            notes.setdefault(key, r.config.get("tune") or {})
+            own.setdefault(key, pd.Series(dtype=float))
     theirs, mine = _teachers(defaults), _teachers(tuned)
     found = []
     for key in sorted(own):
         if key not in notes:
             continue
         _, task, method = key
+        if key in failed:
+            empty = pd.Series(dtype=float)
+            found.append(Gain(task, method, notes[key], empty, empty, failed=failed[key]))
+            continue
         # The defaults on the tuned records' seeds only, so both columns cover one set.
         defaults_here = base.get(key, pd.Series(dtype=float)).reindex(own[key].index).dropna()
         same = [s for s in defaults_here.index if theirs[(*key, s)] == mine[(*key, s)]]
@@ -156,7 +171,7 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
             note, budget = g.note, g.note.get("budget", {})
             test = paired_test(g.tuned, g.defaults)
             gain = _pct(test.mean, test.half, signed=True)
-            if resolved[g.method]:
+            if resolved.get(g.method, False):
                 gain += "\\*"
             oracle = note.get("oracle", {})
             lines.append(
@@ -190,11 +205,23 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
 
 
 def unpaired_lines(items: list[Gain], escape: Escape) -> list[str]:
-    """The methods of one task with tuned seeds left unpaired (`gains`), in one line."""
+    """The methods of one task with tuned seeds left unpaired, and those whose re-run
+    failed on some seed (`gains`), a line each."""
     stale = [g for g in items if g.unpaired]
+    broken = [g for g in items if g.failed]
+    lines = []
+    if broken:
+        lines += [
+            "No gain computed, a re-run failed: "
+            + ", ".join(f"{escape(g.method)} ({g.failed} seed(s))" for g in broken)
+            + ". A gain over the seeds that did not fail would flatter the tuned setting; "
+            "`bench tune` runs failed cells again.",
+            "",
+        ]
     if not stale:
-        return []
+        return lines
     return [
+        *lines,
         "Not paired: "
         + ", ".join(f"{escape(g.method)} ({g.unpaired} of {len(g.tuned)} seeds)" for g in stale)
         + ": the tuned and the defaults record of a seed were made with different "
@@ -207,7 +234,9 @@ def unpaired_lines(items: list[Gain], escape: Escape) -> list[str]:
 
 def resolved_gains(items: list[Gain], alpha: float = 0.05) -> dict[str, bool]:
     """Per method of one task: is its gain resolved (either direction) after Holm over
-    the task's 2m one-sided hypotheses?"""
+    the task's 2m one-sided hypotheses? (A method whose re-run failed has no gain and is
+    not in the family.)"""
+    items = [g for g in items if not g.failed]
     diffs = [(g.tuned - g.defaults).dropna() for g in items]
     raw = [one_sided_p(d) for d in diffs] + [one_sided_p(-d) for d in diffs]
     adjusted = holm(raw)
