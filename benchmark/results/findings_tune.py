@@ -63,7 +63,7 @@ def _gain_table(items: list[Gain]) -> list[str]:
         rows = []
         for g in rows_here:
             test = tests[g.method]
-            mark = ("▲" if test.mean > 0 else "▼") if resolved.get(g.method, False) else "?"
+            mark = ("▲" if test.mean > 0 else "▼") if resolved[g.method] else "?"
             gain = f"{pts_ci(test.mean, test.half, signed=True)} {mark}" if test.n else "—"
             rows.append([f"`{cell(g.method)}`", str(g.note.get("trial", "—")), gain, str(test.n)])
         lines += [
@@ -121,7 +121,7 @@ def _seed_noise(items: list[Gain]) -> list[str]:
         resolved = resolved_gains(here)
         for g in here:
             test = paired_test(g.tuned, g.defaults)
-            if not resolved.get(g.method, False) or test.mean >= 0:
+            if not resolved[g.method] or test.mean >= 0:
                 continue
             trials = {t.get("trial"): t for t in g.note.get("trials", [])}
             chosen, base = trials.get(g.note.get("trial")), trials.get(0)

@@ -182,6 +182,7 @@ def _track_lines(
     lines += headroom_lines(table, refs, title=f"## Headroom{tag}", baseline=baseline)
     own = [r for r in records if r.track == track]
     lines += cross_task_lines(cross_task(own, table, refs), f"## Across tasks{tag}")
+    unranked = failed_methods(own)
     for task, group in table.groupby("task", sort=True):
         metric, probe = group["metric"].iloc[0], group["probe_metric"].iloc[0]
         lines += [f"## {_cell(task)}{tag}", ""]
@@ -218,9 +219,7 @@ def _track_lines(
             )
         lines.append("")
         lines += _inapplicable_lines([r for r in inapplicable if r.task == task])
-        lines += unranked_lines(
-            {m: n for (tr, t, m), n in failed_methods(own).items() if tr == track and t == task}
-        )
+        lines += unranked_lines({m: n for (_, t, m), n in unranked.items() if t == task})
     return lines
 
 

@@ -33,7 +33,8 @@ from typing import Any
 import pandas as pd
 
 from benchmark.kinds import get_kind
-from benchmark.results.records import FAILED, REFERENCE, Record, read_records
+from benchmark.results.aggregate import failed_methods
+from benchmark.results.records import REFERENCE, Record, read_records
 from benchmark.results.stats import holm, mean_ci, one_sided_p, paired_test
 from benchmark.results.teachers import teacher_key
 
@@ -111,13 +112,10 @@ def gains(tuned: list[Record], defaults: list[Record]) -> list[Gain]:
         if isinstance(note, dict) and r.ok:
             notes.setdefault((r.track, r.task, r.method), note)
     base, own = _scores(defaults), _scores(tuned)
-    failed: dict[tuple[str, str, str], int] = {}
-    for r in tuned:
-        if r.status == FAILED:
-            key = (r.track, r.task, r.method)
-            failed[key] = failed.get(key, 0) + 1
-            notes.setdefault(key, r.config.get("tune") or {})
-            own.setdefault(key, pd.Series(dtype=float))
+    failed = failed_methods(tuned)
+    for key in failed:  # a failed re-run carries no tune note (`run_selected`)
+        notes.setdefault(key, {})
+        own.setdefault(key, pd.Series(dtype=float))
     theirs, mine = _teachers(defaults), _teachers(tuned)
     found = []
     for key in sorted(own):
@@ -126,7 +124,7 @@ def gains(tuned: list[Record], defaults: list[Record]) -> list[Gain]:
         _, task, method = key
         if key in failed:
             empty = pd.Series(dtype=float)
-            found.append(Gain(task, method, notes[key], empty, empty, failed=failed[key]))
+            found.append(Gain(task, method, notes[key], empty, empty, failed=failed[key][0]))
             continue
         # The defaults on the tuned records' seeds only, so both columns cover one set.
         defaults_here = base.get(key, pd.Series(dtype=float)).reindex(own[key].index).dropna()
@@ -171,7 +169,7 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
             note, budget = g.note, g.note.get("budget", {})
             test = paired_test(g.tuned, g.defaults)
             gain = _pct(test.mean, test.half, signed=True)
-            if resolved.get(g.method, False):
+            if resolved[g.method]:
                 gain += "\\*"
             oracle = note.get("oracle", {})
             lines.append(
@@ -234,14 +232,15 @@ def unpaired_lines(items: list[Gain], escape: Escape) -> list[str]:
 
 def resolved_gains(items: list[Gain], alpha: float = 0.05) -> dict[str, bool]:
     """Per method of one task: is its gain resolved (either direction) after Holm over
-    the task's 2m one-sided hypotheses? (A method whose re-run failed has no gain and is
-    not in the family.)"""
-    items = [g for g in items if not g.failed]
-    diffs = [(g.tuned - g.defaults).dropna() for g in items]
+    the task's 2m one-sided hypotheses? (A method whose re-run failed has no gain: it is
+    not in the family, and not resolved.)"""
+    tested = [g for g in items if not g.failed]
+    diffs = [(g.tuned - g.defaults).dropna() for g in tested]
     raw = [one_sided_p(d) for d in diffs] + [one_sided_p(-d) for d in diffs]
     adjusted = holm(raw)
-    m = len(items)
-    return {g.method: min(adjusted[i], adjusted[m + i]) <= alpha for i, g in enumerate(items)}
+    m = len(tested)
+    verdicts = {g.method: min(adjusted[i], adjusted[m + i]) <= alpha for i, g in enumerate(tested)}
+    return {g.method: verdicts.get(g.method, False) for g in items}
 
 
 def render_tuned(out: Path, defaults: list[Record], render: Render, escape: Escape) -> str | None:

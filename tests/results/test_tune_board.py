@@ -54,7 +54,7 @@ def test_a_tuned_method_whose_re_run_failed_on_a_seed_gets_no_gain() -> None:
     defaults = [_record(s, 0.50, "t", tuned=False) for s in range(4)]
     (gain,) = gains(tuned, defaults)
     assert gain.failed == 1 and gain.tuned.empty and gain.defaults.empty
-    assert resolved_gains([gain]) == {}
+    assert resolved_gains([gain]) == {"l2": False}
     text = "\n".join(gain_lines([gain], False, str))
     assert "| — | — | 0 |" in text  # tuned, gain, seeds
     assert "No gain computed, a re-run failed: l2 (1 seed(s))." in text
