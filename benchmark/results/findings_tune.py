@@ -18,7 +18,9 @@ from benchmark.results.stats import paired_test
 from benchmark.results.tune_board import (
     TUNE_DIR,
     Gain,
+    gain_family,
     gains,
+    kept_defaults,
     resolved_gains,
     selected_folders,
     unpaired_lines,
@@ -65,14 +67,16 @@ def _gain_table(items: list[Gain]) -> list[str]:
             test = tests[g.method]
             mark = ("▲" if test.mean > 0 else "▼") if resolved[g.method] else "?"
             gain = f"{pts_ci(test.mean, test.half, signed=True)} {mark}" if test.n else "—"
+            if kept_defaults(g) and test.n:
+                gain = "0, defaults kept"
             rows.append([f"`{cell(g.method)}`", str(g.note.get("trial", "—")), gain, str(test.n)])
         lines += [
             f"### Gain from tuning on {task}",
             "",
             "Tuned minus defaults, points, paired per seed; ▲/▼ resolved after Holm over "
-            f"the task's {2 * sum(not g.failed for g in rows_here)} one-sided gain hypotheses "
-            "(2 per method), "
-            "? not resolved.",
+            f"the task's {2 * len(gain_family(rows_here))} one-sided gain hypotheses "
+            "(2 per method that did not keep its defaults; one that did has a gain of zero "
+            "by construction), ? not resolved.",
             "",
             *table(["method", "selected trial", "gain", "seeds"], rows, ["l", "r", "r", "r"]),
         ]

@@ -9,7 +9,8 @@ and every trial's validation and test score on the tuning seed. This module rend
    defaults are the `bench run` records in `OUT/runs` on the same seeds, so a seed fixes
    data, teacher and student initialisation on both sides), with its 95% t interval,
    marked resolved after Holm over the task's family of gains (both directions of every
-   method's gain: 2m one-sided hypotheses for m methods);
+   method's gain: 2m one-sided hypotheses for the m methods that did not keep their
+   defaults);
 2. beside it the **oracle**: the best *test* score over the trials on the tuning seed,
    i.e. selection on the test set, an upper bound on what any selection rule could reach
    with the budget and labelled as such, never ranked (DomainBed's test-domain oracle);
@@ -171,6 +172,8 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
             gain = _pct(test.mean, test.half, signed=True)
             if resolved[g.method]:
                 gain += "\\*"
+            elif kept_defaults(g) and test.n:
+                gain = "0 (defaults kept)"
             oracle = note.get("oracle", {})
             lines.append(
                 f"| {escape(g.method)} | {budget.get('run', '—')} ({budget.get('ok', '—')}) | "
@@ -196,7 +199,8 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
         "record of the same seed (unadjusted 95% paired t interval); \\* marks a gain "
         "resolved after error control: Holm over the task's family of 2m one-sided "
         "hypotheses (each of its m methods' gain above or below zero), family-wise error "
-        "≤ 5%.",
+        "≤ 5%. A method whose selected trial is 0, its defaults, re-runs the defaults' own "
+        "cells: its gain is zero by construction and not one of the m.",
         "",
     ]
     return lines
@@ -230,16 +234,31 @@ def unpaired_lines(items: list[Gain], escape: Escape) -> list[str]:
     ]
 
 
+def kept_defaults(gain: Gain) -> bool:
+    """The selection kept trial 0, the method's defaults: its re-runs are the very cells
+    `bench run` made (copied, or recomputed to the same bits), so its gain is zero by
+    construction, not an estimate."""
+    return gain.note.get("trial") == 0
+
+
+def gain_family(items: list[Gain]) -> list[Gain]:
+    """The methods of one task whose gain is a hypothesis in the task's family: not those
+    whose re-run failed (no gain) nor those that kept their defaults (a gain of zero by
+    construction, which would only widen the family). Which ones kept their defaults is
+    decided on the validation split, before any test score is read."""
+    return [g for g in items if not g.failed and not kept_defaults(g)]
+
+
 def resolved_gains(items: list[Gain], alpha: float = 0.05) -> dict[str, bool]:
     """Per method of one task: is its gain resolved (either direction) after Holm over
-    the task's 2m one-sided hypotheses? (A method whose re-run failed has no gain: it is
-    not in the family, and not resolved.)"""
-    tested = [g for g in items if not g.failed]
-    diffs = [(g.tuned - g.defaults).dropna() for g in tested]
+    the task's 2m one-sided hypotheses, m = len(gain_family(items))? (A method left out of the
+    family is not resolved.)"""
+    family = gain_family(items)
+    diffs = [(g.tuned - g.defaults).dropna() for g in family]
     raw = [one_sided_p(d) for d in diffs] + [one_sided_p(-d) for d in diffs]
     adjusted = holm(raw)
-    m = len(tested)
-    verdicts = {g.method: min(adjusted[i], adjusted[m + i]) <= alpha for i, g in enumerate(tested)}
+    m = len(family)
+    verdicts = {g.method: min(adjusted[i], adjusted[m + i]) <= alpha for i, g in enumerate(family)}
     return {g.method: verdicts.get(g.method, False) for g in items}
 
 
