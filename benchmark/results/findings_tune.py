@@ -16,6 +16,7 @@ from benchmark.results.findings_text import LEGEND, cell, names, pair_cell, pts,
 from benchmark.results.records import Record, read_records
 from benchmark.results.stats import paired_test
 from benchmark.results.tune_board import (
+    DEFAULTS_KEPT,
     TUNE_DIR,
     Gain,
     gain_family,
@@ -68,7 +69,7 @@ def _gain_table(items: list[Gain]) -> list[str]:
             mark = ("▲" if test.mean > 0 else "▼") if resolved[g.method] else "?"
             gain = f"{pts_ci(test.mean, test.half, signed=True)} {mark}" if test.n else "—"
             if kept_defaults(g) and test.n:
-                gain = "0, defaults kept"
+                gain = DEFAULTS_KEPT
             rows.append([f"`{cell(g.method)}`", str(g.note.get("trial", "—")), gain, str(test.n)])
         lines += [
             f"### Gain from tuning on {task}",

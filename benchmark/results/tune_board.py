@@ -44,6 +44,7 @@ Escape = Callable[[object], str]  # a record's string → inert markdown
 TUNE_DIR = "tune"
 SELECTED = "selected-"  # + the selection rule: selected-val, selected-oracle
 ORACLE_LABEL = "oracle (test-set selection): an upper bound, not a result"
+DEFAULTS_KEPT = "0 (defaults kept)"  # the gain shown for a method that kept trial 0
 
 
 def tuned_board_path(board: Path) -> Path:
@@ -173,7 +174,7 @@ def gain_lines(items: list[Gain], oracle_rule: bool, escape: Escape) -> list[str
             if resolved[g.method]:
                 gain += "\\*"
             elif kept_defaults(g) and test.n:
-                gain = "0 (defaults kept)"
+                gain = DEFAULTS_KEPT
             oracle = note.get("oracle", {})
             lines.append(
                 f"| {escape(g.method)} | {budget.get('run', '—')} ({budget.get('ok', '—')}) | "

@@ -104,15 +104,7 @@ def test_render_shows_references_ranks_failures_and_provenance(tmp_path: Path) -
         _rec("a", REFERENCE, 0, teacher_acc=0.9, all_labels_acc=0.8),
         _rec("a", "scratch", 0, finetune_acc=0.4, probe_acc=0.3),
         _rec("a", "l2", 0, finetune_acc=0.5, probe_acc=0.4),
-        Record(
-            task="a",
-            method="crd",
-            seed=0,
-            status="failed",
-            config_hash="h",
-            profile="quick",
-            reason="FloatingPointError: loss is nan",
-        ),
+        failed_record("a", "crd", 0, reason="FloatingPointError: loss is nan"),
     ]
     text = render(records, "out/runs")
     assert "Teacher on the source modality: 90.0" in text
@@ -129,7 +121,13 @@ def test_render_shows_references_ranks_failures_and_provenance(tmp_path: Path) -
     assert len(csv) == 4 and set(csv.status) == {"ok", "failed"}
 
 
-def _failed(task: str, method: str, seed: int) -> Record:
+def failed_record(
+    task: str,
+    method: str,
+    seed: int,
+    reason: str = "FloatingPointError: loss 'tckd' of method 'dkd' is nan",
+) -> Record:
+    """A record of a cell that failed (its training diverged)."""
     return Record(
         task=task,
         method=method,
@@ -137,7 +135,7 @@ def _failed(task: str, method: str, seed: int) -> Record:
         status="failed",
         config_hash="h",
         profile="quick",
-        reason="FloatingPointError: loss 'tckd' of method 'dkd' is nan",
+        reason=reason,
     )
 
 
@@ -151,7 +149,7 @@ def test_a_method_with_a_failed_cell_is_not_ranked_on_its_surviving_seeds() -> N
         _rec("a", "l2", 0, finetune_acc=0.50),
         _rec("a", "l2", 1, finetune_acc=0.53),
         _rec("a", "dkd", 0, finetune_acc=0.90),
-        _failed("a", "dkd", 1),
+        failed_record("a", "dkd", 1),
         _rec("b", "scratch", 0, finetune_acc=0.40),
         _rec("b", "scratch", 1, finetune_acc=0.41),
         _rec("b", "dkd", 0, finetune_acc=0.60),

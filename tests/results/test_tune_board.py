@@ -14,6 +14,7 @@ from benchmark.results.tune_board import (
     kept_defaults,
     resolved_gains,
 )
+from tests.results.test_records_leaderboard import failed_record
 
 
 def _record(seed: int, acc: float, teacher: str, tuned: bool) -> Record:
@@ -49,17 +50,8 @@ def test_a_tuned_method_whose_re_run_failed_on_a_seed_gets_no_gain() -> None:
     """The three surviving seeds would show a resolved +10 points; the failed fourth
     leaves l2 without a gain and outside the family, and the board says why."""
     tuned = [_record(s, 0.60 + 0.001 * s, "t", tuned=True) for s in range(3)]
-    tuned.append(
-        Record(
-            task="sketch-cls",
-            method="l2",
-            seed=3,
-            status="failed",
-            config_hash="h",
-            profile="quick",
-            reason="FloatingPointError: loss 'l2' of method 'l2' is inf",
-        )
-    )
+    reason = "FloatingPointError: loss 'l2' of method 'l2' is inf"
+    tuned.append(failed_record("sketch-cls", "l2", 3, reason=reason))
     defaults = [_record(s, 0.50, "t", tuned=False) for s in range(4)]
     (gain,) = gains(tuned, defaults)
     assert gain.failed == 1 and gain.tuned.empty and gain.defaults.empty
